@@ -1,0 +1,123 @@
+# greenhorn - a pre-fork WSGI server in C.
+#
+# Read this file top to bottom: each target is one thing a student or a
+# teacher wants to do.  `make help` lists them.
+#
+#   make            build ./greenhorn
+#   make run        serve examples/flask_hello on 0.0.0.0:5000, (2 x cores) + 1 workers
+#   make test       everything below, in order: the one command for CI
+#   make unit       the Check unit tests, one binary per stage
+#   make asan       the unit tests again under AddressSanitizer + UBSan
+#   make integration  the pytest suite: real sockets, side by side with Gunicorn
+#   make memcheck   valgrind: unit tests and a 1,000-request run
+#   make coverage   gcovr line coverage of src/ from unit + integration tests
+#   make fuzz       libFuzzer over the request parser (FUZZ_SECONDS, default 60)
+#   make bench      wrk, greenhorn side by side with Gunicorn and friends
+#   make lint       cppcheck and clang-format --dry-run
+#   make deps       install missing Debian packages (apt-get)
+
+# Debian's own Python, never the first python3 on PATH (it may be a pyenv one).
+PYTHON  := /usr/bin/python3
+PY_CFLAGS := $(shell pkg-config --cflags python3-embed 2>/dev/null)
+PY_LIBS   := $(shell pkg-config --libs python3-embed 2>/dev/null)
+CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
+
+CC      ?= cc
+OPT     ?= -O2
+WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+           -Wformat=2 -Wpointer-arith -Wcast-qual -Wvla
+CFLAGS  := -std=c11 -D_GNU_SOURCE $(OPT) -g $(WARN) $(PY_CFLAGS) $(EXTRA_CFLAGS)
+LDFLAGS := $(EXTRA_LDFLAGS)
+LDLIBS  := $(PY_LIBS) -lm
+
+# Variant builds (asan, coverage) go to their own folder: BUILD=build/asan.
+BUILD   ?= build
+BIN     ?= greenhorn
+
+SRC      := $(wildcard src/*.c)
+OBJ      := $(SRC:src/%.c=$(BUILD)/%.o)
+LIB_OBJ  := $(filter-out $(BUILD)/main.o,$(OBJ))
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+
+NPROC   := $(shell nproc 2>/dev/null || echo 1)
+WORKERS := $(shell echo $$(( 2 * $(NPROC) + 1 )))
+
+.PHONY: all run test unit asan integration memcheck coverage fuzz bench \
+        bench-workers lint format deps clean help
+
+all: $(BIN)
+
+$(BIN): $(OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/%.o: src/%.c $(wildcard src/*.h) | $(BUILD)
+	$(CC) $(CFLAGS) -MMD -c -o $@ $<
+
+$(BUILD) $(BUILD)/tests:
+	mkdir -p $@
+
+# One test binary per stage: tests/unit/test_http.c -> build/tests/test_http.
+$(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJ) tests/unit/unit.h | $(BUILD)/tests
+	$(CC) $(CFLAGS) -Isrc $(LDFLAGS) -o $@ $< $(LIB_OBJ) $(CHECK_LIBS) $(LDLIBS)
+
+# ---- the two commands of the README -------------------------------------
+
+run: deps all
+	cd examples/flask_hello && exec ../../greenhorn -w $(WORKERS) -b 0.0.0.0:5000 wsgi:app
+
+test: deps
+	$(MAKE) lint
+	$(MAKE) all
+	$(MAKE) unit
+	$(MAKE) asan
+	$(MAKE) integration
+	$(MAKE) memcheck
+	$(MAKE) coverage
+
+# ---- tests --------------------------------------------------------------
+
+# CK_FORK=no keeps each test in one process, so valgrind and ASan see it all.
+unit: $(UNIT_BIN)
+	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; CK_VERBOSITY=normal $$t; done
+
+asan:
+	$(MAKE) unit BUILD=build/asan BIN=build/asan/greenhorn OPT=-O1 \
+	  EXTRA_CFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
+	  EXTRA_LDFLAGS="-fsanitize=address,undefined"
+
+integration: all
+	GREENHORN=$(CURDIR)/greenhorn $(PYTHON) -m pytest -q -p no:cacheprovider tests/integration
+
+memcheck: all $(UNIT_BIN)
+	GREENHORN=$(CURDIR)/greenhorn $(PYTHON) tests/memcheck.py $(UNIT_BIN)
+
+coverage:
+	rm -rf build/cov
+	$(MAKE) build/cov/greenhorn BUILD=build/cov BIN=build/cov/greenhorn OPT=-O0 \
+	  EXTRA_CFLAGS="--coverage" EXTRA_LDFLAGS="--coverage"
+	$(MAKE) unit BUILD=build/cov BIN=build/cov/greenhorn OPT=-O0 \
+	  EXTRA_CFLAGS="--coverage" EXTRA_LDFLAGS="--coverage"
+	GREENHORN=$(CURDIR)/build/cov/greenhorn $(PYTHON) -m pytest -q -p no:cacheprovider tests/integration
+	gcovr --root . --filter src/ --object-directory build/cov --fail-under-line 80 --print-summary build/cov
+
+# ---- tools --------------------------------------------------------------
+
+lint:
+	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
+	  --std=c11 --inline-suppr -D_GNU_SOURCE --suppress=missingIncludeSystem src
+	clang-format --dry-run --Werror src/*.c src/*.h tests/unit/*.c tests/unit/*.h
+
+format:
+	clang-format -i src/*.c src/*.h tests/unit/*.c tests/unit/*.h
+
+deps:
+	@sh scripts/deps.sh
+
+clean:
+	rm -rf build greenhorn
+
+help:
+	@sed -n '3,17p' Makefile
+
+-include $(OBJ:.o=.d)

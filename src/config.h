@@ -1,0 +1,128 @@
+/*
+ * config.h - every setting greenhorn has, in one table.
+ *
+ * Stage 1, config (Gunicorn counterpart: gunicorn/config.py).
+ * Owns: the settings table (name, flags, default, parser, help), struct config,
+ * and reading the three sources in order of strength: built-in defaults and
+ * $WEB_CONCURRENCY / $PORT, then $GUNICORN_CMD_ARGS, then the command line.
+ * Does not own: acting on a setting (bind.c binds, arbiter.c forks, ...).
+ *
+ * Spellings follow Gunicorn's, so `greenhorn -w 4 -b :8000 app:app` and an
+ * existing GUNICORN_CMD_ARGS work unchanged.
+ */
+#ifndef GREENHORN_CONFIG_H
+#define GREENHORN_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define CONFIG_MAX_BINDS 16
+#define CONFIG_MAX_ENV   64
+#define CONFIG_MAX_LIST  32
+
+/* What to do with a request header whose name contains '_' (Gunicorn 22+ `header_map`). */
+enum config_header_map {
+    CONFIG_HEADER_MAP_DROP,      /* silently drop it (default) */
+    CONFIG_HEADER_MAP_REFUSE,    /* answer 400 */
+    CONFIG_HEADER_MAP_DANGEROUS, /* keep it; HTTP_X_Y then collides with X-Y */
+};
+
+/* PROXY protocol (HAProxy) on accepted connections. */
+enum config_proxy_protocol {
+    CONFIG_PROXY_OFF,
+    CONFIG_PROXY_V1,   /* text "PROXY TCP4 ..." line required */
+    CONFIG_PROXY_V2,   /* binary header required */
+    CONFIG_PROXY_AUTO, /* either, or none */
+};
+
+/* A comma-separated list, split: "a, b,c" -> {"a","b","c"}.  Strings owned by struct config. */
+struct config_list {
+    char *items[CONFIG_MAX_LIST];
+    size_t count;
+};
+
+struct config {
+    /* the application */
+    char *app_uri;                 /* MODULE[:VARIABLE] or MODULE:factory(args); NULL until given */
+    char *chdir;                   /* --chdir; NULL = stay */
+    struct config_list pythonpath; /* --pythonpath a,b: prepended to sys.path */
+    char *virtualenv;              /* --virtualenv; NULL = use $VIRTUAL_ENV if set */
+    bool preload;                  /* --preload: import the app in the master, then fork */
+
+    /* the server */
+    char *binds[CONFIG_MAX_BINDS]; /* -b, repeatable; default 127.0.0.1:8000 or 0.0.0.0:$PORT */
+    size_t num_binds;
+    int workers;               /* -w; default $WEB_CONCURRENCY or 1 */
+    int timeout;               /* -t: heartbeat timeout, seconds (30); 0 = never */
+    int graceful_timeout;      /* seconds to drain on TERM (30) */
+    int backlog;               /* listen(2) backlog (2048) */
+    int header_timeout;        /* seconds to receive a whole request head (10) */
+    int body_timeout;          /* seconds of silence allowed while reading a body (10) */
+    char *env[CONFIG_MAX_ENV]; /* -e KEY=VALUE, repeatable */
+    size_t num_env;
+    char *pidfile; /* -p/--pid; NULL = none */
+
+    /* logging */
+    int log_level;        /* enum log_level (info) */
+    char *error_logfile;  /* --error-logfile/--log-file; "-" = stderr */
+    char *access_logfile; /* --access-logfile; "-" = stdout; NULL = off */
+
+    /* request limits (Gunicorn's names and defaults) */
+    unsigned limit_request_line;       /* 4094; 0 = unlimited */
+    unsigned limit_request_fields;     /* 100; at most 32768 */
+    unsigned limit_request_field_size; /* 8190; 0 = unlimited */
+    uint64_t limit_request_body;       /* 0 = off; else 413 above it (greenhorn's own) */
+
+    /* parser strictness (Gunicorn 22+ settings) */
+    enum config_header_map header_map;
+    struct config_list forwarder_headers; /* default SCRIPT_NAME,PATH_INFO */
+    bool permit_obsolete_folding;
+    bool permit_unconventional_http_method;
+    bool permit_unconventional_http_version;
+    bool casefold_http_method;
+    bool strip_header_spaces;
+
+    /* proxies */
+    struct config_list forwarded_allow_ips; /* default 127.0.0.1,::1; "*" = all */
+    /* secure_scheme_headers: header name (upper case, '-') -> value meaning https */
+    struct config_list
+        secure_scheme_names; /* default X-FORWARDED-PROTOCOL,X-FORWARDED-PROTO,X-FORWARDED-SSL */
+    struct config_list secure_scheme_values; /* default ssl,https,on (same order) */
+    enum config_proxy_protocol proxy_protocol;
+    struct config_list proxy_allow_ips; /* default 127.0.0.1,::1; "*" = all */
+};
+
+/* How config_load ended. */
+enum config_result {
+    CONFIG_RUN,   /* settings are ready: run the server */
+    CONFIG_EXIT,  /* --help or --version was printed: exit 0 */
+    CONFIG_ERROR, /* a usage error; the one-line message is in err: exit 2 */
+};
+
+/*
+ * config_init - fill cfg with the built-in defaults, then $WEB_CONCURRENCY
+ * (workers) and $PORT (bind 0.0.0.0:$PORT).  No allocation can fail silently:
+ * returns 0, or -1 with a message in err.
+ */
+int config_init(struct config *cfg, char *err, size_t errlen);
+
+/*
+ * config_load - the whole of stage 1: config_init, then $GUNICORN_CMD_ARGS
+ * (split like a shell: quotes and backslashes), then argv.  The command line
+ * wins over the environment variable.  `out` receives --help / --version text.
+ * err receives a one-line message naming the problem, e.g.
+ * "unknown option '--wrokers'" or "--workers: 'x' is not a whole number".
+ * cfg is always left safe to pass to config_free.
+ */
+enum config_result config_load(struct config *cfg, int argc, char **argv, FILE *out, char *err,
+                               size_t errlen);
+
+/* config_free - free every string cfg owns; cfg may be reused after config_init. */
+void config_free(struct config *cfg);
+
+/* config_print_help - the --help text: usage line, then one line per setting. */
+void config_print_help(FILE *out);
+
+#endif

@@ -1,0 +1,76 @@
+/*
+ * log.h - the error log and the access log.
+ *
+ * Stage: shared by every stage (Gunicorn counterpart: gunicorn/glogging.py).
+ * Owns: the two log file descriptors, the level filter, and the line formats.
+ * Does not own: deciding what is an error; callers decide, this file only writes.
+ *
+ * Every line is formatted into one buffer and written with a single write(2),
+ * so lines from the master and from several workers never interleave
+ * (O_APPEND makes each write land whole at the end of the file).
+ */
+#ifndef GREENHORN_LOG_H
+#define GREENHORN_LOG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Severity, lowest first.  Names as Gunicorn prints them: [DEBUG], [INFO], ... */
+enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARNING, LOG_ERROR, LOG_CRITICAL };
+
+/* One served request, as the access log needs it.  All strings are views
+ * (pointer + length) and may be NULL, which prints as "-". */
+struct log_access_entry {
+    const char *remote_addr;  /* NUL-terminated */
+    const char *request_line; /* "GET /x HTTP/1.1" as received */
+    size_t request_line_len;
+    int status;         /* 3-digit status code */
+    int64_t body_bytes; /* body bytes sent; < 0 prints "-" */
+    const char *referer;
+    size_t referer_len;
+    const char *user_agent;
+    size_t user_agent_len;
+};
+
+/*
+ * log_parse_level - map "debug", "info", "warning", "error", "critical"
+ * (any case) to a level.  Returns the level, or -1 for an unknown name.
+ */
+int log_parse_level(const char *name);
+
+/*
+ * log_open - set the level and open the logs.
+ * error_path: NULL or "-" means stderr.  access_path: NULL means no access
+ * log; "-" means stdout.  Files are opened O_APPEND|O_CREAT|O_CLOEXEC.
+ * Returns 0, or -1 with a message in err (errlen bytes).
+ */
+int log_open(enum log_level level, const char *error_path, const char *access_path, char *err,
+             size_t errlen);
+
+/* log_reopen - reopen both files by name (SIGUSR1).  Returns 0 or -1. */
+int log_reopen(void);
+
+/* log_close - close any files log_open opened.  Safe to call twice. */
+void log_close(void);
+
+/* log_msg - one error-log line: "[2026-11-21 05:48:08 +0000] [PID] [INFO] text". */
+void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* log_enabled - would a line at this level be written? (skip costly formatting) */
+int log_enabled(enum log_level level);
+
+/* log_access - one access-log line in Gunicorn's default format:
+ * %(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s".
+ * Does nothing when there is no access log. */
+void log_access(const struct log_access_entry *e);
+
+/* log_access_enabled - is an access log open? */
+int log_access_enabled(void);
+
+/* log_error_fd - the error log's file descriptor (wsgi.errors writes there). */
+int log_error_fd(void);
+
+/* log_write_raw - write bytes to the error log as they are (wsgi.errors). */
+void log_write_raw(const char *data, size_t len);
+
+#endif
