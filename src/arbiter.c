@@ -1,0 +1,340 @@
+/*
+ * arbiter.c - the master process: keep the right number of workers alive.
+ *
+ * Stage 3, fork (Gunicorn counterpart: gunicorn/arbiter.py).
+ * Owns: the worker table, fork/reap/respawn, the heartbeat check and the
+ * master's signals (see arbiter.h for the table).
+ * Does not own: serving requests (worker.c).  The master never starts
+ * Python unless --preload asks it to: it stays small, and a bug in the app
+ * can never take it down.
+ *
+ * The heartbeat: each worker writes the time into its slot of a shared
+ * memory page on every turn of its loop.  Gunicorn uses a temp file's mtime
+ * for the same purpose (WorkerTmp); shared memory costs no system call.
+ * A slot older than --timeout means the worker is stuck: the master sends
+ * SIGABRT (faulthandler logs the Python stack), then SIGKILL on its next turn.
+ */
+#include "arbiter.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "signals.h"
+#include "worker.h"
+#include "wsgi.h"
+
+#define MAX_SLOTS 2048 /* workers alive at once, old and new during a reload */
+#define LOOP_MS   1000 /* the master wakes at least this often */
+
+struct proc {
+    pid_t pid;     /* 0 = free slot */
+    int age;       /* spawn order: the oldest are retired first */
+    bool aborted;  /* SIGABRT sent for a timeout; SIGKILL next */
+    bool retiring; /* sent TERM (reload or fewer workers); not counted */
+};
+
+static struct {
+    const struct config *cfg;
+    struct listener *listeners;
+    size_t num_listeners;
+    void *app;
+    struct proc procs[MAX_SLOTS];
+    volatile int64_t *beats; /* MAX_SLOTS heartbeats, shared with workers */
+    void *beats_map;         /* the same memory, for munmap */
+    int target;              /* how many workers we want */
+    int age;
+    int halt_code; /* > 0: a worker could not boot; stop with it */
+    const char *halt_reason;
+} arb;
+
+static const int master_signals[] = {SIGHUP,  SIGINT,  SIGQUIT, SIGTERM, SIGCHLD,
+                                     SIGTTIN, SIGTTOU, SIGUSR1, SIGUSR2, SIGWINCH};
+
+/* ---- the worker table --------------------------------------------------- */
+
+static int count_workers(bool include_retiring)
+{
+    int n = 0;
+    for (int i = 0; i < MAX_SLOTS; i++)
+        if (arb.procs[i].pid > 0 && (include_retiring || !arb.procs[i].retiring))
+            n++;
+    return n;
+}
+
+static int free_slot(void)
+{
+    for (int i = 0; i < MAX_SLOTS; i++)
+        if (arb.procs[i].pid == 0)
+            return i;
+    return -1;
+}
+
+/* Fork one worker into slot i.  Returns 0, or -1 when fork failed. */
+static int spawn_worker(int slot)
+{
+    struct worker_ctx ctx = {
+        .cfg = arb.cfg,
+        .listeners = arb.listeners,
+        .num_listeners = arb.num_listeners,
+        .heartbeat = &arb.beats[slot],
+        .age = ++arb.age,
+        .master_pid = getpid(),
+        .preloaded = arb.app != NULL,
+        .app = arb.app,
+    };
+    arb.beats[slot] = worker_now_ms(); /* a fresh worker gets a full timeout to boot */
+    if (arb.app != NULL)
+        wsgi_fork_prepare();
+    pid_t pid = fork();
+    if (pid == 0)
+        exit(worker_main(&ctx)); /* exit(), not _exit(): flush stdio and coverage data */
+    if (arb.app != NULL)
+        wsgi_fork_parent();
+    if (pid < 0) {
+        log_msg(LOG_ERROR, "Unable to fork a worker: %s", strerror(errno));
+        return -1;
+    }
+    arb.procs[slot] = (struct proc){.pid = pid, .age = ctx.age};
+    return 0;
+}
+
+/* Send sig to every live worker. */
+static void signal_all(int sig)
+{
+    for (int i = 0; i < MAX_SLOTS; i++)
+        if (arb.procs[i].pid > 0)
+            kill(arb.procs[i].pid, sig);
+}
+
+/* The live, non-retiring worker with the lowest age, or -1. */
+static int oldest_worker(void)
+{
+    int best = -1;
+    for (int i = 0; i < MAX_SLOTS; i++) {
+        const struct proc *p = &arb.procs[i];
+        if (p->pid > 0 && !p->retiring && (best < 0 || p->age < arb.procs[best].age))
+            best = i;
+    }
+    return best;
+}
+
+/* Spawn or retire workers until the count matches the target. */
+static void manage_workers(void)
+{
+    int n = count_workers(false);
+    while (n > arb.target) {
+        int i = oldest_worker();
+        arb.procs[i].retiring = true;
+        kill(arb.procs[i].pid, SIGTERM);
+        n--;
+    }
+    while (n < arb.target && arb.halt_code == 0) {
+        int slot = free_slot();
+        if (slot < 0 || spawn_worker(slot) < 0)
+            break;
+        n++;
+    }
+}
+
+/* ---- reaping and the heartbeat ----------------------------------------- */
+
+static void note_exit(struct proc *p, int status)
+{
+    if (WIFEXITED(status)) {
+        int code = WEXITSTATUS(status);
+        if (code == WORKER_EXIT_BOOT_ERROR || code == WORKER_EXIT_APP_ERROR) {
+            arb.halt_code = code;
+            arb.halt_reason =
+                code == WORKER_EXIT_APP_ERROR ? "App failed to load." : "Worker failed to boot.";
+        } else if (code != 0) {
+            log_msg(LOG_ERROR, "Worker (pid:%d) exited with code %d", (int)p->pid, code);
+        }
+    } else if (WIFSIGNALED(status)) {
+        int sig = WTERMSIG(status);
+        if (sig == SIGKILL && !p->aborted)
+            log_msg(LOG_WARNING, "Worker (pid:%d) was sent SIGKILL! Perhaps out of memory?",
+                    (int)p->pid);
+        else if (sig != SIGTERM && sig != SIGQUIT && sig != SIGINT)
+            log_msg(LOG_WARNING, "Worker (pid:%d) was terminated by signal %d (%s)", (int)p->pid,
+                    sig, strsignal(sig));
+    }
+}
+
+/* Collect every exited worker (SIGCHLD). */
+static void reap_workers(void)
+{
+    int status;
+    pid_t pid;
+    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        for (int i = 0; i < MAX_SLOTS; i++) {
+            if (arb.procs[i].pid == pid) {
+                note_exit(&arb.procs[i], status);
+                arb.procs[i].pid = 0;
+                break;
+            }
+        }
+    }
+}
+
+/* Kill workers whose heartbeat is older than --timeout (Gunicorn's
+ * murder_workers): SIGABRT first, SIGKILL if that did not end it. */
+static void murder_workers(void)
+{
+    if (arb.cfg->timeout <= 0)
+        return;
+    int64_t now = worker_now_ms();
+    int64_t limit = (int64_t)arb.cfg->timeout * 1000;
+    for (int i = 0; i < MAX_SLOTS; i++) {
+        struct proc *p = &arb.procs[i];
+        if (p->pid <= 0 || now - arb.beats[i] <= limit)
+            continue;
+        if (!p->aborted) {
+            log_msg(LOG_CRITICAL, "WORKER TIMEOUT (pid:%d)", (int)p->pid);
+            p->aborted = true;
+            kill(p->pid, SIGABRT);
+        } else {
+            kill(p->pid, SIGKILL);
+        }
+    }
+}
+
+/* ---- stopping ------------------------------------------------------------ */
+
+/* Stop every worker: TERM (graceful) or QUIT (quick), wait up to the
+ * graceful timeout while reaping, then SIGKILL what is left. */
+static void stop_workers(bool graceful)
+{
+    /* Closing our copies of the listeners does not close the workers'
+     * ones; they stop accepting when they see the signal. */
+    for (size_t i = 0; i < arb.num_listeners; i++)
+        bind_close(&arb.listeners[i]);
+    signal_all(graceful ? SIGTERM : SIGQUIT);
+    int64_t deadline = worker_now_ms() + (int64_t)arb.cfg->graceful_timeout * 1000;
+    while (count_workers(true) > 0 && worker_now_ms() < deadline) {
+        struct pollfd p = {.fd = signals_fd(), .events = POLLIN};
+        poll(&p, 1, 100);
+        while (signals_next() != 0)
+            ; /* CHLD wakes us; a second TERM changes nothing */
+        reap_workers();
+    }
+    if (count_workers(true) > 0) {
+        signal_all(SIGKILL);
+        while (count_workers(true) > 0 && waitpid(-1, NULL, 0) > 0)
+            reap_workers();
+        for (int i = 0; i < MAX_SLOTS; i++)
+            arb.procs[i].pid = 0;
+    }
+}
+
+/* HUP: new workers first, then the old ones drain and go (no request is
+ * refused while this happens: the listening sockets never close). */
+static void reload(void)
+{
+    log_msg(LOG_INFO, "Hang up: Master");
+    for (int i = 0; i < MAX_SLOTS; i++)
+        if (arb.procs[i].pid > 0)
+            arb.procs[i].retiring = true;
+    for (int n = 0; n < arb.target; n++) {
+        int slot = free_slot();
+        if (slot < 0 || spawn_worker(slot) < 0)
+            break;
+    }
+    for (int i = 0; i < MAX_SLOTS; i++)
+        if (arb.procs[i].pid > 0 && arb.procs[i].retiring)
+            kill(arb.procs[i].pid, SIGTERM);
+}
+
+/* ---- the loop ------------------------------------------------------------ */
+
+/* Act on one signal.  Returns true when the master should stop. */
+static bool handle_signal(int sig, bool *graceful)
+{
+    if (sig != SIGCHLD)
+        log_msg(LOG_INFO, "Handling signal: %s", signals_name(sig));
+    switch (sig) {
+    case SIGCHLD:
+        reap_workers();
+        return false;
+    case SIGHUP:
+        reload();
+        return false;
+    case SIGTERM:
+        *graceful = true;
+        return true;
+    case SIGINT:
+    case SIGQUIT:
+        *graceful = false;
+        return true;
+    case SIGTTIN:
+        arb.target++;
+        return false;
+    case SIGTTOU:
+        if (arb.target > 1)
+            arb.target--;
+        return false;
+    case SIGUSR1:
+        log_reopen();
+        signal_all(SIGUSR1);
+        return false;
+    default:
+        return false;
+    }
+}
+
+static void log_start(void)
+{
+    log_msg(LOG_INFO, "Starting greenhorn %s", GREENHORN_VERSION);
+    for (size_t i = 0; i < arb.num_listeners; i++)
+        log_msg(LOG_INFO, "Listening at: %s (%d)", arb.listeners[i].url, (int)getpid());
+    log_msg(LOG_INFO, "Using worker: sync");
+}
+
+int arbiter_run(const struct config *cfg, struct listener *listeners, size_t num_listeners,
+                void *app)
+{
+    memset(&arb, 0, sizeof(arb));
+    arb.cfg = cfg;
+    arb.listeners = listeners;
+    arb.num_listeners = num_listeners;
+    arb.app = app;
+    arb.target = cfg->workers;
+    arb.beats_map = mmap(NULL, MAX_SLOTS * sizeof(int64_t), PROT_READ | PROT_WRITE,
+                         MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    arb.beats = arb.beats_map;
+    if (arb.beats_map == MAP_FAILED ||
+        signals_init(master_signals, sizeof(master_signals) / sizeof(master_signals[0])) < 0) {
+        log_msg(LOG_ERROR, "Cannot start the master: %s", strerror(errno));
+        return 1;
+    }
+    log_start();
+
+    bool graceful = true;
+    manage_workers();
+    for (;;) {
+        struct pollfd p = {.fd = signals_fd(), .events = POLLIN};
+        poll(&p, 1, LOOP_MS);
+        int sig;
+        bool stop = false;
+        while (!stop && (sig = signals_next()) != 0)
+            stop = handle_signal(sig, &graceful);
+        if (stop || arb.halt_code != 0)
+            break;
+        murder_workers();
+        manage_workers();
+    }
+
+    stop_workers(arb.halt_code == 0 && graceful);
+    log_msg(LOG_INFO, "Shutting down: Master");
+    if (arb.halt_code != 0)
+        log_msg(LOG_INFO, "Reason: %s", arb.halt_reason);
+    munmap(arb.beats_map, MAX_SLOTS * sizeof(int64_t));
+    return arb.halt_code;
+}

@@ -1,0 +1,232 @@
+/*
+ * log.c - the error log and the access log.
+ *
+ * Stage: shared by every stage (Gunicorn counterpart: gunicorn/glogging.py).
+ * Owns: the two log file descriptors, the level filter, the timestamp cache
+ * and the two line formats.  Does not own: deciding what to log.
+ *
+ * Why one write(2) per line: the master and every worker share these files.
+ * A line built in a buffer and written at once (O_APPEND) lands whole, so the
+ * log never shows two processes' lines interleaved mid-line.
+ */
+#include "log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#define LOG_LINE_MAX 4096
+
+static struct {
+    enum log_level level;
+    int error_fd;      /* 2 unless --error-logfile names a file */
+    int access_fd;     /* -1 = no access log; 1 = stdout */
+    char *error_path;  /* owned copy, NULL for stderr */
+    char *access_path; /* owned copy, NULL for none or stdout */
+} logs = {LOG_INFO, 2, -1, NULL, NULL};
+
+static const char *const level_names[] = {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"};
+
+int log_parse_level(const char *name)
+{
+    for (size_t i = 0; i < sizeof(level_names) / sizeof(level_names[0]); i++)
+        if (strcasecmp(name, level_names[i]) == 0)
+            return (int)i;
+    return -1;
+}
+
+/* Open a log file for appending; "-" maps to the given standard fd. */
+static int open_log(const char *path, int std_fd)
+{
+    if (path == NULL || strcmp(path, "-") == 0)
+        return std_fd;
+    return open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+}
+
+static char *copy_path(const char *path)
+{
+    if (path == NULL || strcmp(path, "-") == 0)
+        return NULL;
+    return strdup(path);
+}
+
+int log_open(enum log_level level, const char *error_path, const char *access_path, char *err,
+             size_t errlen)
+{
+    logs.level = level;
+    int efd = open_log(error_path, 2);
+    if (efd < 0) {
+        snprintf(err, errlen, "--error-logfile: cannot open '%s': %s", error_path, strerror(errno));
+        return -1;
+    }
+    int afd = access_path ? open_log(access_path, 1) : -1;
+    if (access_path && afd < 0) {
+        snprintf(err, errlen, "--access-logfile: cannot open '%s': %s", access_path,
+                 strerror(errno));
+        if (efd > 2)
+            close(efd);
+        return -1;
+    }
+    log_close();
+    logs.error_fd = efd;
+    logs.access_fd = afd;
+    logs.error_path = copy_path(error_path);
+    logs.access_path = copy_path(access_path);
+    return 0;
+}
+
+/* Reopen path onto the same descriptor number, so every holder sees the new file. */
+static int reopen_onto(const char *path, int target_fd)
+{
+    if (path == NULL)
+        return 0;
+    int fd = open_log(path, target_fd);
+    if (fd < 0)
+        return -1;
+    int rc = dup2(fd, target_fd) < 0 ? -1 : 0;
+    close(fd);
+    return rc;
+}
+
+int log_reopen(void)
+{
+    int a = reopen_onto(logs.error_path, logs.error_fd);
+    int b = reopen_onto(logs.access_path, logs.access_fd);
+    return a < 0 || b < 0 ? -1 : 0;
+}
+
+void log_close(void)
+{
+    if (logs.error_fd > 2)
+        close(logs.error_fd);
+    if (logs.access_fd > 2)
+        close(logs.access_fd);
+    logs.error_fd = 2;
+    logs.access_fd = -1;
+    free(logs.error_path);
+    free(logs.access_path);
+    logs.error_path = logs.access_path = NULL;
+}
+
+int log_enabled(enum log_level level)
+{
+    return level >= logs.level;
+}
+
+int log_access_enabled(void)
+{
+    return logs.access_fd >= 0;
+}
+
+int log_error_fd(void)
+{
+    return logs.error_fd;
+}
+
+/* Write all of buf, retrying short writes; a log that fails is dropped silently. */
+static void write_all(int fd, const char *buf, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = write(fd, buf, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return;
+        buf += n;
+        len -= (size_t)n;
+    }
+}
+
+void log_write_raw(const char *data, size_t len)
+{
+    write_all(logs.error_fd, data, len);
+}
+
+/*
+ * Has the second changed since *when?  If so, fill *tm with the local time.
+ * Callers keep the formatted time in a static buffer and reformat it only
+ * then: a busy worker logs thousands of lines a second, the time changes once.
+ */
+static int second_changed(time_t *when, struct tm *tm)
+{
+    time_t now = time(NULL);
+    if (now == *when)
+        return 0;
+    *when = now;
+    localtime_r(&now, tm);
+    return 1;
+}
+
+void log_msg(enum log_level level, const char *fmt, ...)
+{
+    static char stamp[40];
+    static time_t stamp_time = -1;
+    if (!log_enabled(level))
+        return;
+
+    char line[LOG_LINE_MAX];
+    struct tm tm;
+    if (second_changed(&stamp_time, &tm))
+        strftime(stamp, sizeof(stamp), "%Y-%m-%d %H:%M:%S %z", &tm);
+    int n =
+        snprintf(line, sizeof(line), "[%s] [%d] [%s] ", stamp, (int)getpid(), level_names[level]);
+    va_list ap;
+    va_start(ap, fmt);
+    int m = vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
+    va_end(ap);
+    size_t len = (size_t)n + (m < 0 ? 0 : (size_t)m);
+    if (len > sizeof(line) - 2)
+        len = sizeof(line) - 2;
+    line[len++] = '\n';
+    write_all(logs.error_fd, line, len);
+}
+
+/* Append a view to the line, or "-" when it is empty; stops at the end of the buffer. */
+static size_t put_view(char *out, size_t pos, size_t cap, const char *s, size_t len)
+{
+    if (s == NULL || len == 0) {
+        s = "-";
+        len = 1;
+    }
+    if (len > cap - pos)
+        len = cap - pos;
+    memcpy(out + pos, s, len);
+    return pos + len;
+}
+
+void log_access(const struct log_access_entry *e)
+{
+    static char stamp[40];
+    static time_t stamp_time = -1;
+    if (logs.access_fd < 0)
+        return;
+
+    char line[LOG_LINE_MAX];
+    const size_t cap = sizeof(line) - 1; /* room for the newline */
+    struct tm tm;
+    if (second_changed(&stamp_time, &tm))
+        strftime(stamp, sizeof(stamp), "[%d/%b/%Y:%H:%M:%S %z]", &tm);
+    const char *addr = e->remote_addr ? e->remote_addr : "-";
+    size_t pos = put_view(line, 0, cap, addr, strlen(addr));
+    pos = put_view(line, pos, cap, " - - ", 5);
+    pos = put_view(line, pos, cap, stamp, strlen(stamp));
+    pos = put_view(line, pos, cap, " \"", 2);
+    pos = put_view(line, pos, cap, e->request_line, e->request_line_len);
+    char mid[48];
+    int n = e->body_bytes < 0
+                ? snprintf(mid, sizeof(mid), "\" %d - \"", e->status)
+                : snprintf(mid, sizeof(mid), "\" %d %lld \"", e->status, (long long)e->body_bytes);
+    pos = put_view(line, pos, cap, mid, (size_t)n);
+    pos = put_view(line, pos, cap, e->referer, e->referer_len);
+    pos = put_view(line, pos, cap, "\" \"", 3);
+    pos = put_view(line, pos, cap, e->user_agent, e->user_agent_len);
+    pos = put_view(line, pos, cap, "\"", 1);
+    line[pos++] = '\n';
+    write_all(logs.access_fd, line, pos);
+}

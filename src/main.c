@@ -1,0 +1,140 @@
+/*
+ * main.c - wiring only: config, then bind, then the master loop.
+ *
+ * Gunicorn counterpart: gunicorn/app/base.py (Application.run) and
+ * gunicorn/app/wsgiapp.py.
+ * Owns: the order of the stages and the process exit code.  Every decision
+ * lives in a stage; this file only connects them and reports their errors,
+ * each as one line:
+ *   usage errors (bad option, bad address)       exit 2
+ *   cannot bind, cannot open a log, bad --chdir  exit 1
+ *   a worker failed to boot                      exit 3 (from the arbiter)
+ *   the app failed to load                       exit 4 (from the arbiter, or --preload)
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "arbiter.h"
+#include "bind.h"
+#include "config.h"
+#include "log.h"
+#include "worker.h"
+#include "wsgi.h"
+
+#define EXIT_USAGE 2
+
+/* -e KEY=VALUE: set in the master, so every worker's os.environ has it. */
+static int apply_env(const struct config *cfg, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < cfg->num_env; i++) {
+        const char *eq = strchr(cfg->env[i], '=');
+        char key[256];
+        size_t klen = eq ? (size_t)(eq - cfg->env[i]) : 0;
+        if (klen == 0 || klen >= sizeof(key)) {
+            snprintf(err, errlen, "--env: '%s' is not KEY=VALUE", cfg->env[i]);
+            return -1;
+        }
+        memcpy(key, cfg->env[i], klen);
+        key[klen] = '\0';
+        setenv(key, eq + 1, 1);
+    }
+    return 0;
+}
+
+/* Bind every -b address.  Returns the number bound, or -1 with err. */
+static int bind_all(const struct config *cfg, struct listener *out, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < cfg->num_binds; i++) {
+        struct bind_addr addr;
+        if (bind_parse(cfg->binds[i], &addr, err, errlen) < 0 ||
+            bind_listen(&addr, cfg->backlog, &out[i], err, errlen) < 0) {
+            while (i-- > 0)
+                bind_close(&out[i]);
+            return -1;
+        }
+    }
+    return (int)cfg->num_binds;
+}
+
+static int write_pidfile(const char *path)
+{
+    FILE *f = fopen(path, "w");
+    if (f == NULL)
+        return -1;
+    fprintf(f, "%d\n", (int)getpid());
+    return fclose(f);
+}
+
+/* --preload: start Python and import the app in the master, before fork. */
+static void *preload_app(const struct config *cfg, char *err, size_t errlen)
+{
+    char why[512];
+    if (wsgi_init(cfg, why, sizeof(why)) < 0) {
+        snprintf(err, errlen, "cannot start Python: %s", why);
+        return NULL;
+    }
+    void *app = wsgi_load_app(cfg->app_uri, why, sizeof(why));
+    if (app == NULL)
+        snprintf(err, errlen, "Failed to load application '%s': %s", cfg->app_uri, why);
+    return app;
+}
+
+int main(int argc, char **argv)
+{
+    struct config cfg;
+    struct listener listeners[CONFIG_MAX_BINDS];
+    char err[1024];
+    int code = 1, nbound = 0;
+    void *app = NULL;
+
+    switch (config_load(&cfg, argc, argv, stdout, err, sizeof(err))) {
+    case CONFIG_EXIT:
+        config_free(&cfg);
+        return 0;
+    case CONFIG_ERROR:
+        fprintf(stderr, "greenhorn: error: %s (see greenhorn --help)\n", err);
+        config_free(&cfg);
+        return EXIT_USAGE;
+    case CONFIG_RUN:
+        break;
+    }
+    if (log_open(cfg.log_level, cfg.error_logfile, cfg.access_logfile, err, sizeof(err)) < 0)
+        goto fail;
+    if (cfg.chdir != NULL && chdir(cfg.chdir) < 0) {
+        snprintf(err, sizeof(err), "--chdir: cannot enter '%s': %s", cfg.chdir, strerror(errno));
+        goto fail;
+    }
+    if (apply_env(&cfg, err, sizeof(err)) < 0)
+        goto fail;
+    if ((nbound = bind_all(&cfg, listeners, err, sizeof(err))) < 0) {
+        nbound = 0;
+        goto fail;
+    }
+    if (cfg.pidfile != NULL && write_pidfile(cfg.pidfile) < 0) {
+        snprintf(err, sizeof(err), "--pid: cannot write '%s': %s", cfg.pidfile, strerror(errno));
+        goto fail;
+    }
+    if (cfg.preload && (app = preload_app(&cfg, err, sizeof(err))) == NULL) {
+        code = WORKER_EXIT_APP_ERROR;
+        goto fail;
+    }
+
+    code = arbiter_run(&cfg, listeners, (size_t)nbound, app);
+    goto done;
+
+fail:
+    log_msg(LOG_ERROR, "%s", err);
+done:
+    for (int i = 0; i < nbound; i++)
+        bind_close(&listeners[i]);
+    if (cfg.pidfile != NULL)
+        unlink(cfg.pidfile);
+    if (app != NULL)
+        wsgi_fini(app);
+    log_close();
+    config_free(&cfg);
+    return code;
+}

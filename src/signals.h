@@ -1,0 +1,50 @@
+/*
+ * signals.h - signals as bytes in a pipe (the self-pipe trick).
+ *
+ * Stage 9, signals (Gunicorn counterpart: the SIG_QUEUE and PIPE of
+ * gunicorn/arbiter.py).
+ * Owns: the pipe and the C signal handlers.  Does not own: what a signal
+ * means; the master loop (arbiter.c) and the worker loop (worker.c) decide.
+ *
+ * Why: a signal handler may run between any two instructions, so it must do
+ * almost nothing (see "Async-signal-safe functions", signal-safety(7)).  Ours
+ * writes the signal number as one byte into a pipe and returns.  The loops
+ * poll the pipe's read end beside their sockets and act on the byte in
+ * ordinary code, where anything is safe.
+ */
+#ifndef GREENHORN_SIGNALS_H
+#define GREENHORN_SIGNALS_H
+
+#include <stddef.h>
+
+/*
+ * signals_init - create a fresh pipe (both ends non-blocking, close-on-exec),
+ * closing the one this process had (a forked worker must not share the
+ * master's pipe), and route each signal in sigs[0..n) to it.  SIGPIPE is set
+ * to ignored: a client that goes away shows up as EPIPE, never a dead worker.
+ * Returns the read end, or -1 with errno.
+ */
+int signals_init(const int *sigs, size_t n);
+
+/* signals_fd - the read end to poll, or -1 before signals_init. */
+int signals_fd(void);
+
+/* signals_pending - non-zero when a signal may be waiting (no system call). */
+int signals_pending(void);
+
+/* signals_next - the next recorded signal number, or 0 when none is waiting. */
+int signals_next(void);
+
+/* signals_notify - record signo as if it had arrived (for the loops' own wake-ups). */
+void signals_notify(int signo);
+
+/*
+ * signals_default - restore the default action for sigs[0..n) and close the
+ * pipe.  Used by a worker right after fork, before it sets up its own.
+ */
+void signals_default(const int *sigs, size_t n);
+
+/* signals_name - "term", "hup", ... as Gunicorn logs them ("unknown" for others). */
+const char *signals_name(int signo);
+
+#endif

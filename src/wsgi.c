@@ -1,0 +1,626 @@
+/*
+ * wsgi.c - the embedded interpreter and the application call.
+ *
+ * Stage 7, call app (Gunicorn counterpart: gunicorn/app/wsgiapp.py,
+ * import_app() in gunicorn/util.py, handle_request() in workers/sync.py).
+ * Owns: the interpreter's life, the app import, start_response and write(),
+ * iterating the app's result, calling result.close() exactly once, and
+ * wsgi.file_wrapper.  Does not own: environ keys (environ.c) or framing
+ * (response.c).
+ *
+ * The flow of one request (PEP 3333, "The Server/Gateway Side"):
+ *   result = app(environ, start_response)
+ *   for each chunk of result: write it (the headers go with the first
+ *       non-empty chunk, so an app that fails before producing anything
+ *       can still get a clean 500)
+ *   result.close(), whatever happened
+ */
+#include "wsgi.h"
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <structmember.h>
+
+#include <errno.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "environ.h"
+#include "input.h"
+#include "log.h"
+#include "response.h"
+
+/* ---- errors ------------------------------------------------------------ */
+
+/* The current exception as one line, "TypeError: message", into err.
+ * The exception stays set. */
+static void exception_line(char *err, size_t errlen)
+{
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    PyErr_NormalizeException(&type, &value, &tb);
+    PyObject *s = value ? PyObject_Str(value) : NULL;
+    const char *msg = s ? PyUnicode_AsUTF8(s) : NULL;
+    const char *name = type ? ((PyTypeObject *)type)->tp_name : "error";
+    if (msg != NULL && msg[0] != '\0')
+        snprintf(err, errlen, "%s: %s", name, msg);
+    else
+        snprintf(err, errlen, "%s", name);
+    PyErr_Clear();
+    Py_XDECREF(s);
+    PyErr_Restore(type, value, tb);
+}
+
+/* Log the current exception with its traceback at `level`, then clear it. */
+static void log_exception(enum log_level level, const char *what)
+{
+    PyObject *type, *exc, *tb;
+    PyErr_Fetch(&type, &exc, &tb);
+    PyErr_NormalizeException(&type, &exc, &tb);
+    if (exc != NULL && tb != NULL)
+        PyException_SetTraceback(exc, tb);
+    Py_XDECREF(type);
+    Py_XDECREF(tb);
+    PyObject *tb_mod = PyImport_ImportModule("traceback");
+    PyObject *lines =
+        tb_mod && exc ? PyObject_CallMethod(tb_mod, "format_exception", "O", exc) : NULL;
+    PyObject *empty = PyUnicode_FromString("");
+    PyObject *text = lines && empty ? PyUnicode_Join(empty, lines) : NULL;
+    const char *s = text ? PyUnicode_AsUTF8(text) : NULL;
+    log_msg(level, "%s\n%s", what, s ? s : "(no traceback available)");
+    PyErr_Clear();
+    Py_XDECREF(text);
+    Py_XDECREF(empty);
+    Py_XDECREF(lines);
+    Py_XDECREF(tb_mod);
+    Py_XDECREF(exc);
+}
+
+/* ---- starting Python --------------------------------------------------- */
+
+/* The virtualenv to use: --virtualenv, else $VIRTUAL_ENV, as `python` would. */
+static const char *virtualenv_dir(const struct config *cfg)
+{
+    if (cfg->virtualenv != NULL)
+        return cfg->virtualenv;
+    const char *v = getenv("VIRTUAL_ENV");
+    return v != NULL && v[0] != '\0' ? v : NULL;
+}
+
+static int start_interpreter(const struct config *cfg, char *err, size_t errlen)
+{
+    PyConfig pc;
+    PyConfig_InitPythonConfig(&pc);
+    pc.install_signal_handlers = 0; /* the worker's loop owns signals */
+    pc.parse_argv = 0;
+    char *argv[] = {"greenhorn", NULL};
+    PyStatus st = PyConfig_SetBytesArgv(&pc, 1, argv);
+    const char *venv = virtualenv_dir(cfg);
+    char exe[4096];
+    if (!PyStatus_Exception(st) && venv != NULL) {
+        /* getpath finds pyvenv.cfg beside the executable, exactly as when
+         * the venv's own bin/python starts. */
+        snprintf(exe, sizeof(exe), "%s/bin/python", venv);
+        st = PyConfig_SetBytesString(&pc, &pc.executable, exe);
+    }
+    if (!PyStatus_Exception(st))
+        st = Py_InitializeFromConfig(&pc);
+    PyConfig_Clear(&pc);
+    if (PyStatus_Exception(st)) {
+        snprintf(err, errlen, "cannot start Python: %s", st.err_msg ? st.err_msg : "unknown");
+        return -1;
+    }
+    return 0;
+}
+
+/* sys.path: --pythonpath entries first, then the working directory (which
+ * --chdir already changed), as Gunicorn's app loader arranges it. */
+static int setup_sys_path(const struct config *cfg)
+{
+    PyObject *path = PySys_GetObject("path"); /* borrowed */
+    char cwd[4096];
+    if (path == NULL || getcwd(cwd, sizeof(cwd)) == NULL)
+        return -1;
+    PyObject *dir = PyUnicode_DecodeFSDefault(cwd);
+    int rc = dir ? PyList_Insert(path, 0, dir) : -1;
+    Py_XDECREF(dir);
+    for (size_t i = cfg->pythonpath.count; rc == 0 && i > 0; i--) {
+        PyObject *p = PyUnicode_DecodeFSDefault(cfg->pythonpath.items[i - 1]);
+        rc = p ? PyList_Insert(path, 0, p) : -1;
+        Py_XDECREF(p);
+    }
+    return rc;
+}
+
+/* faulthandler writes every thread's Python stack to the error log when the
+ * master's SIGABRT ends a stuck worker: a WORKER TIMEOUT then shows where
+ * the app was stuck. */
+static int enable_faulthandler(void)
+{
+    PyObject *fh = PyImport_ImportModule("faulthandler");
+    PyObject *r = fh ? PyObject_CallMethod(fh, "enable", "i", log_error_fd()) : NULL;
+    Py_XDECREF(r);
+    Py_XDECREF(fh);
+    return r ? 0 : -1;
+}
+
+static PyTypeObject FileWrapperType;
+static PyTypeObject StartResponseType;
+static PyObject *start_response_obj;
+
+int wsgi_init(const struct config *cfg, char *err, size_t errlen)
+{
+    if (!Py_IsInitialized() && start_interpreter(cfg, err, errlen) < 0)
+        return -1;
+    if (setup_sys_path(cfg) < 0 || enable_faulthandler() < 0 ||
+        PyType_Ready(&FileWrapperType) < 0 || PyType_Ready(&StartResponseType) < 0 ||
+        environ_init(cfg, (PyObject *)&FileWrapperType) < 0)
+        goto fail;
+    start_response_obj = PyType_GenericNew(&StartResponseType, NULL, NULL);
+    if (start_response_obj == NULL)
+        goto fail;
+    return 0;
+
+fail:
+    exception_line(err, errlen);
+    PyErr_Clear();
+    return -1;
+}
+
+/* ---- importing the app -------------------------------------------------- */
+
+/*
+ * Gunicorn's import_app(), in Python, because it is mostly Python's own
+ * ast module at work.  The VARIABLE part is parsed as one expression: a name,
+ * or a call of a name whose arguments are literals (ast.literal_eval).
+ * Nothing the user typed is ever evaluated as code.
+ */
+static const char loader_source[] =
+    "import ast, importlib, os\n"
+    "class AppImportError(Exception):\n"
+    "    pass\n"
+    "def load(uri):\n"
+    "    module, _, obj = uri.partition(':')\n"
+    "    obj = obj or 'application'\n"
+    "    try:\n"
+    "        mod = importlib.import_module(module)\n"
+    "    except ModuleNotFoundError as e:\n"
+    "        if e.name != module.split('.')[0] and e.name != module:\n"
+    "            raise\n"
+    "        if module.endswith('.py') and os.path.exists(module):\n"
+    "            raise AppImportError(\"no module named %r; did you mean '%s:%s'?\"\n"
+    "                                 % (module, module[:-3], obj)) from None\n"
+    "        raise AppImportError('no module named %r' % module) from None\n"
+    "    try:\n"
+    "        expr = ast.parse(obj, mode='eval').body\n"
+    "    except SyntaxError:\n"
+    "        raise AppImportError('failed to parse %r as an attribute name or function call'\n"
+    "                             % obj) from None\n"
+    "    args = kwargs = None\n"
+    "    if isinstance(expr, ast.Call) and isinstance(expr.func, ast.Name):\n"
+    "        name = expr.func.id\n"
+    "        try:\n"
+    "            args = [ast.literal_eval(a) for a in expr.args]\n"
+    "            kwargs = {k.arg: ast.literal_eval(k.value) for k in expr.keywords}\n"
+    "        except ValueError:\n"
+    "            raise AppImportError('failed to parse arguments as literal values: %r'\n"
+    "                                 % obj) from None\n"
+    "    elif isinstance(expr, ast.Name):\n"
+    "        name = expr.id\n"
+    "    else:\n"
+    "        raise AppImportError('failed to parse %r as an attribute name or function call'\n"
+    "                             % obj)\n"
+    "    try:\n"
+    "        app = getattr(mod, name)\n"
+    "    except AttributeError:\n"
+    "        raise AppImportError('failed to find attribute %r in %r' % (name, module)) from None\n"
+    "    if args is not None:\n"
+    "        app = app(*args, **kwargs)\n"
+    "    if app is None:\n"
+    "        raise AppImportError('failed to find application object: %r' % obj)\n"
+    "    if not callable(app):\n"
+    "        raise AppImportError('application object %r in %r must be callable, not %s'\n"
+    "                             % (obj, module, type(app).__name__))\n"
+    "    return app\n";
+
+/* Run the loader; on failure say why in one line.  AppImportError is the
+ * user's typo (no traceback); anything else came from the app's own code,
+ * so its traceback is logged at debug level. */
+void *wsgi_load_app(const char *uri, char *err, size_t errlen)
+{
+    PyObject *globals = PyDict_New();
+    PyObject *app = NULL;
+    if (globals == NULL || PyDict_SetItemString(globals, "__builtins__", PyEval_GetBuiltins()))
+        goto fail;
+    PyObject *r = PyRun_String(loader_source, Py_file_input, globals, globals);
+    if (r == NULL)
+        goto fail;
+    Py_DECREF(r);
+    PyObject *load = PyDict_GetItemString(globals, "load"); /* borrowed */
+    app = load ? PyObject_CallFunction(load, "s", uri) : NULL;
+    if (app == NULL)
+        goto fail;
+    Py_DECREF(globals);
+    return app;
+
+fail:
+    exception_line(err, errlen);
+    if (strncmp(err, "AppImportError: ", 16) == 0)
+        memmove(err, err + 16, strlen(err + 16) + 1);
+    else
+        log_exception(LOG_DEBUG, "Traceback of the failed import:");
+    PyErr_Clear();
+    Py_XDECREF(globals);
+    return NULL;
+}
+
+/* ---- wsgi.file_wrapper ------------------------------------------------- */
+
+/* wsgi.file_wrapper (PEP 3333 "Optional Platform-Specific File Handling"):
+ * an iterable over a file; the server may send it with sendfile instead. */
+typedef struct {
+    PyObject_HEAD PyObject *filelike;
+    Py_ssize_t blksize;
+} FileWrapperObject;
+
+static int filewrapper_init(FileWrapperObject *self, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"filelike", "blksize", NULL};
+    PyObject *filelike;
+    self->blksize = 8192;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|n", kwlist, &filelike, &self->blksize))
+        return -1;
+    Py_XSETREF(self->filelike, Py_NewRef(filelike));
+    return 0;
+}
+
+static void filewrapper_dealloc(FileWrapperObject *self)
+{
+    Py_XDECREF(self->filelike);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *filewrapper_next(FileWrapperObject *self)
+{
+    PyObject *data = PyObject_CallMethod(self->filelike, "read", "n", self->blksize);
+    if (data != NULL && PyObject_Length(data) == 0)
+        Py_CLEAR(data); /* end of file: StopIteration */
+    return data;
+}
+
+static PyObject *filewrapper_close(FileWrapperObject *self, PyObject *unused)
+{
+    (void)unused;
+    if (!PyObject_HasAttrString(self->filelike, "close"))
+        Py_RETURN_NONE;
+    return PyObject_CallMethod(self->filelike, "close", NULL);
+}
+
+static PyMethodDef filewrapper_methods[] = {
+    {"close", (PyCFunction)filewrapper_close, METH_NOARGS, "Close the file."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyMemberDef filewrapper_members[] = {
+    {"filelike", T_OBJECT, offsetof(FileWrapperObject, filelike), READONLY, "the file"},
+    {"blksize", T_PYSSIZET, offsetof(FileWrapperObject, blksize), READONLY, "block size"},
+    {NULL, 0, 0, 0, NULL},
+};
+
+static PyTypeObject FileWrapperType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "greenhorn.FileWrapper",
+    .tp_basicsize = sizeof(FileWrapperObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "wsgi.file_wrapper(filelike, blksize=8192)",
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)filewrapper_init,
+    .tp_dealloc = (destructor)filewrapper_dealloc,
+    .tp_iter = PyObject_SelfIter,
+    .tp_iternext = (iternextfunc)filewrapper_next,
+    .tp_methods = filewrapper_methods,
+    .tp_members = filewrapper_members,
+};
+
+/* ---- start_response and write ------------------------------------------ */
+
+/* The request being served: start_response and write() act on it. */
+static struct {
+    struct conn *conn;
+    struct response resp;
+    bool started; /* start_response was called */
+    bool failed;  /* the socket failed: stop writing */
+} cur;
+
+/* Send body bytes with the GIL released.  Returns 0 or -1 (logged once). */
+static int send_body(const char *data, size_t len)
+{
+    int rc;
+    if (cur.failed)
+        return -1;
+    cur.conn->response_started = true;
+    Py_BEGIN_ALLOW_THREADS
+        rc = response_write(&cur.resp, data, len);
+    Py_END_ALLOW_THREADS
+    if (rc < 0) {
+        cur.failed = true;
+        log_msg(LOG_DEBUG, "write to client failed: %s", strerror(errno));
+    }
+    return rc;
+}
+
+/* The status and headers, checked and handed to response.c. */
+static int set_status_and_headers(PyObject *status, PyObject *headers)
+{
+    Py_ssize_t slen;
+    const char *s = PyUnicode_Check(status) ? PyUnicode_AsUTF8AndSize(status, &slen) : NULL;
+    if (s == NULL || response_set_status(&cur.resp, s, (size_t)slen) < 0) {
+        PyErr_Clear();
+        PyErr_Format(PyExc_ValueError, "invalid status %R", status);
+        return -1;
+    }
+    PyObject *seq = PySequence_Fast(headers, "headers must be a list of (name, value) tuples");
+    if (seq == NULL)
+        return -1;
+    for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(seq); i++) {
+        PyObject *item = PySequence_Fast_GET_ITEM(seq, i);
+        PyObject *name, *value;
+        Py_ssize_t nlen, vlen;
+        const char *n, *v;
+        if (!PyTuple_Check(item) || !PyArg_ParseTuple(item, "UU", &name, &value) ||
+            (n = PyUnicode_AsUTF8AndSize(name, &nlen)) == NULL ||
+            (v = PyUnicode_AsUTF8AndSize(value, &vlen)) == NULL) {
+            PyErr_Clear();
+            PyErr_Format(PyExc_TypeError, "header %R is not a (str, str) tuple", item);
+            goto fail;
+        }
+        if (response_add_header(&cur.resp, n, (size_t)nlen, v, (size_t)vlen) < 0) {
+            PyErr_Format(PyExc_ValueError, "invalid header %R: %R", name, value);
+            goto fail;
+        }
+    }
+    Py_DECREF(seq);
+    return 0;
+fail:
+    Py_DECREF(seq);
+    return -1;
+}
+
+/* start_response(status, response_headers, exc_info=None) -> write */
+static PyObject *start_response_call(PyObject *self, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"status", "headers", "exc_info", NULL};
+    PyObject *status, *headers, *exc_info = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OO|O", kwlist, &status, &headers, &exc_info))
+        return NULL;
+    if (cur.conn == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "start_response called outside its request");
+        return NULL;
+    }
+    if (exc_info != Py_None) {
+        /* PEP 3333: too late to change the status once headers are out;
+         * re-raise the app's own error instead. */
+        if (cur.resp.headers_sent) {
+            PyObject *type, *value, *tb;
+            if (!PyArg_ParseTuple(exc_info, "OOO", &type, &value, &tb))
+                return NULL;
+            PyErr_Restore(Py_NewRef(type), Py_NewRef(value), Py_NewRef(tb));
+            return NULL;
+        }
+    } else if (cur.started) {
+        PyErr_SetString(PyExc_AssertionError,
+                        "start_response called a second time without exc_info");
+        return NULL;
+    }
+    if (set_status_and_headers(status, headers) < 0)
+        return NULL;
+    cur.started = true;
+    return PyObject_GetAttrString(self, "write");
+}
+
+/* write(data): the old imperative API (PEP 3333 "The write() Callable"). */
+static PyObject *start_response_write(PyObject *self, PyObject *data)
+{
+    (void)self;
+    Py_buffer view;
+    if (cur.conn == NULL || !cur.started) {
+        PyErr_SetString(PyExc_RuntimeError, "write() called before start_response");
+        return NULL;
+    }
+    if (!PyBytes_Check(data)) {
+        PyErr_Format(PyExc_TypeError, "write() argument must be bytes, not %s",
+                     Py_TYPE(data)->tp_name);
+        return NULL;
+    }
+    if (PyObject_GetBuffer(data, &view, PyBUF_SIMPLE) < 0)
+        return NULL;
+    int rc = view.len > 0 ? send_body(view.buf, (size_t)view.len) : 0;
+    PyBuffer_Release(&view);
+    if (rc < 0)
+        return PyErr_SetFromErrno(PyExc_OSError);
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef start_response_methods[] = {
+    {"write", start_response_write, METH_O, "write(data): send body bytes now"},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject StartResponseType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "greenhorn.StartResponse",
+    .tp_basicsize = sizeof(PyObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "start_response(status, headers, exc_info=None) -> write",
+    .tp_call = start_response_call,
+    .tp_methods = start_response_methods,
+};
+
+/* ---- iterating the result ---------------------------------------------- */
+
+/* Send a file_wrapper over a real file with sendfile(2) (as Gunicorn's
+ * Response.sendfile).  Returns 1 when sent, 0 when this is no real file
+ * (iterate it instead), -1 on a socket error. */
+static int send_file_wrapper(FileWrapperObject *fw)
+{
+    PyObject *r = PyObject_CallMethod(fw->filelike, "fileno", NULL);
+    int fd = r ? (int)PyLong_AsLong(r) : -1;
+    Py_XDECREF(r);
+    struct stat st;
+    off_t offset;
+    if (fd < 0 || PyErr_Occurred() || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+        (offset = lseek(fd, 0, SEEK_CUR)) < 0) {
+        PyErr_Clear();
+        return 0;
+    }
+    uint64_t count = st.st_size > offset ? (uint64_t)(st.st_size - offset) : 0;
+    int rc;
+    cur.conn->response_started = true;
+    Py_BEGIN_ALLOW_THREADS
+        rc = response_sendfile(&cur.resp, fd, offset, count);
+    Py_END_ALLOW_THREADS
+    if (rc < 0)
+        cur.failed = true;
+    return rc < 0 ? -1 : 1;
+}
+
+/* Write one item of the result; it must be bytes (PEP 3333). */
+static int write_item(PyObject *item)
+{
+    if (!PyBytes_Check(item)) {
+        PyErr_Format(PyExc_TypeError, "the app yielded %s, not bytes", Py_TYPE(item)->tp_name);
+        return -1;
+    }
+    if (!cur.started) {
+        PyErr_SetString(PyExc_AssertionError, "the app returned data before start_response");
+        return -1;
+    }
+    if (PyBytes_GET_SIZE(item) == 0)
+        return 0; /* PEP 3333: empty chunks do not send headers */
+    return send_body(PyBytes_AS_STRING(item), (size_t)PyBytes_GET_SIZE(item)) < 0 ? 1 : 0;
+}
+
+/* Send everything the app returned.  Returns 0, 1 when the client went away
+ * (stop quietly), or -1 with a Python exception set. */
+static int send_result(PyObject *result)
+{
+    if (PyObject_TypeCheck(result, &FileWrapperType) && cur.started) {
+        int rc = send_file_wrapper((FileWrapperObject *)result);
+        if (rc != 0)
+            return rc < 0 ? 1 : 0;
+    }
+    /* A list or tuple (the common "return [body]") needs no iterator. */
+    if (PyList_CheckExact(result) || PyTuple_CheckExact(result)) {
+        PyObject *seq = Py_NewRef(result);
+        int rc = 0;
+        for (Py_ssize_t i = 0; rc == 0 && i < PySequence_Fast_GET_SIZE(seq); i++)
+            rc = write_item(PySequence_Fast_GET_ITEM(seq, i));
+        Py_DECREF(seq);
+        return rc;
+    }
+    PyObject *it = PyObject_GetIter(result);
+    if (it == NULL)
+        return -1;
+    PyObject *item;
+    int rc = 0;
+    while (rc == 0 && (item = PyIter_Next(it)) != NULL) {
+        rc = write_item(item);
+        Py_DECREF(item);
+    }
+    Py_DECREF(it);
+    return rc == 0 && PyErr_Occurred() ? -1 : rc;
+}
+
+/* result.close(), if it has one (PEP 3333: "must be called ... whether the
+ * request was completed normally, or terminated early"). */
+static void close_result(PyObject *result)
+{
+    if (result == NULL || !PyObject_HasAttrString(result, "close"))
+        return;
+    PyObject *r = PyObject_CallMethod(result, "close", NULL);
+    if (r == NULL)
+        log_exception(LOG_ERROR, "Error in the response's close():");
+    Py_XDECREF(r);
+}
+
+/* The app failed.  Before any byte went out: answer 500 (or the status the
+ * body reader chose, e.g. 408).  After: log it and let the close end it. */
+static void app_failed(struct conn *c)
+{
+    int status = c->error_status ? c->error_status : 500;
+    char line[160];
+    snprintf(line, sizeof(line), "Error handling request %.*s", (int)c->line_len,
+             c->buf + c->line_off);
+    /* A client that went away or sent a bad body is not the app's bug. */
+    log_exception(status == 500 && !cur.failed ? LOG_ERROR : LOG_DEBUG, line);
+    if (cur.resp.headers_sent || cur.failed)
+        return;
+    cur.resp.status = status;
+    Py_BEGIN_ALLOW_THREADS
+        response_send_error(c->fd, c->req.version_minor, status, response_reason(status));
+    Py_END_ALLOW_THREADS
+}
+
+void wsgi_handle(void *app, struct conn *c, struct wsgi_result *out)
+{
+    PyObject *environ = environ_build(c);
+    PyObject *result = NULL;
+    bool is_head = c->req.method_len == 4 && memcmp(c->req.method, "HEAD", 4) == 0;
+    cur.conn = c;
+    cur.started = cur.failed = false;
+    response_init(&cur.resp, c->fd, c->req.version_minor, is_head);
+
+    if (environ != NULL) {
+        PyObject *args[2] = {environ, start_response_obj};
+        result = PyObject_Vectorcall(app, args, 2, NULL);
+    }
+    int rc = result ? send_result(result) : -1;
+    if (rc < 0)
+        app_failed(c);
+    close_result(result);
+    if (rc == 0 && !cur.failed) {
+        if (!cur.started) {
+            PyErr_SetString(PyExc_AssertionError, "the app never called start_response");
+            app_failed(c);
+        } else {
+            int fin;
+            Py_BEGIN_ALLOW_THREADS
+                fin = response_finish(&cur.resp);
+            Py_END_ALLOW_THREADS
+            if (fin == 1)
+                log_msg(LOG_WARNING, "response shorter than its Content-Length: %.*s",
+                        (int)c->line_len, c->buf + c->line_off);
+        }
+    }
+    out->status = cur.resp.status;
+    out->body_bytes = (int64_t)cur.resp.body_sent;
+    input_end_request();
+    cur.conn = NULL;
+    response_free(&cur.resp);
+    Py_XDECREF(result);
+    Py_XDECREF(environ);
+}
+
+/* ---- the end, and fork ------------------------------------------------- */
+
+void wsgi_fini(void *app)
+{
+    Py_XDECREF((PyObject *)app);
+    Py_CLEAR(start_response_obj);
+    environ_fini();
+    Py_FinalizeEx();
+}
+
+void wsgi_fork_prepare(void)
+{
+    PyOS_BeforeFork();
+}
+
+void wsgi_fork_parent(void)
+{
+    PyOS_AfterFork_Parent();
+}
+
+void wsgi_fork_child(void)
+{
+    PyOS_AfterFork_Child();
+}

@@ -1,0 +1,155 @@
+"""make memcheck: greenhorn under valgrind.
+
+1. Every unit-test binary given on the command line runs under
+   valgrind --leak-check=full (CK_FORK=no, so each test runs in the
+   process valgrind watches).
+2. greenhorn itself (master and one worker, --trace-children=yes) serves
+   1,000 requests of a mixed raw-WSGI workload, then stops on TERM.
+
+Pass: no valgrind errors, and 0 bytes "definitely lost" in any stack
+that passes through greenhorn's own code (src/).  CPython keeps some
+allocations for the life of the process by design; those are listed in
+tests/valgrind-python.supp, each with the reason.
+
+Run with Debian's python: /usr/bin/python3 tests/memcheck.py build/tests/test_*
+"""
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SUPP = os.path.join(ROOT, "tests", "valgrind-python.supp")
+VALGRIND = ["valgrind", "--leak-check=full", "--show-leak-kinds=definite",
+            "--errors-for-leak-kinds=none", "--num-callers=30",
+            "--suppressions=" + SUPP]
+
+
+OUR_FILES = re.compile(r"\b(arbiter|bind|config|environ|http|input|log|main|response|"
+                       r"signals|worker|wsgi|test_\w+)\.c:\d+")
+
+
+def definitely_lost_in_our_code(log_text):
+    """The 'definitely lost' records whose stack passes through greenhorn's code."""
+    blocks = re.split(r"\n==\d+== \n", log_text)
+    return [b.strip() for b in blocks if "definitely lost in loss record" in b
+            and OUR_FILES.search(b)]
+
+
+def check_log(path, what):
+    text = open(path, encoding="utf-8", errors="replace").read()
+    errors = [int(m) for m in re.findall(r"ERROR SUMMARY: (\d+) errors", text)]
+    ours = definitely_lost_in_our_code(text)
+    lost = re.findall(r"definitely lost: ([\d,]+) bytes", text)
+    print(f"  {what}: valgrind errors {sum(errors)}, definitely lost (all stacks) "
+          f"{'/'.join(lost) or '0'} bytes, in greenhorn's code: {len(ours)} records")
+    for b in ours[:5]:
+        print(b)
+    return sum(errors) == 0 and not ours
+
+
+def run_unit(binary, logdir):
+    log = os.path.join(logdir, os.path.basename(binary) + ".vg")
+    env = dict(os.environ, CK_FORK="no", PYTHONMALLOC="malloc")
+    r = subprocess.run(VALGRIND + ["--error-exitcode=99", "--log-file=" + log, binary],
+                       env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       timeout=600)
+    ok = check_log(log, os.path.basename(binary))
+    if r.returncode not in (0,):
+        print(r.stdout.decode(errors="replace")[-2000:])
+        print(f"  {binary} exited {r.returncode}")
+        ok = False
+    return ok
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def request(port, raw):
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
+        s.sendall(raw)
+        data = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                return data
+            data += chunk
+
+
+def run_server(logdir):
+    binary = os.environ.get("GREENHORN", os.path.join(ROOT, "greenhorn"))
+    port = free_port()
+    log = os.path.join(logdir, "server.vg.%p")
+    env = dict(os.environ, PYTHONMALLOC="malloc")
+    cmd = VALGRIND + ["--trace-children=yes", "--log-file=" + log, binary, "-w", "1",
+                      "-b", f"127.0.0.1:{port}", "--timeout", "120",
+                      "--chdir", os.path.join(ROOT, "tests", "apps"), "memapp:app"]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.time() + 120
+        while True:
+            try:
+                request(port, b"GET / HTTP/1.0\r\n\r\n")
+                break
+            except OSError:
+                if proc.poll() is not None or time.time() > deadline:
+                    print(proc.stderr.read().decode(errors="replace")[-3000:])
+                    return False
+                time.sleep(0.5)
+        body = b"x" * 3000
+        kinds = [
+            b"GET /hello?x=1 HTTP/1.1\r\nHost: a\r\nUser-Agent: memcheck\r\n\r\n",
+            b"POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 3000\r\n\r\n" + body,
+            b"POST /lines HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+            b"5\r\nab\ncd\r\n3\r\nef\n\r\n0\r\n\r\n",
+            b"GET /gen HTTP/1.1\r\nHost: a\r\n\r\n",
+            b"GET /error HTTP/1.1\r\nHost: a\r\n\r\n",
+            b"GET /file HTTP/1.1\r\nHost: a\r\n\r\n",
+            b"GET /bad\x01 HTTP/1.1\r\n\r\n",
+            b"HEAD /hello HTTP/1.0\r\n\r\n",
+        ]
+        statuses = {}
+        for i in range(1000):
+            reply = request(port, kinds[i % len(kinds)])
+            status = reply[9:12].decode(errors="replace")
+            statuses[status] = statuses.get(status, 0) + 1
+        print(f"  1,000 requests served: statuses {sorted(statuses.items())}")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    ok = proc.returncode == 0
+    if not ok:
+        print(f"  greenhorn exited {proc.returncode}")
+    for name in sorted(os.listdir(logdir)):
+        if name.startswith("server.vg."):
+            ok = check_log(os.path.join(logdir, name), "greenhorn pid " + name[10:]) and ok
+    return ok
+
+
+def main():
+    logdir = tempfile.mkdtemp(prefix="greenhorn-memcheck-")
+    ok = True
+    print("memcheck: unit tests under valgrind")
+    for binary in sys.argv[1:]:
+        ok = run_unit(binary, logdir) and ok
+    print("memcheck: greenhorn serving 1,000 requests under valgrind")
+    ok = run_server(logdir) and ok
+    print("memcheck: " + ("PASS" if ok else f"FAIL (logs in {logdir})"))
+    sys.exit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,522 @@
+/*
+ * test_wsgi.c - stages 6 and 7: environ, wsgi.input and the app call.
+ *
+ * The interpreter starts once (wsgi_init, as a worker does).  Each test
+ * builds a struct conn by hand, with a socketpair standing in for the
+ * client: the test writes request bytes into one end and reads the
+ * response from it, while the code under test uses the other end.
+ */
+#include "unit.h"
+
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "environ.h"
+#include "input.h"
+#include "log.h"
+#include "wsgi.h"
+
+static struct config cfg;
+static struct listener listener;
+static struct http_header headers[100];
+static struct http_options opts;
+
+/* A client end and a conn whose head is parsed from `raw` (already "read"). */
+struct fixture {
+    int client;
+    struct conn c;
+};
+
+static void fixture_open(struct fixture *f, const char *raw, size_t len)
+{
+    int sv[2];
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    memset(f, 0, sizeof(*f));
+    f->client = sv[0];
+    struct conn *c = &f->c;
+    c->fd = sv[1];
+    c->listener = &listener;
+    strcpy(c->peer_addr, "127.0.0.1");
+    strcpy(c->peer_port, "50000");
+    c->body_timeout_ms = 2000;
+    ck_assert_int_eq(conn_reserve(c, len + 1), 0);
+    memcpy(c->buf, raw, len);
+    c->len = len;
+    c->req.headers = headers;
+    c->req.max_headers = 100;
+    int r = http_parse_request(c->buf, c->len, &opts, &c->req);
+    ck_assert_int_gt(r, 0);
+    c->head_len = (size_t)r;
+    ck_assert_int_eq(input_body_begin(c), 0);
+    c->expect_continue = c->req.expect_continue;
+}
+
+static void fixture_close(struct fixture *f)
+{
+    input_end_request();
+    close(f->client);
+    close(f->c.fd);
+    free(f->c.buf);
+}
+
+/* environ[key] as a C string (borrowed from the dict); NULL if absent. */
+static const char *env_str(PyObject *env, const char *key)
+{
+    PyObject *v = PyDict_GetItemString(env, key);
+    return v && PyUnicode_Check(v) ? PyUnicode_AsUTF8(v) : NULL;
+}
+
+/* Call a method of wsgi.input and return the result (new reference). */
+static PyObject *call_input(PyObject *env, const char *method, const char *fmt, long arg)
+{
+    PyObject *in = PyDict_GetItemString(env, "wsgi.input");
+    ck_assert_ptr_nonnull(in);
+    return fmt ? PyObject_CallMethod(in, method, fmt, arg) : PyObject_CallMethod(in, method, NULL);
+}
+
+static void assert_bytes(PyObject *b, const char *want)
+{
+    ck_assert_ptr_nonnull(b);
+    ck_assert(PyBytes_Check(b));
+    ck_assert_uint_eq((size_t)PyBytes_GET_SIZE(b), strlen(want));
+    ck_assert(memcmp(PyBytes_AS_STRING(b), want, strlen(want)) == 0);
+    Py_DECREF(b);
+}
+
+START_TEST(environ_keys)
+{
+    static const char raw[] = "GET /a%20b/%41?x=1&y=%20 HTTP/1.1\r\nHost: example.com\r\n"
+                              "Accept: a\r\nAccept: b\r\nContent-Type: text/plain\r\n"
+                              "X-Custom-Thing: yes\r\n\r\n";
+    struct fixture f;
+    fixture_open(&f, raw, sizeof(raw) - 1);
+    PyObject *env = environ_build(&f.c);
+    ck_assert_ptr_nonnull(env);
+    ck_assert_str_eq(env_str(env, "REQUEST_METHOD"), "GET");
+    ck_assert_str_eq(env_str(env, "PATH_INFO"), "/a b/A");
+    ck_assert_str_eq(env_str(env, "QUERY_STRING"), "x=1&y=%20");
+    ck_assert_str_eq(env_str(env, "RAW_URI"), "/a%20b/%41?x=1&y=%20");
+    ck_assert_str_eq(env_str(env, "SERVER_PROTOCOL"), "HTTP/1.1");
+    ck_assert_str_eq(env_str(env, "HTTP_HOST"), "example.com");
+    ck_assert_str_eq(env_str(env, "HTTP_ACCEPT"), "a,b");
+    ck_assert_str_eq(env_str(env, "CONTENT_TYPE"), "text/plain");
+    ck_assert_ptr_null(PyDict_GetItemString(env, "HTTP_CONTENT_TYPE"));
+    ck_assert_str_eq(env_str(env, "HTTP_X_CUSTOM_THING"), "yes");
+    ck_assert_str_eq(env_str(env, "REMOTE_ADDR"), "127.0.0.1");
+    ck_assert_str_eq(env_str(env, "REMOTE_PORT"), "50000");
+    ck_assert_str_eq(env_str(env, "SERVER_NAME"), "127.0.0.1");
+    ck_assert_str_eq(env_str(env, "SERVER_PORT"), "8000");
+    ck_assert_str_eq(env_str(env, "SCRIPT_NAME"), "");
+    ck_assert_str_eq(env_str(env, "wsgi.url_scheme"), "http");
+    ck_assert_str_eq(env_str(env, "SERVER_SOFTWARE"), "greenhorn/" GREENHORN_VERSION);
+    ck_assert(PyDict_GetItemString(env, "wsgi.input_terminated") == Py_True);
+    ck_assert(PyDict_GetItemString(env, "wsgi.multithread") == Py_False);
+    ck_assert_ptr_nonnull(PyDict_GetItemString(env, "wsgi.file_wrapper"));
+    ck_assert_ptr_nonnull(PyDict_GetItemString(env, "wsgi.errors"));
+    Py_DECREF(env);
+    fixture_close(&f);
+}
+END_TEST
+
+START_TEST(path_info_latin1_and_bad_escapes)
+{
+    static const char raw[] = "GET /caf%C3%A9/%zz/%4 HTTP/1.0\r\n\r\n";
+    struct fixture f;
+    fixture_open(&f, raw, sizeof(raw) - 1);
+    PyObject *env = environ_build(&f.c);
+    ck_assert_ptr_nonnull(env);
+    /* decoded once, as latin-1: the two UTF-8 bytes become two characters */
+    ck_assert_str_eq(env_str(env, "PATH_INFO"), "/caf\xc3\x83\xc2\xa9/%zz/%4");
+    ck_assert_str_eq(env_str(env, "SERVER_PROTOCOL"), "HTTP/1.0");
+    Py_DECREF(env);
+    fixture_close(&f);
+}
+END_TEST
+
+START_TEST(input_reads_buffered_then_socket)
+{
+    static const char raw[] = "POST / HTTP/1.1\r\nContent-Length: 17\r\n\r\nline1\nli";
+    struct fixture f;
+    fixture_open(&f, raw, sizeof(raw) - 1);
+    ck_assert_int_eq(write(f.client, "ne2\nrest!", 9), 9);
+    PyObject *env = environ_build(&f.c);
+    assert_bytes(call_input(env, "readline", NULL, 0), "line1\n");
+    assert_bytes(call_input(env, "readline", "l", 3), "lin");
+    assert_bytes(call_input(env, "readline", NULL, 0), "e2\n");
+    assert_bytes(call_input(env, "read", "l", 2), "re");
+    assert_bytes(call_input(env, "read", NULL, 0), "st!");
+    assert_bytes(call_input(env, "read", NULL, 0), "");
+    ck_assert_int_eq(f.c.body, BODY_NONE);
+    Py_DECREF(env);
+    fixture_close(&f);
+}
+END_TEST
+
+START_TEST(input_never_reads_past_the_body)
+{
+    static const char raw[] = "POST / HTTP/1.1\r\nContent-Length: 4\r\n\r\nabcdGET /next";
+    struct fixture f;
+    fixture_open(&f, raw, sizeof(raw) - 1);
+    ck_assert(f.c.extra_bytes);
+    PyObject *env = environ_build(&f.c);
+    assert_bytes(call_input(env, "read", "l", 100), "abcd");
+    assert_bytes(call_input(env, "read", NULL, 0), "");
+    Py_DECREF(env);
+    fixture_close(&f);
+}
+END_TEST
+
+START_TEST(input_chunked_lines_and_iteration)
+{
+    static const char raw[] = "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nab\nc\r\n";
+    struct fixture f;
+    fixture_open(&f, raw, sizeof(raw) - 1);
+    static const char more[] = "3\r\nd\nx\r\n0\r\n\r\n";
+    ck_assert_int_eq(write(f.client, more, sizeof(more) - 1), (ssize_t)sizeof(more) - 1);
+    PyObject *env = environ_build(&f.c);
+    PyObject *lines = call_input(env, "readlines", NULL, 0);
+    ck_assert_ptr_nonnull(lines);
+    ck_assert_int_eq(PyList_GET_SIZE(lines), 3);
+    ck_assert_str_eq(PyBytes_AS_STRING(PyList_GET_ITEM(lines, 0)), "ab\n");
+    ck_assert_str_eq(PyBytes_AS_STRING(PyList_GET_ITEM(lines, 1)), "cd\n");
+    ck_assert_str_eq(PyBytes_AS_STRING(PyList_GET_ITEM(lines, 2)), "x");
+    Py_DECREF(lines);
+    Py_DECREF(env);
+    fixture_close(&f);
+}
+END_TEST
+
+START_TEST(input_timeout_and_early_close)
+{
+    static const char raw[] = "POST / HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc";
+    struct fixture f;
+    fixture_open(&f, raw, sizeof(raw) - 1);
+    f.c.body_timeout_ms = 50;
+    PyObject *env = environ_build(&f.c);
+    PyObject *r = call_input(env, "read", NULL, 0);
+    ck_assert_ptr_null(r);
+    ck_assert(PyErr_ExceptionMatches(PyExc_OSError));
+    PyErr_Clear();
+    ck_assert_int_eq(f.c.error_status, 408);
+    Py_DECREF(env);
+    fixture_close(&f);
+
+    fixture_open(&f, raw, sizeof(raw) - 1);
+    shutdown(f.client, SHUT_WR);
+    env = environ_build(&f.c);
+    ck_assert_ptr_null(call_input(env, "read", "l", 10));
+    PyErr_Clear();
+    ck_assert_int_eq(f.c.error_status, 400);
+    Py_DECREF(env);
+    fixture_close(&f);
+}
+END_TEST
+
+START_TEST(input_sends_100_continue_on_first_read)
+{
+    static const char raw[] = "POST / HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n";
+    struct fixture f;
+    fixture_open(&f, raw, sizeof(raw) - 1);
+    ck_assert(f.c.expect_continue);
+    ck_assert_int_eq(write(f.client, "hi", 2), 2);
+    PyObject *env = environ_build(&f.c);
+    assert_bytes(call_input(env, "read", NULL, 0), "hi");
+    char got[64] = {0};
+    ck_assert_int_gt(read(f.client, got, sizeof(got) - 1), 0);
+    ck_assert_str_eq(got, "HTTP/1.1 100 Continue\r\n\r\n");
+    Py_DECREF(env);
+    fixture_close(&f);
+}
+END_TEST
+
+START_TEST(input_detached_after_request)
+{
+    static const char raw[] = "GET / HTTP/1.1\r\n\r\n";
+    struct fixture f;
+    fixture_open(&f, raw, sizeof(raw) - 1);
+    PyObject *env = environ_build(&f.c);
+    input_end_request();
+    ck_assert_ptr_null(call_input(env, "read", NULL, 0));
+    ck_assert(PyErr_ExceptionMatches(PyExc_ValueError));
+    PyErr_Clear();
+    Py_DECREF(env);
+    fixture_close(&f);
+}
+END_TEST
+
+/* Define a module of test apps once. */
+static PyObject *apps;
+
+static PyObject *app(const char *name)
+{
+    PyObject *a = PyObject_GetAttrString(apps, name);
+    ck_assert_ptr_nonnull(a);
+    return a;
+}
+
+/* Serve raw with app `name`; return the whole response text (static buffer). */
+static const char *serve(const char *name, const char *raw, struct wsgi_result *res)
+{
+    static char out[65536];
+    struct fixture f;
+    fixture_open(&f, raw, strlen(raw));
+    PyObject *a = app(name);
+    wsgi_handle(a, &f.c, res);
+    Py_DECREF(a);
+    close(f.c.fd);
+    f.c.fd = -1;
+    ssize_t n, total = 0;
+    while ((n = read(f.client, out + total, sizeof(out) - 1 - (size_t)total)) > 0)
+        total += n;
+    out[total] = '\0';
+    close(f.client);
+    free(f.c.buf);
+    input_end_request();
+    return out;
+}
+
+START_TEST(handle_list_result)
+{
+    struct wsgi_result res;
+    const char *out = serve("hello", "GET / HTTP/1.1\r\n\r\n", &res);
+    ck_assert_int_eq(res.status, 200);
+    ck_assert_int_eq(res.body_bytes, 5);
+    ck_assert(strncmp(out, "HTTP/1.1 200 OK\r\n", 17) == 0);
+    ck_assert_ptr_nonnull(strstr(out, "Content-Length: 5\r\n"));
+    ck_assert_ptr_nonnull(strstr(out, "\r\n\r\nhello"));
+}
+END_TEST
+
+START_TEST(handle_generator_is_chunked_and_closed_once)
+{
+    struct wsgi_result res;
+    const char *out = serve("gen", "GET / HTTP/1.1\r\n\r\n", &res);
+    ck_assert_ptr_nonnull(strstr(out, "Transfer-Encoding: chunked\r\n"));
+    ck_assert_ptr_nonnull(strstr(out, "\r\n\r\n1\r\na\r\n1\r\nb\r\n0\r\n\r\n"));
+    PyObject *n = PyObject_GetAttrString(apps, "closed");
+    ck_assert_int_eq(PyLong_AsLong(n), 1);
+    Py_DECREF(n);
+}
+END_TEST
+
+START_TEST(handle_exception_before_headers_is_500)
+{
+    struct wsgi_result res;
+    const char *out = serve("boom", "GET / HTTP/1.1\r\n\r\n", &res);
+    ck_assert_int_eq(res.status, 500);
+    ck_assert(strncmp(out, "HTTP/1.1 500 Internal Server Error\r\n", 36) == 0);
+}
+END_TEST
+
+START_TEST(handle_exception_after_headers_keeps_partial_body)
+{
+    struct wsgi_result res;
+    const char *out = serve("boom_late", "GET / HTTP/1.1\r\n\r\n", &res);
+    ck_assert_int_eq(res.status, 200);
+    ck_assert_ptr_nonnull(strstr(out, "first"));
+    ck_assert_ptr_null(strstr(out, "0\r\n\r\n")); /* no clean end: the client sees it broke */
+}
+END_TEST
+
+START_TEST(handle_bad_header_is_500_and_never_written)
+{
+    struct wsgi_result res;
+    const char *out = serve("bad_header", "GET / HTTP/1.1\r\n\r\n", &res);
+    ck_assert_int_eq(res.status, 500);
+    ck_assert_ptr_null(strstr(out, "Evil"));
+}
+END_TEST
+
+START_TEST(handle_write_callable_and_head)
+{
+    struct wsgi_result res;
+    const char *out = serve("writer", "GET / HTTP/1.1\r\n\r\n", &res);
+    ck_assert_ptr_nonnull(strstr(out, "written"));
+    ck_assert_ptr_nonnull(strstr(out, "yielded"));
+    out = serve("hello", "HEAD / HTTP/1.1\r\n\r\n", &res);
+    ck_assert_ptr_nonnull(strstr(out, "Content-Length: 5\r\n"));
+    ck_assert_ptr_null(strstr(out, "hello"));
+}
+END_TEST
+
+START_TEST(handle_exc_info_replaces_status)
+{
+    struct wsgi_result res;
+    const char *out = serve("exc_info", "GET / HTTP/1.1\r\n\r\n", &res);
+    ck_assert_int_eq(res.status, 503);
+    ck_assert(strncmp(out, "HTTP/1.1 503 Oops\r\n", 19) == 0);
+    ck_assert_ptr_null(strstr(out, "X-First"));
+}
+END_TEST
+
+START_TEST(handle_file_wrapper_sendfile)
+{
+    struct wsgi_result res;
+    const char *out = serve("file", "GET / HTTP/1.0\r\n\r\n", &res);
+    ck_assert_int_eq(res.body_bytes, 12);
+    ck_assert_ptr_nonnull(strstr(out, "\r\n\r\nfile content"));
+}
+END_TEST
+
+/* What the loader says for each kind of bad app path. */
+START_TEST(load_app_errors)
+{
+    static const struct {
+        const char *uri;
+        const char *says;
+    } rows[] = {
+        {"no_such_module_xyz", "no module named 'no_such_module_xyz'"},
+        {"testapps:nothing", "failed to find attribute 'nothing' in 'testapps'"},
+        {"testapps:not_callable", "must be callable"},
+        {"testapps:factory(__import__('os'))", "literal values"},
+        {"testapps:1+", "failed to parse"},
+        {"testapps:none_factory()", "failed to find application object"},
+    };
+    char err[512];
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        err[0] = '\0';
+        ck_assert_ptr_null(wsgi_load_app(rows[i].uri, err, sizeof(err)));
+        ck_assert_msg(strstr(err, rows[i].says) != NULL, "%s: got '%s'", rows[i].uri, err);
+        ck_assert_ptr_null(strchr(err, '\n'));
+    }
+    PyObject *a = wsgi_load_app("testapps:factory('x', 2)", err, sizeof(err));
+    ck_assert_ptr_nonnull(a);
+    PyObject *got = PyObject_GetAttrString(a, "args");
+    ck_assert_str_eq(PyUnicode_AsUTF8(PyObject_Repr(got)), "('x', 2)");
+    Py_DECREF(got);
+    Py_DECREF(a);
+    a = wsgi_load_app("testapps", err, sizeof(err));
+    ck_assert_ptr_nonnull(a); /* VARIABLE defaults to "application" */
+    Py_DECREF(a);
+}
+END_TEST
+
+static const char test_apps_source[] =
+    "import sys, types, os, tempfile\n"
+    "m = types.ModuleType('testapps')\n"
+    "sys.modules['testapps'] = m\n"
+    "closed = 0\n"
+    "def hello(env, sr):\n"
+    "    sr('200 OK', [('Content-Length', '5')])\n"
+    "    return [b'hello']\n"
+    "class Gen:\n"
+    "    def __iter__(self):\n"
+    "        yield b'a'\n"
+    "        yield b''\n"
+    "        yield b'b'\n"
+    "    def close(self):\n"
+    "        global closed\n"
+    "        closed += 1\n"
+    "def gen(env, sr):\n"
+    "    global closed\n"
+    "    closed = 0\n"
+    "    sr('200 OK', [])\n"
+    "    return Gen()\n"
+    "def boom(env, sr):\n"
+    "    raise RuntimeError('expected by the test')\n"
+    "def boom_late(env, sr):\n"
+    "    sr('200 OK', [])\n"
+    "    yield b'first'\n"
+    "    raise RuntimeError('expected by the test')\n"
+    "def bad_header(env, sr):\n"
+    "    sr('200 OK', [('X-Bad', 'a\\r\\nEvil: 1')])\n"
+    "    return [b'never']\n"
+    "def writer(env, sr):\n"
+    "    w = sr('200 OK', [])\n"
+    "    w(b'written ')\n"
+    "    return [b'yielded']\n"
+    "def exc_info(env, sr):\n"
+    "    sr('200 OK', [('X-First', '1')])\n"
+    "    try:\n"
+    "        raise ValueError('x')\n"
+    "    except ValueError:\n"
+    "        sr('503 Oops', [('Content-Length', '0')], sys.exc_info())\n"
+    "    return [b'']\n"
+    "path = os.path.join(tempfile.gettempdir(), 'greenhorn-test-wsgi.txt')\n"
+    "open(path, 'wb').write(b'file content')\n"
+    "def file(env, sr):\n"
+    "    sr('200 OK', [])\n"
+    "    return env['wsgi.file_wrapper'](open(path, 'rb'))\n"
+    "class App:\n"
+    "    def __init__(self, *args):\n"
+    "        self.args = args\n"
+    "    def __call__(self, env, sr):\n"
+    "        return hello(env, sr)\n"
+    "def factory(*args):\n"
+    "    return App(*args)\n"
+    "def none_factory():\n"
+    "    return None\n"
+    "not_callable = 'a string'\n"
+    "application = hello\n"
+    "for k, v in list(globals().items()):\n"
+    "    if not k.startswith('__') and k not in ('m', 'sys', 'types'):\n"
+    "        setattr(m, k, v)\n";
+
+static void setup(void)
+{
+    char err[256];
+    ck_assert_int_eq(config_init(&cfg, err, sizeof(err)), 0);
+    memset(&listener, 0, sizeof(listener));
+    listener.family = AF_INET;
+    strcpy(listener.server_name, "127.0.0.1");
+    strcpy(listener.server_port, "8000");
+    opts.limit_request_line = 4094;
+    opts.limit_request_fields = 100;
+    opts.limit_request_field_size = 8190;
+    log_open(LOG_CRITICAL, NULL, NULL, err, sizeof(err)); /* keep expected tracebacks quiet */
+    if (!Py_IsInitialized()) {
+        ck_assert_msg(wsgi_init(&cfg, err, sizeof(err)) == 0, "%s", err);
+        PyObject *g = PyDict_New();
+        PyDict_SetItemString(g, "__builtins__", PyEval_GetBuiltins());
+        PyObject *r = PyRun_String(test_apps_source, Py_file_input, g, g);
+        if (r == NULL)
+            PyErr_Print();
+        ck_assert_ptr_nonnull(r);
+        Py_DECREF(r);
+        apps = PyImport_ImportModule("testapps");
+        ck_assert_ptr_nonnull(apps);
+        Py_DECREF(g);
+    }
+}
+
+static void teardown(void)
+{
+    Py_CLEAR(apps);
+    wsgi_fini(NULL);
+    config_free(&cfg);
+    log_close();
+}
+
+static Suite *wsgi_suite(void)
+{
+    Suite *s = suite_create("environ, input and wsgi");
+    TCase *tc = tcase_create("core");
+    tcase_add_unchecked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, environ_keys);
+    tcase_add_test(tc, path_info_latin1_and_bad_escapes);
+    tcase_add_test(tc, input_reads_buffered_then_socket);
+    tcase_add_test(tc, input_never_reads_past_the_body);
+    tcase_add_test(tc, input_chunked_lines_and_iteration);
+    tcase_add_test(tc, input_timeout_and_early_close);
+    tcase_add_test(tc, input_sends_100_continue_on_first_read);
+    tcase_add_test(tc, input_detached_after_request);
+    tcase_add_test(tc, handle_list_result);
+    tcase_add_test(tc, handle_generator_is_chunked_and_closed_once);
+    tcase_add_test(tc, handle_exception_before_headers_is_500);
+    tcase_add_test(tc, handle_exception_after_headers_keeps_partial_body);
+    tcase_add_test(tc, handle_bad_header_is_500_and_never_written);
+    tcase_add_test(tc, handle_write_callable_and_head);
+    tcase_add_test(tc, handle_exc_info_replaces_status);
+    tcase_add_test(tc, handle_file_wrapper_sendfile);
+    tcase_add_test(tc, load_app_errors);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    return unit_run(wsgi_suite());
+}
