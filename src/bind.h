@@ -3,7 +3,8 @@
  *
  * Stage 2, bind (Gunicorn counterpart: gunicorn/sock.py, gunicorn/systemd.py).
  * Owns: parsing "HOST", "HOST:PORT", "[IPv6]:PORT", ":PORT", "unix:PATH",
- * "fd://N"; creating, binding and listening; the text form used in logs.
+ * "unix://PATH", "fd://N" (and Gunicorn's "tcp://" prefix); creating,
+ * binding and listening; the text form used in logs.
  * Does not own: accepting (worker.c) or closing at exit (arbiter.c).
  */
 #ifndef GREENHORN_BIND_H
@@ -31,27 +32,39 @@ struct listener {
     int family;            /* AF_INET, AF_INET6 or AF_UNIX */
     char server_name[256]; /* SERVER_NAME when the request has no Host */
     char server_port[8];   /* SERVER_PORT likewise ("" for unix sockets) */
-    char url[300];         /* "http://127.0.0.1:8000" or "unix:/tmp/x.sock", for logs */
+    char url[300];         /* "http://127.0.0.1:8000" or "unix:/run/app.sock", for logs */
 };
 
 /*
- * bind_parse - parse one -b value.  Returns 0, or -1 with a one-line reason in
- * err such as "bad port '99999' in '127.0.0.1:99999'".
+ * bind_parse - parse one -b value into *out: no system calls, no DNS, so
+ * config can check every address before anything starts.  A host name is
+ * kept lower-cased, as Gunicorn does; an IPv6 address needs brackets.
+ * Returns 0, or -1 with a one-line reason in err such as
+ * "bad port '99999' in '127.0.0.1:99999'".
  */
 int bind_parse(const char *spec, struct bind_addr *out, char *err, size_t errlen);
 
 /*
  * bind_listen - create the socket for addr (resolving a host name with
- * getaddrinfo), set SO_REUSEADDR and TCP_NODELAY (inherited by accepted
- * sockets on Linux), bind, listen(backlog), make it non-blocking and
- * close-on-exec, and fill *out.  A unix path that exists as a stale socket is
- * unlinked first.  No retries: an address in use fails at once.
- * Returns 0, or -1 with err such as "127.0.0.1:8000: Address already in use".
+ * getaddrinfo, IPv4 as Gunicorn does), set SO_REUSEADDR and TCP_NODELAY
+ * (inherited by accepted sockets on Linux), bind, listen(backlog), make it
+ * non-blocking and close-on-exec, and fill *out; url, server_name and
+ * server_port come from getsockname, so port 0 shows the port chosen.
+ * unix: a socket file nobody accepts on is removed first (a live one is "in
+ * use"; any other file is refused); the socket is bound under umask 0, as
+ * Gunicorn's default --umask.  fd://N: N must already be a listening stream
+ * socket; it is adopted (left open on failure).  No retries: an address in
+ * use fails at once.  Returns 0 (the caller owns out->fd), or -1 with
+ * out->fd == -1 and err such as "127.0.0.1:8000: Address already in use".
  */
 int bind_listen(const struct bind_addr *addr, int backlog, struct listener *out, char *err,
                 size_t errlen);
 
-/* bind_close - close the socket and unlink a unix socket path we created. */
+/*
+ * bind_close - close the socket and unlink a unix socket path bind_listen
+ * created.  Only in the process that bound it (a worker must not remove the
+ * path); does nothing once closed or if bind_listen failed.
+ */
 void bind_close(struct listener *l);
 
 #endif

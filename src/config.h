@@ -4,7 +4,8 @@
  * Stage 1, config (Gunicorn counterpart: gunicorn/config.py).
  * Owns: the settings table (name, flags, default, parser, help), struct config,
  * and reading the three sources in order of strength: built-in defaults and
- * $WEB_CONCURRENCY / $PORT, then $GUNICORN_CMD_ARGS, then the command line.
+ * $WEB_CONCURRENCY / $PORT / $FORWARDED_ALLOW_IPS, then $GUNICORN_CMD_ARGS,
+ * then the command line.
  * Does not own: acting on a setting (bind.c binds, arbiter.c forks, ...).
  *
  * Spellings follow Gunicorn's, so `greenhorn -w 4 -b :8000 app:app` and an
@@ -18,6 +19,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#define CONFIG_VERSION   "0.1.0" /* printed by --version as "greenhorn 0.1.0" */
 #define CONFIG_MAX_BINDS 16
 #define CONFIG_MAX_ENV   64
 #define CONFIG_MAX_LIST  32
@@ -70,8 +72,8 @@ struct config {
     char *access_logfile; /* --access-logfile; "-" = stdout; NULL = off */
 
     /* request limits (Gunicorn's names and defaults) */
-    unsigned limit_request_line;       /* 4094; 0 = unlimited */
-    unsigned limit_request_fields;     /* 100; at most 32768 */
+    unsigned limit_request_line;       /* 4094; 0 = unlimited; at most 8190 (more is lowered) */
+    unsigned limit_request_fields;     /* 100; 0 or above 32768 reads as 32768 */
     unsigned limit_request_field_size; /* 8190; 0 = unlimited */
     uint64_t limit_request_body;       /* 0 = off; else 413 above it (greenhorn's own) */
 
@@ -85,7 +87,8 @@ struct config {
     bool strip_header_spaces;
 
     /* proxies */
-    struct config_list forwarded_allow_ips; /* default 127.0.0.1,::1; "*" = all */
+    /* trust lists: addresses, networks ("10.0.0.0/8") or "*"; match with config_addr_allowed */
+    struct config_list forwarded_allow_ips; /* default 127.0.0.1,::1 or $FORWARDED_ALLOW_IPS */
     /* secure_scheme_headers: header name (upper case, '-') -> value meaning https */
     struct config_list
         secure_scheme_names; /* default X-FORWARDED-PROTOCOL,X-FORWARDED-PROTO,X-FORWARDED-SSL */
@@ -103,24 +106,43 @@ enum config_result {
 
 /*
  * config_init - fill cfg with the built-in defaults, then $WEB_CONCURRENCY
- * (workers) and $PORT (bind 0.0.0.0:$PORT).  No allocation can fail silently:
- * returns 0, or -1 with a message in err.
+ * (workers), $PORT (bind 0.0.0.0:$PORT) and $FORWARDED_ALLOW_IPS; an empty
+ * variable counts as unset.  No allocation can fail silently: returns 0, or
+ * -1 with a message in err such as "$PORT: --bind: bad port 'x' in
+ * '0.0.0.0:x'".  Either way cfg is safe to pass to config_free.
  */
 int config_init(struct config *cfg, char *err, size_t errlen);
 
 /*
  * config_load - the whole of stage 1: config_init, then $GUNICORN_CMD_ARGS
  * (split like a shell: quotes and backslashes), then argv.  The command line
- * wins over the environment variable.  `out` receives --help / --version text.
- * err receives a one-line message naming the problem, e.g.
- * "unknown option '--wrokers'" or "--workers: 'x' is not a whole number".
- * cfg is always left safe to pass to config_free.
+ * wins over the environment variable, setting by setting, as in Gunicorn:
+ * a repeatable option (-b, -e) given on the command line replaces every value
+ * the variable gave it (and the first -b from either replaces the default).
+ * The application (one positional MODULE[:VARIABLE]) may come from either;
+ * the command line's wins.  Values the command line overrides are still
+ * checked.  argv[0] is the program name and is skipped.
+ * Returns CONFIG_RUN, CONFIG_EXIT after printing --help / --version to `out`,
+ * or CONFIG_ERROR with a one-line message in err naming the problem, e.g.
+ * "unknown option '--wrokers'" or "--workers: 'x' is not a whole number";
+ * a problem inside $GUNICORN_CMD_ARGS is prefixed "$GUNICORN_CMD_ARGS: ".
+ * Prints nothing else.  cfg is always left safe to pass to config_free.
  */
 enum config_result config_load(struct config *cfg, int argc, char **argv, FILE *out, char *err,
                                size_t errlen);
 
-/* config_free - free every string cfg owns; cfg may be reused after config_init. */
+/* config_free - free every string cfg owns and zero it; cfg may be reused after config_init. */
 void config_free(struct config *cfg);
+
+/*
+ * config_addr_allowed - may a peer at addr (text as inet_ntop writes it) use
+ * a trust list such as forwarded_allow_ips or proxy_allow_ips?  True when the
+ * list holds "*", the same address, or a network containing it
+ * ("10.0.0.0/8", "fd00::/8").  Addresses are compared as bytes, not text, and
+ * an IPv4-mapped peer (::ffff:10.1.2.3) counts as its IPv4 address.
+ * A NULL or unparsable addr (a unix socket peer) matches only "*".
+ */
+bool config_addr_allowed(const struct config_list *list, const char *addr);
 
 /* config_print_help - the --help text: usage line, then one line per setting. */
 void config_print_help(FILE *out);
