@@ -291,7 +291,7 @@ static bool handle_signal(int sig, bool *graceful)
 
 static void log_start(void)
 {
-    log_msg(LOG_INFO, "Starting greenhorn %s", GREENHORN_VERSION);
+    log_msg(LOG_INFO, "Starting greenhorn %s", CONFIG_VERSION);
     for (size_t i = 0; i < arb.num_listeners; i++)
         log_msg(LOG_INFO, "Listening at: %s (%d)", arb.listeners[i].url, (int)getpid());
     log_msg(LOG_INFO, "Using worker: sync");

@@ -187,8 +187,10 @@ static size_t percent_decode(const char *s, size_t n, char *out)
 }
 
 /* PATH_INFO: the path without SCRIPT_NAME, percent-decoded once, as latin-1
- * text (PEP 3333 "Unicode Issues"). */
-static int set_path_info(PyObject *d, const struct conn *c, PyObject *script_name)
+ * text (PEP 3333 "Unicode Issues").  A path outside SCRIPT_NAME cannot be
+ * split into the two, so it is refused with 400, as Gunicorn 22+ does
+ * ("Request path ... does not start with SCRIPT_NAME"). */
+static int set_path_info(PyObject *d, struct conn *c, PyObject *script_name)
 {
     const char *path = c->req.path;
     size_t len = c->req.path_len;
@@ -196,7 +198,19 @@ static int set_path_info(PyObject *d, const struct conn *c, PyObject *script_nam
     const char *sn = PyUnicode_AsUTF8AndSize(script_name, &sn_len);
     if (sn == NULL)
         return -1;
-    if (sn_len > 0 && len >= (size_t)sn_len && memcmp(path, sn, (size_t)sn_len) == 0) {
+    /* The prefix must end at a path segment: SCRIPT_NAME=/app does not
+     * own /application (PEP 3333: PATH_INFO is empty or starts with '/'). */
+    if (sn_len > 0) {
+        if (len < (size_t)sn_len || memcmp(path, sn, (size_t)sn_len) != 0 ||
+            (len > (size_t)sn_len && path[sn_len] != '/')) {
+            PyObject *p = PyUnicode_DecodeLatin1(path, (Py_ssize_t)len, NULL);
+            c->error_status = 400;
+            if (p != NULL)
+                PyErr_Format(PyExc_ValueError,
+                             "request path %R does not start with SCRIPT_NAME %R", p, script_name);
+            Py_XDECREF(p);
+            return -1;
+        }
         path += sn_len;
         len -= (size_t)sn_len;
     }
@@ -396,7 +410,7 @@ static int build_base(const struct config *cfg, PyObject *file_wrapper)
         base_set("wsgi.run_once", Py_NewRef(Py_False)) < 0 ||
         base_set("wsgi.file_wrapper", Py_NewRef(file_wrapper)) < 0 ||
         base_set("wsgi.input_terminated", Py_NewRef(Py_True)) < 0 ||
-        base_set("SERVER_SOFTWARE", PyUnicode_FromString("greenhorn/" GREENHORN_VERSION)) < 0)
+        base_set("SERVER_SOFTWARE", PyUnicode_FromString("greenhorn/" CONFIG_VERSION)) < 0)
         return -1;
     return 0;
 }

@@ -200,12 +200,12 @@ static PyObject *read_sized(struct conn *c, size_t want)
         return NULL;
     char *dst = PyBytes_AS_STRING(out);
     size_t got = buffered(c);
+    ssize_t n = -1;
     memcpy(dst, c->buf + c->body_start, got);
     c->body_start = c->body_end = c->len = c->head_len;
     if (send_continue(c) < 0)
         goto fail_errno;
     while (got < total) {
-        ssize_t n;
         Py_BEGIN_ALLOW_THREADS
             n = conn_recv(c, dst + got, total - got, c->body_timeout_ms);
         Py_END_ALLOW_THREADS
@@ -220,7 +220,7 @@ static PyObject *read_sized(struct conn *c, size_t want)
 
 fail_errno:
     Py_DECREF(out);
-    if (errno == ETIMEDOUT)
+    if (n < 0 && errno == ETIMEDOUT)
         body_failed(c, 408, "read timed out");
     else
         body_failed(c, 400, "client closed the connection before the body ended");

@@ -53,6 +53,7 @@ struct worker {
     size_t max_head;             /* the largest request head we will buffer */
     int epfd;
     bool alive;
+    int64_t last_check; /* when the master was last looked for */
 };
 
 int64_t worker_now_ms(void)
@@ -146,15 +147,6 @@ static void conn_close(struct conn *c, bool drain)
 
 /* ---- reading the request head ------------------------------------------ */
 
-/* Is addr in the list (exact text, or "*")?  Gunicorn's forwarded_allow_ips. */
-static bool addr_allowed(const struct config_list *list, const char *addr)
-{
-    for (size_t i = 0; i < list->count; i++)
-        if (strcmp(list->items[i], "*") == 0 || strcmp(list->items[i], addr) == 0)
-            return true;
-    return false;
-}
-
 /* Parse a PROXY protocol header at the start of buf, if configured; remove
  * it from the buffer.  Returns 1 done, 0 need more, or an HTTP status. */
 static int take_proxy_header(struct worker *w, struct conn *c)
@@ -183,7 +175,7 @@ static int read_head(struct worker *w, struct conn *c)
 {
     int64_t deadline = worker_now_ms() + (int64_t)w->cfg->header_timeout * 1000;
     bool want_proxy = w->cfg->proxy_protocol != CONFIG_PROXY_OFF &&
-                      addr_allowed(&w->cfg->proxy_allow_ips, c->peer_addr);
+                      config_addr_allowed(&w->cfg->proxy_allow_ips, c->peer_addr);
     for (;;) {
         if (c->len >= w->max_head)
             return 431;
@@ -309,7 +301,7 @@ static void serve(struct worker *w, int fd, const struct sockaddr_storage *peer,
     struct conn *c = &w->conn;
     reset_conn(w, c, fd, l);
     peer_text(c, peer);
-    c->trusted_peer = addr_allowed(&w->cfg->forwarded_allow_ips, c->peer_addr);
+    c->trusted_peer = config_addr_allowed(&w->cfg->forwarded_allow_ips, c->peer_addr);
     w->opts.flags =
         (w->opts.flags & ~HTTP_TRUSTED_PEER) | (c->trusted_peer ? HTTP_TRUSTED_PEER : 0);
 
@@ -380,9 +372,16 @@ static void handle_signals(struct worker *w)
     }
 }
 
-static void beat(struct worker *w)
+/* Tell the master we are alive.  Returns true about once a second, when
+ * the slower checks (is the master still there?) are due. */
+static bool beat(struct worker *w)
 {
-    *w->ctx->heartbeat = worker_now_ms();
+    int64_t now = worker_now_ms();
+    bool second = now - w->last_check >= 1000;
+    *w->ctx->heartbeat = now;
+    if (second)
+        w->last_check = now;
+    return second;
 }
 
 static void run_loop(struct worker *w)
@@ -392,12 +391,12 @@ static void run_loop(struct worker *w)
     if (idle_ms > 1000)
         idle_ms = 1000;
     while (w->alive) {
-        beat(w);
+        bool second = beat(w);
         if (signals_pending())
             handle_signals(w);
         if (!w->alive)
             break;
-        if (getppid() != w->ctx->master_pid) {
+        if (second && getppid() != w->ctx->master_pid) {
             log_msg(LOG_INFO, "Parent changed, shutting down: %d", (int)getpid());
             break;
         }

@@ -21,8 +21,6 @@
 #include "config.h"
 #include "http.h"
 
-#define GREENHORN_VERSION "0.1.0"
-
 /* Exit codes a worker hands to the master (Gunicorn's, from arbiter.py). */
 #define WORKER_EXIT_OK         0
 #define WORKER_EXIT_BOOT_ERROR 3 /* the worker could not start: Python, sockets */

@@ -110,7 +110,7 @@ START_TEST(environ_keys)
     ck_assert_str_eq(env_str(env, "SERVER_PORT"), "8000");
     ck_assert_str_eq(env_str(env, "SCRIPT_NAME"), "");
     ck_assert_str_eq(env_str(env, "wsgi.url_scheme"), "http");
-    ck_assert_str_eq(env_str(env, "SERVER_SOFTWARE"), "greenhorn/" GREENHORN_VERSION);
+    ck_assert_str_eq(env_str(env, "SERVER_SOFTWARE"), "greenhorn/" CONFIG_VERSION);
     ck_assert(PyDict_GetItemString(env, "wsgi.input_terminated") == Py_True);
     ck_assert(PyDict_GetItemString(env, "wsgi.multithread") == Py_False);
     ck_assert_ptr_nonnull(PyDict_GetItemString(env, "wsgi.file_wrapper"));
@@ -407,11 +407,9 @@ static const char test_apps_source[] =
     "        yield b''\n"
     "        yield b'b'\n"
     "    def close(self):\n"
-    "        global closed\n"
-    "        closed += 1\n"
+    "        m.closed += 1\n"
     "def gen(env, sr):\n"
-    "    global closed\n"
-    "    closed = 0\n"
+    "    m.closed = 0\n"
     "    sr('200 OK', [])\n"
     "    return Gen()\n"
     "def boom(env, sr):\n"

@@ -1,0 +1,315 @@
+"""The command line, greenhorn alone: options, environment variables, logs and refusals.
+
+Spellings and exit codes are Gunicorn's (gunicorn/config.py, arbiter.py):
+2 for a usage error, 3 when a worker cannot boot, 4 when the application
+cannot be loaded; the master halts instead of respawning forever.  Every
+refusal must be quick and say in one line what is wrong, with no Python
+traceback for the user to dig through.
+"""
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import time
+
+import pytest
+
+import differences
+import harness
+from conftest import APPS
+
+STAMP = r"\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d{4}\]"
+BOOT_TWICE = r"Booting worker with pid: \d+[\s\S]*Booting worker with pid: \d+"
+
+
+def run(greenhorn, args, cwd=APPS, env=None, timeout=5.0):
+    """Run greenhorn to completion; a hang past timeout kills its process group and fails."""
+    started = time.monotonic()
+    proc = subprocess.Popen(
+        [greenhorn] + list(args),
+        cwd=cwd,
+        env=harness.clean_env(env),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, err = proc.communicate()
+        pytest.fail("greenhorn %s still running after %.0f s:\n%s" % (" ".join(args), timeout, err))
+    done = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+    return done, time.monotonic() - started
+
+
+def assert_refused(done, code, *names):
+    """Exit code as expected, one stderr line naming every one of names, no traceback."""
+    err = done.stderr
+    assert done.returncode == code, (done.returncode, err)
+    assert "Traceback" not in err and not re.search(r'^\s+File "', err, re.M), err
+    assert any(all(n in line for n in names) for line in err.splitlines()), (names, err)
+
+
+def fetch(addr, target):
+    return harness.request(addr, ("GET %s HTTP/1.1\r\nHost: t\r\n\r\n" % target).encode())
+
+
+# ---------------------------------------------------------------- refusals
+
+
+def test_unknown_option(greenhorn):
+    done, _ = run(greenhorn, ["--wrokers", "2", "rawapp:application"])
+    assert_refused(done, 2, "--wrokers")
+
+
+def test_bad_bind_address(greenhorn):
+    done, _ = run(greenhorn, ["-b", "1.2.3:x", "rawapp:application"])
+    assert_refused(done, 2, "1.2.3:x")
+
+
+def test_bad_worker_count(greenhorn):
+    done, _ = run(greenhorn, ["-w", "many", "rawapp:application"])
+    assert_refused(done, 2, "many")
+
+
+def test_port_in_use(greenhorn):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        done, elapsed = run(greenhorn, ["-b", "127.0.0.1:%d" % port, "rawapp:application"])
+    # No retry loop: Gunicorn 20.1 retries five times, a second apart.
+    assert done.returncode != 0 and elapsed < 3.0, (elapsed, done.stderr)
+    assert_refused(done, done.returncode, str(port))
+
+
+@pytest.mark.parametrize(
+    "app,names",
+    [
+        ("nosuchmodule:application", ["nosuchmodule"]),
+        ("rawapp:nosuch", ["nosuch"]),
+        ("rawapp:SOME_STRING", ["SOME_STRING"]),
+        ("rawapp:create_app(__import__('os'))", ["create_app"]),
+    ],
+)
+def test_app_cannot_load(greenhorn, app, names):
+    done, _ = run(greenhorn, ["-b", "127.0.0.1:%d" % harness.free_port(), app])
+    assert_refused(done, 4, *names)
+
+
+def test_syntax_error_in_module(greenhorn, tmp_path):
+    (tmp_path / "broken.py").write_text("def application(environ, start_response)\n    pass\n")
+    done, _ = run(greenhorn, ["-b", "127.0.0.1:%d" % harness.free_port(), "broken:application"],
+                  cwd=str(tmp_path))
+    assert_refused(done, 4, "broken")
+
+
+def test_app_raising_on_import(greenhorn, tmp_path):
+    (tmp_path / "raising.py").write_text("raise RuntimeError('no database configured')\n")
+    done, _ = run(greenhorn, ["-b", "127.0.0.1:%d" % harness.free_port(), "raising:app"],
+                  cwd=str(tmp_path))
+    assert done.returncode == 4, done.stderr
+    assert "no database configured" in done.stderr
+
+
+# ---------------------------------------------------------------- loading the app
+
+
+def test_factory_with_literal_arguments(spawn):
+    _, port = spawn.tcp([], app="rawapp:create_app('x', 2)")
+    assert fetch(port, "/factory").json() == {"name": "x", "count": 2}
+
+
+def test_variable_defaults_to_application(spawn):
+    _, port = spawn.tcp([], app="rawapp")
+    assert fetch(port, "/head").status == 200
+
+
+def test_chdir(spawn, tmp_path):
+    _, port = spawn.tcp(["--chdir", APPS], cwd=str(tmp_path))
+    assert fetch(port, "/head").status == 200
+
+
+def test_pythonpath(spawn, tmp_path):
+    _, port = spawn.tcp(["--pythonpath", APPS], cwd=str(tmp_path))
+    assert fetch(port, "/head").status == 200
+
+
+# ---------------------------------------------------------------- logs
+
+
+def test_startup_log_lines(greenhorn, spawn):
+    version = subprocess.run([greenhorn, "-v"], capture_output=True, text=True, timeout=5)
+    assert version.returncode == 0
+    number = re.search(r"\b(\d+\.\d+\.\d+)\b", version.stdout)
+    assert number, version.stdout
+    number = number.group(1)
+    name = "gunicorn" if differences.reference_mode() else "greenhorn"
+    server, port = spawn.tcp(["-w", "2"])
+    master = server.pid
+    log = server.wait_log(BOOT_TWICE, timeout=5.0) and server.log()
+    assert log, server.describe()
+    for line in (
+        r"%s \[%d\] \[INFO\] Starting %s %s" % (STAMP, master, name, re.escape(number)),
+        r"%s \[%d\] \[INFO\] Listening at: http://127\.0\.0\.1:%d \(%d\)"
+        % (STAMP, master, port, master),
+        r"%s \[%d\] \[INFO\] Using worker: sync" % (STAMP, master),
+    ):
+        assert re.search("^" + line + "$", log, re.M), (line, log)
+    booted = re.findall(r"^%s \[(\d+)\] \[INFO\] Booting worker with pid: (\d+)$" % STAMP, log,
+                        re.M)
+    assert len(booted) == 2 and all(a == b for a, b in booted), log
+    assert sorted(int(pid) for pid, _ in booted) == harness.worker_pids(server)
+
+
+@pytest.mark.parametrize("option", ["--error-logfile", "--log-file"])
+def test_error_logfile(spawn, tmp_path, option):
+    path = tmp_path / "error.log"
+    server, _ = spawn.tcp([option, str(path)])
+    deadline = time.monotonic() + 5.0
+    while time.monotonic() < deadline and "Booting worker" not in read(path):
+        time.sleep(0.05)
+    assert "Listening at: http://127.0.0.1" in read(path)
+    assert "Booting worker" in read(path)
+    assert "Booting worker" not in server.log()
+
+
+def read(path):
+    return path.read_text() if path.exists() else ""
+
+
+def test_log_level_warning_hides_info(spawn):
+    server, port = spawn.tcp(["--log-level", "warning", "--backlog", "64"])
+    assert fetch(port, "/head").status == 200
+    assert "[INFO]" not in server.log()
+
+
+def test_access_log_format(spawn):
+    server, port = spawn.tcp(["--access-logfile", "-"])
+    raw = b"POST /upload HTTP/1.0\r\nUser-Agent: ua/2\r\nContent-Length: 3\r\n\r\nabc"
+    harness.request(port, raw)
+    deadline = time.monotonic() + 3.0
+    while time.monotonic() < deadline and "/upload" not in server.stdout():
+        time.sleep(0.05)
+    body_len = len(json.dumps({"length": 3, "md5": "900150983cd24fb0d6963f7d28e17f72"}))
+    assert re.search(
+        r'^127\.0\.0\.1 - - \[\d\d/\w{3}/\d{4}:\d\d:\d\d:\d\d [+-]\d{4}\] '
+        r'"POST /upload HTTP/1\.0" 200 %d "-" "ua/2"$' % body_len,
+        server.stdout(),
+        re.M,
+    ), server.stdout()
+
+
+# ---------------------------------------------------------------- environment variables
+
+
+def count_workers(server, expected):
+    deadline = time.monotonic() + 5.0
+    while time.monotonic() < deadline:
+        if len(re.findall("Booting worker with pid", server.log())) >= expected:
+            break
+        time.sleep(0.05)
+    time.sleep(0.3)
+    return len(re.findall("Booting worker with pid", server.log()))
+
+
+def test_gunicorn_cmd_args_honoured(spawn):
+    server, _ = spawn.tcp([], env={"GUNICORN_CMD_ARGS": "--workers 2"})
+    assert count_workers(server, 2) == 2
+
+
+def test_command_line_wins_over_gunicorn_cmd_args(spawn):
+    server, _ = spawn.tcp(["-w", "3"], env={"GUNICORN_CMD_ARGS": "--workers 2"})
+    assert count_workers(server, 3) == 3
+    assert len(harness.worker_pids(server)) == 3
+
+
+def test_web_concurrency(spawn):
+    server, _ = spawn.tcp([], env={"WEB_CONCURRENCY": "2"})
+    assert count_workers(server, 2) == 2
+
+
+def test_port_variable(spawn):
+    port = harness.free_port()
+    server = spawn.server(["rawapp:application"], env={"PORT": str(port)}, addr=port)
+    assert server.wait_log(r"Listening at: http://0\.0\.0\.0:%d " % port)
+    assert fetch(port, "/head").status == 200
+
+
+def test_env_option(spawn):
+    _, port = spawn.tcp(["-e", "GREETING=hello there", "--env", "OTHER=2"])
+    assert fetch(port, "/osenv?name=GREETING").json() == {"GREETING": "hello there"}
+    assert fetch(port, "/osenv?name=OTHER").json() == {"OTHER": "2"}
+
+
+# ---------------------------------------------------------------- binds
+
+
+def test_unix_socket(spawn, tmp_path):
+    path = str(tmp_path / "gh.sock")
+    server = spawn.server(["-b", "unix:" + path, "rawapp:application"], addr=path)
+    reply = fetch(path, "/environ")
+    assert reply.status == 200
+    assert reply.json()["environ"]["SERVER_NAME"] == "t"
+    server.signal(signal.SIGTERM)
+    assert server.wait_exit(5.0) == 0
+    assert not os.path.exists(path)
+
+
+def test_two_binds(spawn):
+    ports = [harness.free_port(), harness.free_port()]
+    spawn.server(["-b", "127.0.0.1:%d" % ports[0], "--bind", "127.0.0.1:%d" % ports[1],
+                  "rawapp:application"], addr=ports[0])
+    assert [fetch(p, "/head").status for p in ports] == [200, 200]
+
+
+def ipv6_loopback():
+    try:
+        with socket.socket(socket.AF_INET6) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not ipv6_loopback(), reason="this host has no IPv6 loopback (::1)")
+def test_ipv6_bind(spawn):
+    port = harness.free_port()
+    spawn.server(["-b", "[::1]:%d" % port, "rawapp:application"], addr=None, wait=False)
+    deadline = time.monotonic() + 10.0
+    while True:
+        try:
+            with socket.create_connection(("::1", port), timeout=1.0) as sock:
+                sock.sendall(b"GET /head HTTP/1.1\r\nHost: t\r\n\r\n")
+                reply = harness.parse_reply(harness.read_all(sock))
+            break
+        except OSError:
+            assert time.monotonic() < deadline, "nothing listening on [::1]:%d" % port
+            time.sleep(0.05)
+    assert reply.status == 200
+
+
+# ---------------------------------------------------------------- version and help
+
+
+@pytest.mark.parametrize("option", ["-v", "--version"])
+def test_version(greenhorn, option):
+    done, _ = run(greenhorn, [option])
+    assert done.returncode == 0 and re.search(r"\d+\.\d+\.\d+", done.stdout), done
+
+
+@pytest.mark.parametrize("option", ["-h", "--help"])
+def test_help_lists_the_options(greenhorn, option):
+    done, _ = run(greenhorn, [option])
+    assert done.returncode == 0
+    for option in ("--workers", "--bind", "--timeout", "--graceful-timeout", "--chdir",
+                   "--pythonpath", "--env", "--access-logfile", "--error-logfile",
+                   "--log-level", "--backlog", "--limit-request-line",
+                   "--limit-request-fields", "--limit-request-field_size", "--version"):
+        assert option in done.stdout, option
