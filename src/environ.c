@@ -206,8 +206,8 @@ static int set_path_info(PyObject *d, struct conn *c, PyObject *script_name)
             PyObject *p = PyUnicode_DecodeLatin1(path, (Py_ssize_t)len, NULL);
             c->error_status = 400;
             if (p != NULL)
-                PyErr_Format(PyExc_ValueError,
-                             "request path %R does not start with SCRIPT_NAME %R", p, script_name);
+                PyErr_Format(PyExc_ValueError, "request path %R does not start with SCRIPT_NAME %R",
+                             p, script_name);
             Py_XDECREF(p);
             return -1;
         }

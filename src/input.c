@@ -40,6 +40,8 @@ int input_body_begin(struct conn *c)
         c->len = c->head_len;
         return 0;
     case HTTP_BODY_LENGTH: {
+        if (c->req.content_length > (uint64_t)PY_SSIZE_T_MAX)
+            return 413; /* larger than any Python bytes object can be */
         uint64_t have = extra < c->req.content_length ? extra : c->req.content_length;
         c->body_end += (size_t)have;
         c->body_remaining = c->req.content_length - have;
@@ -182,9 +184,14 @@ static PyObject *take(struct conn *c, size_t n)
     return b;
 }
 
-/* Read exactly `want` bytes (fewer at the end of the body) into a new bytes
- * object.  A Content-Length body is received straight into the result: a
- * 1 MiB upload is copied once, not through the connection buffer. */
+/* Grow the result of a direct read from here, doubling. */
+#define DIRECT_INITIAL (64 * 1024)
+
+/* Read `want` bytes (fewer at the end of the body) into a new bytes object.
+ * A Content-Length body is received straight into the result: a 1 MiB
+ * upload is copied once, not through the connection buffer.  The result
+ * starts small and doubles as bytes arrive, so a client that declares a
+ * huge Content-Length and then sends nothing cannot make us allocate it. */
 static PyObject *read_sized(struct conn *c, size_t want)
 {
     while (buffered(c) < want && c->body == BODY_CHUNKED)
@@ -195,19 +202,25 @@ static PyObject *read_sized(struct conn *c, size_t want)
 
     uint64_t avail = buffered(c) + c->body_remaining;
     size_t total = avail < want ? (size_t)avail : want;
-    PyObject *out = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)total);
+    size_t got = buffered(c);
+    size_t cap = total < DIRECT_INITIAL ? total : (got > DIRECT_INITIAL ? got : DIRECT_INITIAL);
+    PyObject *out = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)cap);
     if (out == NULL)
         return NULL;
-    char *dst = PyBytes_AS_STRING(out);
-    size_t got = buffered(c);
     ssize_t n = -1;
-    memcpy(dst, c->buf + c->body_start, got);
+    memcpy(PyBytes_AS_STRING(out), c->buf + c->body_start, got);
     c->body_start = c->body_end = c->len = c->head_len;
     if (send_continue(c) < 0)
         goto fail_errno;
     while (got < total) {
+        if (got == cap) {
+            cap = cap > total / 2 ? total : cap * 2;
+            if (_PyBytes_Resize(&out, (Py_ssize_t)cap) < 0)
+                return NULL; /* out was freed */
+        }
+        char *dst = PyBytes_AS_STRING(out);
         Py_BEGIN_ALLOW_THREADS
-            n = conn_recv(c, dst + got, total - got, c->body_timeout_ms);
+            n = conn_recv(c, dst + got, cap - got, c->body_timeout_ms);
         Py_END_ALLOW_THREADS
         if (n <= 0)
             goto fail_errno;
@@ -272,7 +285,7 @@ typedef struct {
     PyObject_HEAD struct conn *conn;
 } InputObject;
 
-static InputObject *current_input; /* borrowed: the environ holds it */
+static InputObject *current_input; /* a strong reference, dropped at the end of the request */
 
 static struct conn *input_conn(InputObject *self)
 {
@@ -371,7 +384,7 @@ void input_end_request(void)
 {
     if (current_input != NULL)
         current_input->conn = NULL;
-    current_input = NULL;
+    Py_CLEAR(current_input);
 }
 
 PyObject *input_new(struct conn *c)
@@ -383,6 +396,6 @@ PyObject *input_new(struct conn *c)
         return NULL;
     input_end_request();
     in->conn = c;
-    current_input = in;
+    current_input = (InputObject *)Py_NewRef(in);
     return (PyObject *)in;
 }

@@ -289,6 +289,7 @@ static void reset_conn(struct worker *w, struct conn *c, int fd, const struct li
     memset(&c->proxy, 0, sizeof(c->proxy));
     memset(&c->chunked, 0, sizeof(c->chunked));
     c->chunked.limit = w->cfg->limit_request_body;
+    c->chunked.opt = &w->opts; /* trailers follow the header rules and limits */
     c->body = BODY_NONE;
     c->extra_bytes = c->expect_continue = c->response_started = false;
     c->error_status = 0;
@@ -438,7 +439,7 @@ static void options_from_config(struct worker *w)
 {
     const struct config *cfg = w->cfg;
     struct http_options *o = &w->opts;
-    memset(o, 0, sizeof(*o));
+    http_options_init(o); /* Gunicorn's defaults, then our settings on top */
     o->limit_request_line = cfg->limit_request_line;
     o->limit_request_fields = cfg->limit_request_fields;
     o->limit_request_field_size = cfg->limit_request_field_size;
@@ -451,6 +452,9 @@ static void options_from_config(struct worker *w)
     o->header_map = (enum http_header_map)cfg->header_map;
     o->forwarder_headers = (const char *const *)cfg->forwarder_headers.items;
     o->num_forwarder_headers = cfg->forwarder_headers.count;
+    o->secure_scheme_names = (const char *const *)cfg->secure_scheme_names.items;
+    o->secure_scheme_values = (const char *const *)cfg->secure_scheme_values.items;
+    o->num_secure_scheme_headers = cfg->secure_scheme_names.count;
     /* The largest head: the request line plus every field at its limit. */
     size_t line = cfg->limit_request_line ? cfg->limit_request_line : 65536;
     size_t field = cfg->limit_request_field_size ? cfg->limit_request_field_size : 65536;

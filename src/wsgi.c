@@ -146,19 +146,21 @@ static int enable_faulthandler(void)
 }
 
 static PyTypeObject FileWrapperType;
-static PyTypeObject StartResponseType;
 static PyObject *start_response_obj;
+static PyMethodDef start_response_def;
+static PyMethodDef write_def;
+static PyObject *write_obj; /* the write() callable start_response returns */
 
 int wsgi_init(const struct config *cfg, char *err, size_t errlen)
 {
     if (!Py_IsInitialized() && start_interpreter(cfg, err, errlen) < 0)
         return -1;
     if (setup_sys_path(cfg) < 0 || enable_faulthandler() < 0 ||
-        PyType_Ready(&FileWrapperType) < 0 || PyType_Ready(&StartResponseType) < 0 ||
-        environ_init(cfg, (PyObject *)&FileWrapperType) < 0)
+        PyType_Ready(&FileWrapperType) < 0 || environ_init(cfg, (PyObject *)&FileWrapperType) < 0)
         goto fail;
-    start_response_obj = PyType_GenericNew(&StartResponseType, NULL, NULL);
-    if (start_response_obj == NULL)
+    start_response_obj = PyCFunction_New(&start_response_def, NULL);
+    write_obj = PyCFunction_New(&write_def, NULL);
+    if (start_response_obj == NULL || write_obj == NULL)
         goto fail;
     return 0;
 
@@ -386,23 +388,53 @@ fail:
     return -1;
 }
 
-/* start_response(status, response_headers, exc_info=None) -> write */
-static PyObject *start_response_call(PyObject *self, PyObject *args, PyObject *kwds)
+/* Fetch start_response's arguments from a vectorcall: (status, headers,
+ * exc_info=None), by position or by name. */
+static int start_response_args(PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames,
+                               PyObject *out[3])
 {
-    static char *kwlist[] = {"status", "headers", "exc_info", NULL};
-    PyObject *status, *headers, *exc_info = Py_None;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OO|O", kwlist, &status, &headers, &exc_info))
+    static const char *const names[3] = {"status", "headers", "exc_info"};
+    out[0] = out[1] = NULL;
+    out[2] = Py_None;
+    if (nargs > 3)
+        goto usage;
+    for (Py_ssize_t i = 0; i < nargs; i++)
+        out[i] = args[i];
+    for (Py_ssize_t k = 0; kwnames != NULL && k < PyTuple_GET_SIZE(kwnames); k++) {
+        const char *name = PyUnicode_AsUTF8(PyTuple_GET_ITEM(kwnames, k));
+        int i = 0;
+        while (i < 3 && (name == NULL || strcmp(name, names[i]) != 0))
+            i++;
+        if (i == 3 || i < nargs)
+            goto usage;
+        out[i] = args[nargs + k];
+    }
+    if (out[0] != NULL && out[1] != NULL)
+        return 0;
+usage:
+    PyErr_SetString(PyExc_TypeError, "start_response(status, headers, exc_info=None)");
+    return -1;
+}
+
+/* start_response(status, response_headers, exc_info=None) -> write
+ * (PEP 3333 "The start_response() Callable"). */
+static PyObject *start_response_call(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
+                                     PyObject *kwnames)
+{
+    (void)self;
+    PyObject *a[3];
+    if (start_response_args(args, nargs, kwnames, a) < 0)
         return NULL;
     if (cur.conn == NULL) {
         PyErr_SetString(PyExc_RuntimeError, "start_response called outside its request");
         return NULL;
     }
-    if (exc_info != Py_None) {
+    if (a[2] != Py_None) {
         /* PEP 3333: too late to change the status once headers are out;
          * re-raise the app's own error instead. */
         if (cur.resp.headers_sent) {
             PyObject *type, *value, *tb;
-            if (!PyArg_ParseTuple(exc_info, "OOO", &type, &value, &tb))
+            if (!PyArg_ParseTuple(a[2], "OOO", &type, &value, &tb))
                 return NULL;
             PyErr_Restore(Py_NewRef(type), Py_NewRef(value), Py_NewRef(tb));
             return NULL;
@@ -412,17 +444,16 @@ static PyObject *start_response_call(PyObject *self, PyObject *args, PyObject *k
                         "start_response called a second time without exc_info");
         return NULL;
     }
-    if (set_status_and_headers(status, headers) < 0)
+    if (set_status_and_headers(a[0], a[1]) < 0)
         return NULL;
     cur.started = true;
-    return PyObject_GetAttrString(self, "write");
+    return Py_NewRef(write_obj);
 }
 
 /* write(data): the old imperative API (PEP 3333 "The write() Callable"). */
-static PyObject *start_response_write(PyObject *self, PyObject *data)
+static PyObject *write_call(PyObject *self, PyObject *data)
 {
     (void)self;
-    Py_buffer view;
     if (cur.conn == NULL || !cur.started) {
         PyErr_SetString(PyExc_RuntimeError, "write() called before start_response");
         return NULL;
@@ -432,28 +463,18 @@ static PyObject *start_response_write(PyObject *self, PyObject *data)
                      Py_TYPE(data)->tp_name);
         return NULL;
     }
-    if (PyObject_GetBuffer(data, &view, PyBUF_SIMPLE) < 0)
-        return NULL;
-    int rc = view.len > 0 ? send_body(view.buf, (size_t)view.len) : 0;
-    PyBuffer_Release(&view);
-    if (rc < 0)
+    Py_ssize_t len = PyBytes_GET_SIZE(data);
+    if (len > 0 && send_body(PyBytes_AS_STRING(data), (size_t)len) < 0)
         return PyErr_SetFromErrno(PyExc_OSError);
     Py_RETURN_NONE;
 }
 
-static PyMethodDef start_response_methods[] = {
-    {"write", start_response_write, METH_O, "write(data): send body bytes now"},
-    {NULL, NULL, 0, NULL},
-};
-
-static PyTypeObject StartResponseType = {
-    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "greenhorn.StartResponse",
-    .tp_basicsize = sizeof(PyObject),
-    .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc = "start_response(status, headers, exc_info=None) -> write",
-    .tp_call = start_response_call,
-    .tp_methods = start_response_methods,
-};
+/* Plain C functions, called with vectorcall: no argument tuple and no bound
+ * method is made per request. */
+static PyMethodDef start_response_def = {
+    "start_response", (PyCFunction)(void (*)(void))start_response_call,
+    METH_FASTCALL | METH_KEYWORDS, "start_response(status, headers, exc_info=None) -> write"};
+static PyMethodDef write_def = {"write", write_call, METH_O, "write(data): send body bytes now"};
 
 /* ---- iterating the result ---------------------------------------------- */
 
@@ -606,6 +627,7 @@ void wsgi_fini(void *app)
 {
     Py_XDECREF((PyObject *)app);
     Py_CLEAR(start_response_obj);
+    Py_CLEAR(write_obj);
     environ_fini();
     Py_FinalizeEx();
 }

@@ -384,7 +384,9 @@ START_TEST(load_app_errors)
     PyObject *a = wsgi_load_app("testapps:factory('x', 2)", err, sizeof(err));
     ck_assert_ptr_nonnull(a);
     PyObject *got = PyObject_GetAttrString(a, "args");
-    ck_assert_str_eq(PyUnicode_AsUTF8(PyObject_Repr(got)), "('x', 2)");
+    PyObject *repr = PyObject_Repr(got);
+    ck_assert_str_eq(PyUnicode_AsUTF8(repr), "('x', 2)");
+    Py_DECREF(repr);
     Py_DECREF(got);
     Py_DECREF(a);
     a = wsgi_load_app("testapps", err, sizeof(err));
