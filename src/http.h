@@ -3,8 +3,8 @@
  *
  * Stage 5, parse (Gunicorn counterpart: gunicorn/http/message.py, body.py).
  * Owns: the request line, header fields, framing decisions (Content-Length or
- * chunked), the chunked-body decoder, the PROXY protocol header, and every
- * strictness rule of RFC 9112 that Gunicorn 26.x enforces.
+ * chunked), the chunked-body decoder, trailer fields, the PROXY protocol
+ * header, and every strictness rule of RFC 9112 that Gunicorn 26.x enforces.
  * Does not own: sockets, Python, or what to do with an error (the caller
  * sends the status this file chooses and closes).
  *
@@ -14,7 +14,11 @@
  *   HTTP_NEED_MORE  the bytes so far are a valid prefix; call again with more
  *   HTTP_ERROR      invalid; req->status and req->error say why
  * Calling again with a longer buffer that starts with the same bytes is
- * always safe.  The parser never reads past buf[len - 1].
+ * always safe.  The parser never reads past buf[len - 1] and never allocates.
+ *
+ * Errors are found in reading order: the first byte that breaks a rule (or
+ * pushes a count past a limit) decides the status, so a request gets the same
+ * answer whether it arrives in one piece or a byte at a time.
  */
 #ifndef GREENHORN_HTTP_H
 #define GREENHORN_HTTP_H
@@ -34,26 +38,48 @@
 #define HTTP_STRIP_HEADER_SPACES           (1u << 4) /* strip_header_spaces */
 #define HTTP_TRUSTED_PEER                  (1u << 5) /* peer is in forwarded_allow_ips */
 
+/* Gunicorn's defaults and ceilings (gunicorn/config.py, http/message.py). */
+#define HTTP_DEFAULT_LIMIT_REQUEST_LINE       4094
+#define HTTP_DEFAULT_LIMIT_REQUEST_FIELDS     100
+#define HTTP_DEFAULT_LIMIT_REQUEST_FIELD_SIZE 8190
+#define HTTP_MAX_REQUEST_LINE                 8190  /* 0 or more reads as this */
+#define HTTP_MAX_HEADERS                      32768 /* 0 or more reads as this */
+#define HTTP_MAX_FIELD_SIZE                   8190  /* what a field size of 0 reads as */
+
 enum http_header_map { HTTP_HEADER_MAP_DROP, HTTP_HEADER_MAP_REFUSE, HTTP_HEADER_MAP_DANGEROUS };
 
 /* The limits and switches; built once per worker from struct config. */
 struct http_options {
-    size_t limit_request_line;       /* 0 = unlimited */
-    size_t limit_request_fields;     /* headers array capacity must be >= this */
-    size_t limit_request_field_size; /* 0 = unlimited */
+    size_t limit_request_line;       /* 0 or above 8190 = 8190 (Gunicorn 26) */
+    size_t limit_request_fields;     /* 0 or above 32768 = 32768; headers capacity should be >= */
+    size_t limit_request_field_size; /* 0 = 8190 (Gunicorn 26); "Name: value" + CRLF */
     uint64_t limit_request_body;     /* 0 = off; else 413 */
     unsigned flags;
     enum http_header_map header_map;
     const char *const
         *forwarder_headers; /* names (as sent, e.g. "SCRIPT_NAME") kept from trusted peers */
     size_t num_forwarder_headers;
+    /* secure_scheme_headers: names[i] (any case) carrying values[i] (exact) means https.
+     * Honoured only with HTTP_TRUSTED_PEER.  NULL/0 = none. */
+    const char *const *secure_scheme_names;
+    const char *const *secure_scheme_values;
+    size_t num_secure_scheme_headers;
 };
+
+/*
+ * http_options_init - fill *opt with Gunicorn's defaults: limits 4094 / 100 /
+ * 8190, no body limit, no flags, header_map DROP, forwarder_headers
+ * SCRIPT_NAME and PATH_INFO, and the three default secure_scheme_headers
+ * (X-FORWARDED-PROTOCOL: ssl, X-FORWARDED-PROTO: https, X-FORWARDED-SSL: on).
+ * The lists point to static storage.
+ */
+void http_options_init(struct http_options *opt);
 
 /* One header field: views into the request buffer. */
 struct http_header {
     const char *name;
     size_t name_len;
-    const char *value;
+    const char *value; /* SP/HTAB stripped; obs-folds joined by one SP */
     size_t value_len;
 };
 
@@ -69,17 +95,20 @@ struct http_request {
     size_t path_len;
     const char *query; /* after '?', without it; len 0 if none */
     size_t query_len;
-    const char *fragment;
+    const char *fragment; /* after '#', without it; len 0 if none */
     size_t fragment_len;
-    int version_minor; /* HTTP/1.<minor>: 0 or 1 */
+    int version_major; /* 1; 0 or 2-9 only with HTTP_PERMIT_UNCONVENTIONAL_VERSION */
+    int version_minor; /* HTTP/1.<minor>: 0 or 1 in practice, any digit accepted */
 
     struct http_header *headers; /* caller-provided array ... */
     size_t max_headers;          /* ... of this capacity (set by the caller) */
-    size_t num_headers;          /* filled by the parser */
+    size_t num_headers;          /* filled by the parser; dropped fields are absent */
 
     enum http_body body;
     uint64_t content_length; /* HTTP_BODY_LENGTH */
     bool expect_continue;    /* "Expect: 100-continue" on HTTP/1.1 */
+    bool keep_alive; /* Gunicorn's should_close(), negated: first Connection field, else version */
+    bool scheme_https; /* a trusted secure_scheme_header said https */
 
     int status;        /* on HTTP_ERROR: 400, 413, 414, 417, 431, 501 */
     const char *error; /* on HTTP_ERROR: a short static reason, e.g. "invalid header name" */
@@ -87,14 +116,42 @@ struct http_request {
 
 /*
  * http_parse_request - parse a request head from buf[0..len).
- * req->headers and req->max_headers must be set by the caller.
+ * req->headers and req->max_headers must be set by the caller; every other
+ * field of *req is written.  opt may be NULL (http_options_init defaults).
  * The parser may rewrite bytes of buf inside the head (casefolding the method,
  * joining obsolete folded lines) but only when it returns > 0.
+ * Returns the head length (> 0), HTTP_NEED_MORE or HTTP_ERROR.
  */
 int http_parse_request(char *buf, size_t len, const struct http_options *opt,
                        struct http_request *req);
 
-/* Chunked body decoder state (RFC 9112 section 7.1).  Zero it to start. */
+/*
+ * A field section (headers or trailers) read one byte at a time.  Private to
+ * stage 5 (http*.c); declared here only so struct http_chunked can hold one.
+ */
+struct http_field_scan {
+    int state;
+    size_t offset;      /* bytes fed so far; the offsets below count from the first */
+    size_t field_bytes; /* Gunicorn's header_length of the current field */
+    size_t fields;      /* field lines started */
+    size_t name_off, name_len;
+    size_t value_off, value_end; /* without leading and trailing SP/HTAB */
+    bool value_seen;
+    bool underscore;    /* the name contains '_' */
+    char name_head[20]; /* the first bytes of the name, upper-cased */
+};
+
+/*
+ * Chunked body decoder state (RFC 9112 section 7.1).  Zero it to start; the
+ * optional inputs below may then be set.
+ *
+ * Trailer fields: the decoder checks the trailer section with the header
+ * rules (plus Gunicorn's forbidden trailer names) as the bytes stream past,
+ * then forgets them.  A caller that wants to see them sets trailer_buf and
+ * trailer_cap: the raw section (through its final CRLF) is copied there,
+ * trailer_bytes long, and http_parse_trailers() turns it into fields.  A
+ * section longer than trailer_cap is refused with 431.
+ */
 struct http_chunked {
     int state;
     uint64_t remaining;   /* bytes left in the current chunk */
@@ -104,6 +161,16 @@ struct http_chunked {
     size_t trailer_bytes; /* bytes of trailer section seen (bounded) */
     int status;           /* on HTTP_ERROR */
     const char *error;    /* on HTTP_ERROR */
+
+    /* optional inputs */
+    const struct http_options *opt; /* trailer limits and flags; NULL = defaults */
+    char *trailer_buf;              /* where to copy the trailer section; NULL = nowhere */
+    size_t trailer_cap;
+
+    /* private to stage 5 */
+    uint64_t size;                  /* the chunk size being read */
+    size_t line_bytes;              /* length of the chunk-size line so far */
+    struct http_field_scan trailer; /* the trailer section */
 };
 
 /*
@@ -113,12 +180,33 @@ struct http_chunked {
  * Returns HTTP_NEED_MORE (feed more), HTTP_ERROR (d->status, d->error), or,
  * when the last chunk and the trailer section are complete, the number of
  * bytes after the body, which sit at buf[*len .. *len + returned).
+ * Errors: 400 (size, extension, missing CRLF, bad trailer field), 413 (the
+ * body would pass d->limit), 431 (trailer section over its limits).
  */
 long http_decode_chunked(struct http_chunked *d, char *buf, size_t *len);
 
+/* Trailer fields, the output of http_parse_trailers. */
+struct http_trailers {
+    struct http_header *fields; /* caller-provided array ... */
+    size_t max_fields;          /* ... of this capacity */
+    size_t num_fields;          /* filled in; fields dropped by header_map are absent */
+    int status;                 /* on HTTP_ERROR */
+    const char *error;          /* on HTTP_ERROR */
+};
+
+/*
+ * http_parse_trailers - parse a trailer section (the bytes after the last
+ * chunk's CRLF, through the empty line) from buf[0..len), usually the copy
+ * http_decode_chunked left in trailer_buf.  Fields are views into buf;
+ * folded values are joined in place when it returns > 0.  opt may be NULL.
+ * Returns the section length (> 0), HTTP_NEED_MORE or HTTP_ERROR.
+ */
+int http_parse_trailers(char *buf, size_t len, const struct http_options *opt,
+                        struct http_trailers *t);
+
 /* PROXY protocol result. */
 struct http_proxy {
-    bool present; /* false for "PROXY UNKNOWN" or v2 LOCAL */
+    bool present; /* false for "PROXY UNKNOWN", v2 LOCAL and v2 UNSPEC */
     char src_addr[64];
     char dst_addr[64];
     uint16_t src_port;
@@ -127,14 +215,13 @@ struct http_proxy {
 
 /*
  * http_parse_proxy - read a PROXY protocol v1 or v2 header at buf[0..len).
- * mode: 1 = v1 only, 2 = v2 only, 3 = either or none (auto).
+ * mode: 1 = v1 only, 2 = v2 only (the header is then required), 3 = either
+ * or none (auto).
  * Returns bytes consumed (> 0), 0 when mode is auto and no PROXY header is
- * there, HTTP_NEED_MORE, or HTTP_ERROR (*status set to 400).
+ * there, HTTP_NEED_MORE, or HTTP_ERROR (*status set to 400, *error to a
+ * short static reason).  *out is written when the result is > 0.
  */
 int http_parse_proxy(const char *buf, size_t len, int mode, struct http_proxy *out, int *status,
                      const char **error);
-
-/* http_status_reason - "OK", "Bad Request", ... for a status code ("Unknown" otherwise). */
-const char *http_status_reason(int status);
 
 #endif
