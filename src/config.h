@@ -72,9 +72,9 @@ struct config {
     char *access_logfile; /* --access-logfile; "-" = stdout; NULL = off */
 
     /* request limits (Gunicorn's names and defaults) */
-    unsigned limit_request_line;       /* 4094; 0 = unlimited; at most 8190 (more is lowered) */
+    unsigned limit_request_line;       /* 4094; 0 or more than 8190 means 8190 (http.c) */
     unsigned limit_request_fields;     /* 100; 0 or above 32768 reads as 32768 */
-    unsigned limit_request_field_size; /* 8190; 0 = unlimited */
+    unsigned limit_request_field_size; /* 8190; 0 means 8190 (http.c) */
     uint64_t limit_request_body;       /* 0 = off; else 413 above it (greenhorn's own) */
 
     /* parser strictness (Gunicorn 22+ settings) */

@@ -1,0 +1,410 @@
+/*
+ * config_args.c - stage 1: the command line, $GUNICORN_CMD_ARGS and --help.
+ *
+ * Gunicorn counterpart: gunicorn/config.py (Config.parser, the argparse
+ * options) and gunicorn/app/base.py load_config (the order of the sources).
+ * Owns: config_load (defaults, then $GUNICORN_CMD_ARGS, then the command line,
+ * with the command line winning setting by setting), the option grammar,
+ * splitting $GUNICORN_CMD_ARGS like a shell, and config_print_help.
+ * Does not own: the settings themselves, their defaults or how a value is
+ * parsed and checked (config.c; this file reaches them through
+ * config_internal.h).
+ *
+ * Command-line grammar, as Gunicorn's argparse reads it: --name=value,
+ * --name value, -w 4, -w4, -w=4; flags take no value; "--" ends the options;
+ * exactly one positional, the application MODULE[:VARIABLE].  A value is
+ * always the next word, even one starting with '-' (so "-t -1" reports that
+ * -1 is below 0 rather than an unknown option "-1").
+ */
+#include "config_internal.h"
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Gunicorn's parser (gunicorn/http/message.py) lowers larger limits to these. */
+#define MAX_REQUEST_LINE 8190u
+#define MAX_HEADERS      32768u
+
+/* Where a setting's current value came from; a stronger source replaces a weaker one. */
+enum origin { FROM_DEFAULT, FROM_ENV_ARGS, FROM_ARGV };
+
+/* What config_load carries while reading one source of words. */
+struct loader {
+    struct config *cfg;
+    struct config scratch;                   /* sink for $GUNICORN_CMD_ARGS values argv overrides */
+    enum origin origin[CONFIG_MAX_SETTINGS]; /* who set each setting */
+    enum origin source;                      /* the source being read */
+    const char *label;                       /* "" or "$GUNICORN_CMD_ARGS: ", put before errors */
+    const char *first_app;                   /* the first positional of this source, or NULL */
+    bool app_from_argv;
+    FILE *out;
+    char *err;
+    size_t errlen;
+};
+
+/* find - the setting spelled --name (len bytes, without "--"), or -c when name is NULL. */
+static const struct config_setting *find(const char *name, size_t len, char c)
+{
+    for (size_t i = 0; i < config_num_settings; i++) {
+        for (size_t k = 0; k < 3 && name != NULL && config_settings[i].names[k] != NULL; k++) {
+            if (strlen(config_settings[i].names[k]) == len &&
+                strncmp(config_settings[i].names[k], name, len) == 0)
+                return &config_settings[i];
+        }
+        if (name == NULL && c != 0 && config_settings[i].short_name == c)
+            return &config_settings[i];
+    }
+    return NULL;
+}
+
+static enum config_result loader_fail(struct loader *ld, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* loader_fail - a usage error, labelled with the source being read. */
+static enum config_result loader_fail(struct loader *ld, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    snprintf(ld->err, ld->errlen, "%s%s", ld->label, msg);
+    return CONFIG_ERROR;
+}
+
+/*
+ * apply - one option with its value (NULL for flags).  A value from
+ * $GUNICORN_CMD_ARGS for a setting the command line already set is still
+ * checked, into scratch, then forgotten: the command line wins.
+ */
+static enum config_result apply(struct loader *ld, const struct config_setting *s,
+                                const char *value)
+{
+    size_t idx = (size_t)(s - config_settings);
+    struct config *dst = ld->cfg;
+
+    if (s->kind == OPT_HELP) {
+        config_print_help(ld->out);
+        return CONFIG_EXIT;
+    }
+    if (s->kind == OPT_VERSION) {
+        if (ld->out != NULL)
+            fprintf(ld->out, "greenhorn %s\n", CONFIG_VERSION);
+        return CONFIG_EXIT;
+    }
+    if (ld->source == FROM_ENV_ARGS && ld->origin[idx] == FROM_ARGV) {
+        dst = &ld->scratch;
+    } else {
+        /* The first -b from a stronger source replaces the weaker one's list. */
+        if (s->kind == OPT_APPEND && ld->origin[idx] != ld->source)
+            config_append_clear(dst, s);
+        ld->origin[idx] = ld->source;
+    }
+    if (config_set_value(dst, s, value, ld->label, ld->err, ld->errlen) < 0)
+        return CONFIG_ERROR;
+    return CONFIG_RUN;
+}
+
+/* is_choice - could word be the optional value of s ("--proxy-protocol v1")? */
+static bool is_choice(const struct config_setting *s, const char *word)
+{
+    int value;
+    char why[128];
+
+    return word != NULL && s->kind == OPT_CHOICE &&
+           config_parse_choice(s, word, &value, why, sizeof why) == 0;
+}
+
+/*
+ * take_option - find the value of option s and apply it.  glued is the value
+ * written in the same word ("--x=v", "-wv"), or NULL; next is the following
+ * word, or NULL.  *used is set to 1 when next was the value.
+ */
+static enum config_result take_option(struct loader *ld, const struct config_setting *s,
+                                      const char *spelled, const char *glued, const char *next,
+                                      int *used)
+{
+    bool no_value = s->kind == OPT_FLAG || s->kind == OPT_HELP || s->kind == OPT_VERSION;
+
+    *used = 0;
+    if (no_value) {
+        if (glued != NULL)
+            return loader_fail(ld, "option '%s' takes no value", spelled);
+        return apply(ld, s, NULL);
+    }
+    if (glued != NULL)
+        return apply(ld, s, glued);
+    if (s->bare != NULL && !is_choice(s, next))
+        return apply(ld, s, s->bare);
+    if (next == NULL)
+        return loader_fail(ld, "option '%s' needs a value", spelled);
+    *used = 1;
+    return apply(ld, s, next);
+}
+
+/* take_long - "--name", "--name=value" or "--name value". */
+static enum config_result take_long(struct loader *ld, const char *word, const char *next,
+                                    int *used)
+{
+    const char *name = word + 2;
+    const char *eq = strchr(name, '=');
+    size_t len = eq != NULL ? (size_t)(eq - name) : strlen(name);
+    const struct config_setting *s = find(name, len, 0);
+    char spelled[128];
+
+    snprintf(spelled, sizeof spelled, "--%.*s", (int)len, name);
+    if (s == NULL) {
+        *used = 0;
+        return loader_fail(ld, "unknown option '%s'", spelled);
+    }
+    return take_option(ld, s, spelled, eq != NULL ? eq + 1 : NULL, next, used);
+}
+
+/* take_short - "-w 4", "-w4" or "-w=4" (argparse accepts all three). */
+static enum config_result take_short(struct loader *ld, const char *word, const char *next,
+                                     int *used)
+{
+    const struct config_setting *s = find(NULL, 0, word[1]);
+    const char *glued = word[2] != '\0' ? word + 2 : NULL;
+    char spelled[3] = {'-', word[1], '\0'};
+
+    if (s == NULL) {
+        *used = 0;
+        return loader_fail(ld, "unknown option '%s'", spelled);
+    }
+    if (glued != NULL && glued[0] == '=' && s->kind != OPT_FLAG)
+        glued++;
+    return take_option(ld, s, spelled, glued, next, used);
+}
+
+/* take_app - the one positional argument, MODULE[:VARIABLE]. */
+static enum config_result take_app(struct loader *ld, const char *word)
+{
+    struct config *cfg = ld->cfg;
+
+    if (ld->first_app != NULL)
+        return loader_fail(ld, "more than one application given: '%s' and '%s'", ld->first_app,
+                           word);
+    ld->first_app = word;
+    if (word[0] == '\0' || word[0] == ':')
+        return loader_fail(ld, "bad application '%s': expected MODULE[:VARIABLE]", word);
+    if (ld->source == FROM_ENV_ARGS && ld->app_from_argv)
+        return CONFIG_RUN;
+    free(cfg->app_uri);
+    cfg->app_uri = strdup(word);
+    if (cfg->app_uri == NULL)
+        return loader_fail(ld, "out of memory");
+    ld->app_from_argv = ld->source == FROM_ARGV;
+    return CONFIG_RUN;
+}
+
+/* read_words - every word of one source, in order. */
+static enum config_result read_words(struct loader *ld, int count, char **words)
+{
+    bool options_done = false;
+
+    ld->first_app = NULL;
+    for (int i = 0; i < count; i++) {
+        const char *word = words[i];
+        const char *next = i + 1 < count ? words[i + 1] : NULL;
+        enum config_result res;
+        int used = 0;
+
+        if (!options_done && strcmp(word, "--") == 0) {
+            options_done = true;
+            continue;
+        }
+        if (options_done || word[0] != '-' || word[1] == '\0')
+            res = take_app(ld, word);
+        else if (word[1] == '-')
+            res = take_long(ld, word, next, &used);
+        else
+            res = take_short(ld, word, next, &used);
+        if (res != CONFIG_RUN)
+            return res;
+        i += used;
+    }
+    return CONFIG_RUN;
+}
+
+/* The states of split_words: between words, in a bare word, in '...', in "...". */
+enum split_state { SPLIT_BLANK, SPLIT_WORD, SPLIT_SINGLE, SPLIT_DOUBLE };
+
+/*
+ * split_words - split text as a POSIX shell (and Gunicorn's shlex.split)
+ * would: blanks separate words; '...' keeps everything as it is; "..." keeps
+ * everything but lets a backslash escape '"' and '\'; elsewhere a backslash
+ * escapes any character.  No variables, globs or comments.  On success
+ * *words is one allocation (the array, then the strings): free(*words).
+ */
+static int split_words(const char *text, char ***words, int *count, char *why, size_t whylen)
+{
+    size_t len = strlen(text), max_words = len / 2 + 1;
+    char **list = malloc((max_words + 1) * sizeof *list + len + max_words + 1);
+    enum split_state state = SPLIT_BLANK;
+    const char *problem = NULL;
+    char *q;
+    int n = 0;
+
+    if (list == NULL)
+        return config_explain(why, whylen, "out of memory");
+    q = (char *)(list + max_words + 1);
+    for (const char *p = text; *p != '\0' && problem == NULL; p++) {
+        switch (state) {
+        case SPLIT_BLANK:
+        case SPLIT_WORD:
+            if (config_is_blank(*p)) {
+                if (state == SPLIT_WORD)
+                    *q++ = '\0';
+                state = SPLIT_BLANK;
+                break;
+            }
+            if (state == SPLIT_BLANK)
+                list[n++] = q;
+            state = SPLIT_WORD;
+            if (*p == '\'')
+                state = SPLIT_SINGLE;
+            else if (*p == '"')
+                state = SPLIT_DOUBLE;
+            else if (*p != '\\')
+                *q++ = *p;
+            else if (p[1] != '\0')
+                *q++ = *++p;
+            else
+                problem = "nothing after the last backslash";
+            break;
+        case SPLIT_SINGLE:
+            if (*p == '\'')
+                state = SPLIT_WORD;
+            else
+                *q++ = *p;
+            break;
+        case SPLIT_DOUBLE:
+            if (*p == '"')
+                state = SPLIT_WORD;
+            else if (*p == '\\' && (p[1] == '"' || p[1] == '\\'))
+                *q++ = *++p;
+            else
+                *q++ = *p;
+            break;
+        }
+    }
+    if (problem == NULL && (state == SPLIT_SINGLE || state == SPLIT_DOUBLE))
+        problem = "missing closing quote";
+    if (problem != NULL) {
+        free(list);
+        return config_explain(why, whylen, "%s", problem);
+    }
+    *q = '\0';
+    list[n] = NULL;
+    *words = list;
+    *count = n;
+    return 0;
+}
+
+/* settle - the limits Gunicorn's parser lowers rather than refuses (http/message.py). */
+static void settle(struct config *cfg)
+{
+    if (cfg->limit_request_line > MAX_REQUEST_LINE)
+        cfg->limit_request_line = MAX_REQUEST_LINE;
+    if (cfg->limit_request_fields == 0 || cfg->limit_request_fields > MAX_HEADERS)
+        cfg->limit_request_fields = MAX_HEADERS;
+}
+
+/* read_env_args - $GUNICORN_CMD_ARGS, if set, as a second, weaker command line. */
+static enum config_result read_env_args(struct loader *ld)
+{
+    const char *text = getenv("GUNICORN_CMD_ARGS");
+    char **words = NULL;
+    int count = 0;
+    enum config_result res;
+    char why[128];
+
+    if (text == NULL)
+        return CONFIG_RUN;
+    ld->source = FROM_ENV_ARGS;
+    ld->label = "$GUNICORN_CMD_ARGS: ";
+    if (split_words(text, &words, &count, why, sizeof why) < 0)
+        return loader_fail(ld, "%s", why);
+    res = read_words(ld, count, words);
+    free(words);
+    return res;
+}
+
+/*
+ * config_load - see config.h.  The command line is read first, as Gunicorn
+ * parses it first: --help and mistakes there are answered before the
+ * environment variable is looked at.  Precedence does not depend on this
+ * order; the origin of each setting decides it.
+ */
+enum config_result config_load(struct config *cfg, int argc, char **argv, FILE *out, char *err,
+                               size_t errlen)
+{
+    struct loader *ld = calloc(1, sizeof *ld);
+    enum config_result res = CONFIG_ERROR;
+
+    if (config_init(cfg, err, errlen) < 0)
+        goto done;
+    if (ld == NULL) {
+        config_explain(err, errlen, "out of memory");
+        goto done;
+    }
+    *ld = (struct loader){
+        .cfg = cfg, .source = FROM_ARGV, .label = "", .out = out, .err = err, .errlen = errlen};
+    res = read_words(ld, argc > 1 ? argc - 1 : 0, argc > 1 ? argv + 1 : NULL);
+    if (res == CONFIG_RUN)
+        res = read_env_args(ld);
+    if (res == CONFIG_RUN && cfg->app_uri == NULL) {
+        config_explain(err, errlen, "no application module given");
+        res = CONFIG_ERROR;
+    }
+    if (res == CONFIG_RUN)
+        settle(cfg);
+done:
+    if (ld != NULL)
+        config_free(&ld->scratch);
+    free(ld);
+    return res;
+}
+
+/* help_left - the left column of a --help line: "  -w, --workers INT". */
+static void help_left(const struct config_setting *s, char *buf, size_t len)
+{
+    size_t n = s->short_name != 0 ? (size_t)snprintf(buf, len, "  -%c, ", s->short_name)
+                                  : (size_t)snprintf(buf, len, "      ");
+
+    for (size_t k = 0; k < 3 && s->names[k] != NULL && n < len; k++)
+        n += (size_t)snprintf(buf + n, len - n, "%s--%s", k > 0 ? ", " : "", s->names[k]);
+    if (s->meta != NULL && n < len)
+        snprintf(buf + n, len - n, " %s", s->meta);
+}
+
+/* config_print_help - see config.h.  Defaults are shown as the table has them. */
+void config_print_help(FILE *out)
+{
+    char left[128];
+
+    if (out == NULL)
+        return;
+    fprintf(out, "usage: greenhorn [OPTIONS] MODULE[:VARIABLE]\n\n"
+                 "Serve the WSGI application VARIABLE (default: application) of MODULE.\n"
+                 "Options may also be given in $GUNICORN_CMD_ARGS; the command line wins.\n\n");
+    for (size_t i = 0; i < config_num_settings; i++) {
+        const struct config_setting *s = &config_settings[i];
+
+        if (s->names[0] == NULL)
+            continue;
+        help_left(s, left, sizeof left);
+        fprintf(out, "%-44s %s", left, s->help);
+        if (s->def != NULL && s->env != NULL)
+            fprintf(out, " [%s, or %s$%s]", s->def, s->env_prefix != NULL ? s->env_prefix : "",
+                    s->env);
+        else if (s->def != NULL)
+            fprintf(out, " [%s]", s->def);
+        fputc('\n', out);
+    }
+}
