@@ -216,7 +216,8 @@ END_TEST
 
 START_TEST(input_sends_100_continue_on_first_read)
 {
-    static const char raw[] = "POST / HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n";
+    static const char raw[] =
+        "POST / HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n";
     struct fixture f;
     fixture_open(&f, raw, sizeof(raw) - 1);
     ck_assert(f.c.expect_continue);
