@@ -22,12 +22,16 @@ PYTHON  := /usr/bin/python3
 PY_CFLAGS := $(shell pkg-config --cflags python3-embed 2>/dev/null)
 PY_LIBS   := $(shell pkg-config --libs python3-embed 2>/dev/null)
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
+# The python executable that goes with the libpython we link: the workers'
+# sys.executable, so an app can start Python subprocesses (multiprocessing).
+PY_EXE := $(shell pkg-config --variable=exec_prefix python3-embed 2>/dev/null)/bin/python$(shell pkg-config --modversion python3-embed 2>/dev/null)
 
 CC      ?= cc
 OPT     ?= -O2
 WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wformat=2 -Wpointer-arith -Wcast-qual -Wvla
-CFLAGS  := -std=c11 -D_GNU_SOURCE $(OPT) -g $(WARN) $(PY_CFLAGS) $(EXTRA_CFLAGS)
+CFLAGS  := -std=c11 -D_GNU_SOURCE $(OPT) -g $(WARN) $(PY_CFLAGS) \
+           -DGREENHORN_PYTHON='"$(PY_EXE)"' $(EXTRA_CFLAGS)
 LDFLAGS := $(EXTRA_LDFLAGS)
 LDLIBS  := $(PY_LIBS) -lm
 

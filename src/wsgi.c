@@ -96,14 +96,18 @@ static int start_interpreter(const struct config *cfg, char *err, size_t errlen)
     pc.parse_argv = 0;
     char *argv[] = {"greenhorn", NULL};
     PyStatus st = PyConfig_SetBytesArgv(&pc, 1, argv);
+    /* sys.executable: the venv's python, as when it starts itself (getpath
+     * then finds pyvenv.cfg beside it), else the python that goes with the
+     * libpython we were built against (GREENHORN_PYTHON, from the Makefile),
+     * so that an app can start Python subprocesses. */
     const char *venv = virtualenv_dir(cfg);
     char exe[4096];
-    if (!PyStatus_Exception(st) && venv != NULL) {
-        /* getpath finds pyvenv.cfg beside the executable, exactly as when
-         * the venv's own bin/python starts. */
+    if (venv != NULL)
         snprintf(exe, sizeof(exe), "%s/bin/python", venv);
+    else
+        snprintf(exe, sizeof(exe), "%s", GREENHORN_PYTHON);
+    if (!PyStatus_Exception(st))
         st = PyConfig_SetBytesString(&pc, &pc.executable, exe);
-    }
     if (!PyStatus_Exception(st))
         st = Py_InitializeFromConfig(&pc);
     PyConfig_Clear(&pc);

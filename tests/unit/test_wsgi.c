@@ -8,6 +8,7 @@
  */
 #include "unit.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -244,6 +245,39 @@ START_TEST(input_detached_after_request)
     PyErr_Clear();
     Py_DECREF(env);
     fixture_close(&f);
+}
+END_TEST
+
+START_TEST(errors_stream_writes_to_the_error_log)
+{
+    char path[] = "/tmp/greenhorn-test-errors-XXXXXX", err[256], got[256] = {0};
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(log_open(LOG_INFO, path, NULL, err, sizeof(err)), 0);
+    static const char raw[] = "GET / HTTP/1.1\r\n\r\n";
+    struct fixture f;
+    fixture_open(&f, raw, sizeof(raw) - 1);
+    PyObject *env = environ_build(&f.c);
+    PyObject *errors = PyDict_GetItemString(env, "wsgi.errors");
+    PyObject *r = PyObject_CallMethod(errors, "write", "s", "one\n");
+    ck_assert_int_eq(PyLong_AsLong(r), 4);
+    Py_DECREF(r);
+    r = PyObject_CallMethod(errors, "writelines", "((ss))", "two\n", "three\n");
+    ck_assert_ptr_eq(r, Py_None);
+    Py_DECREF(r);
+    r = PyObject_CallMethod(errors, "flush", NULL);
+    ck_assert_ptr_eq(r, Py_None);
+    Py_DECREF(r);
+    ck_assert_ptr_null(PyObject_CallMethod(errors, "write", "y", "bytes"));
+    ck_assert(PyErr_ExceptionMatches(PyExc_TypeError)); /* PEP 3333: a text stream */
+    PyErr_Clear();
+    Py_DECREF(env);
+    fixture_close(&f);
+    ck_assert_int_eq(read(fd, got, sizeof(got) - 1), 14);
+    ck_assert_str_eq(got, "one\ntwo\nthree\n");
+    close(fd);
+    unlink(path);
+    log_open(LOG_CRITICAL, NULL, NULL, err, sizeof(err));
 }
 END_TEST
 
@@ -504,6 +538,7 @@ static Suite *wsgi_suite(void)
     tcase_add_test(tc, input_timeout_and_early_close);
     tcase_add_test(tc, input_sends_100_continue_on_first_read);
     tcase_add_test(tc, input_detached_after_request);
+    tcase_add_test(tc, errors_stream_writes_to_the_error_log);
     tcase_add_test(tc, handle_list_result);
     tcase_add_test(tc, handle_generator_is_chunked_and_closed_once);
     tcase_add_test(tc, handle_exception_before_headers_is_500);
