@@ -523,6 +523,19 @@ static int body_check(const struct response *r)
     return 0;
 }
 
+/*
+ * The flags for a send that may be the response's last: MSG_MORE when the
+ * caller said the connection closes right after and these bytes complete a
+ * Content-Length body.  Then the kernel holds them for the close, and the
+ * answer and the FIN travel in one packet instead of two: less work for
+ * both ends of a one-request connection.
+ */
+static int last_bytes_flags(const struct response *r, size_t n)
+{
+    bool complete = r->framing == RESPONSE_BODY_LENGTH && r->body_sent + n == r->content_length;
+    return r->close_follows && complete ? MSG_MORE : 0;
+}
+
 int response_write(struct response *r, const void *data, size_t len)
 {
     struct out o;
@@ -536,7 +549,7 @@ int response_write(struct response *r, const void *data, size_t len)
     size_t n = (size_t)body_take(r, len);
     if (n > 0)
         out_body(&o, r, data, n);
-    if (out_flush(r, &o, 0) < 0)
+    if (out_flush(r, &o, last_bytes_flags(r, n)) < 0)
         return -1;
     r->body_sent += n;
     return 0;
@@ -700,7 +713,7 @@ int response_finish(struct response *r)
         if (r->chunked)
             out_add(&o, "0\r\n\r\n", 5);
         r->finished = true;
-        if (out_flush(r, &o, 0) < 0)
+        if (out_flush(r, &o, r->close_follows ? MSG_MORE : 0) < 0)
             return -1;
     }
     if (r->framing == RESPONSE_BODY_LENGTH && r->body_sent < r->content_length)

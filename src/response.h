@@ -71,8 +71,12 @@ struct response {
 
     enum response_framing framing; /* decided when the head goes out */
     bool finished;                 /* response_finish ran: nothing more to send */
-    bool connection_upgrade;       /* the app sent Connection: upgrade */
-    bool upgrade_websocket;        /* the app sent Upgrade: websocket */
+    /* The connection closes right after this response and no app code runs
+     * in between: the last bytes may wait (MSG_MORE) and leave in the same
+     * packet as the FIN.  Set by the caller before its final write. */
+    bool close_follows;
+    bool connection_upgrade; /* the app sent Connection: upgrade */
+    bool upgrade_websocket;  /* the app sent Upgrade: websocket */
     char head_inline[RESPONSE_HEAD_INLINE];
 };
 
@@ -145,6 +149,8 @@ void response_free(struct response *r);
  * Server, Date, Connection: close, Content-Type: text/html, Content-Length,
  * and a short HTML page naming the status and the reason text (escaped).
  * reason may be NULL (no text).  version_minor as for response_init.
+ * The caller must close or shut down the connection right after: the bytes
+ * are sent with MSG_MORE and leave with the FIN.
  * Returns 0, or -1 with errno (EINVAL for a status outside 100..999).
  */
 int response_send_error(int fd, int version_minor, int status, const char *reason);

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
 #include <time.h>
 
@@ -110,7 +111,8 @@ int response_send_error(int fd, int version_minor, int status, const char *reaso
         goto fail;
     }
     struct iovec iov[2] = {{head, (size_t)head_len}, {page, page_len}};
-    ret = response_send_all(fd, iov, 2, 0);
+    /* The connection closes next: MSG_MORE lets the page share the FIN's packet. */
+    ret = response_send_all(fd, iov, 2, MSG_MORE);
 fail:
     free(heap);
     return ret;

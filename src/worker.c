@@ -121,15 +121,19 @@ int conn_reserve(struct conn *c, size_t room)
 }
 
 /*
- * Close the connection.  When request bytes may still be unread, a plain
- * close() makes the kernel send RST, and an RST can destroy the response
- * before the client read it (RFC 9112 section 9.6, "Tear-down").  So: send
- * our FIN first (shutdown SHUT_WR), read and discard what the client still
- * sends, bounded in time and bytes, then close.
+ * Close the connection, in two steps.  shutdown(SHUT_WR) first: it sends
+ * whatever response bytes the kernel still holds (the last ones were sent
+ * with MSG_MORE to share this packet) together with our FIN.  Only then
+ * close(): if request bytes are still unread at that moment, the kernel
+ * answers them with RST and throws away anything not yet sent, which is
+ * why nothing may be left unsent by then (RFC 9112 section 9.6,
+ * "Tear-down").  When we know bytes are unread (an unread body, pipelined
+ * requests), we also read and discard what the client still sends, bounded
+ * in time and bytes, so the RST never races the answer.
  */
 static void conn_close(struct conn *c, bool drain)
 {
-    if (drain && shutdown(c->fd, SHUT_WR) == 0) {
+    if (shutdown(c->fd, SHUT_WR) == 0 && drain) {
         char sink[4096];
         size_t total = 0;
         int64_t deadline = worker_now_ms() + DRAIN_MS;
@@ -327,8 +331,13 @@ static void serve(struct worker *w, int fd, const struct sockaddr_storage *peer,
     wsgi_handle(w->app, c, &res);
     w->tstate = PyEval_SaveThread();
 
-    log_request(c, res.status, res.body_bytes);
+    /* The client gets its answer and EOF first; then the log line and the
+     * app's close() (PEP 3333), which may do slow clean-up work. */
     conn_close(c, c->extra_bytes || c->body != BODY_NONE);
+    log_request(c, res.status, res.body_bytes);
+    PyEval_RestoreThread(w->tstate);
+    wsgi_end_request();
+    w->tstate = PyEval_SaveThread();
 }
 
 /* ---- the accept loop ---------------------------------------------------- */

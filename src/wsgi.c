@@ -334,8 +334,9 @@ static PyTypeObject FileWrapperType = {
 static struct {
     struct conn *conn;
     struct response resp;
-    bool started; /* start_response was called */
-    bool failed;  /* the socket failed: stop writing */
+    bool started;     /* start_response was called */
+    bool failed;      /* the socket failed: stop writing */
+    PyObject *result; /* what the app returned, until wsgi_end_request */
 } cur;
 
 /* Send body bytes with the GIL released.  Returns 0 or -1 (logged once). */
@@ -536,9 +537,15 @@ static int send_result(PyObject *result)
     /* A list or tuple (the common "return [body]") needs no iterator. */
     if (PyList_CheckExact(result) || PyTuple_CheckExact(result)) {
         PyObject *seq = Py_NewRef(result);
+        Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
         int rc = 0;
-        for (Py_ssize_t i = 0; rc == 0 && i < PySequence_Fast_GET_SIZE(seq); i++)
+        for (Py_ssize_t i = 0; rc == 0 && i < n; i++) {
+            /* No app code runs after the last item of a list: its bytes
+             * may wait for the FIN (see response.h, close_follows). */
+            cur.resp.close_follows = i == n - 1;
             rc = write_item(PySequence_Fast_GET_ITEM(seq, i));
+        }
+        cur.resp.close_follows = false;
         Py_DECREF(seq);
         return rc;
     }
@@ -588,26 +595,26 @@ static void app_failed(struct conn *c)
 void wsgi_handle(void *app, struct conn *c, struct wsgi_result *out)
 {
     PyObject *environ = environ_build(c);
-    PyObject *result = NULL;
     bool is_head = c->req.method_len == 4 && memcmp(c->req.method, "HEAD", 4) == 0;
     cur.conn = c;
     cur.started = cur.failed = false;
+    cur.result = NULL;
     response_init(&cur.resp, c->fd, c->req.version_minor, is_head);
 
     if (environ != NULL) {
         PyObject *args[2] = {environ, start_response_obj};
-        result = PyObject_Vectorcall(app, args, 2, NULL);
+        cur.result = PyObject_Vectorcall(app, args, 2, NULL);
     }
-    int rc = result ? send_result(result) : -1;
+    int rc = cur.result ? send_result(cur.result) : -1;
     if (rc < 0)
         app_failed(c);
-    close_result(result);
     if (rc == 0 && !cur.failed) {
         if (!cur.started) {
             PyErr_SetString(PyExc_AssertionError, "the app never called start_response");
             app_failed(c);
         } else {
             int fin;
+            cur.resp.close_follows = true; /* the worker closes next */
             Py_BEGIN_ALLOW_THREADS
                 fin = response_finish(&cur.resp);
             Py_END_ALLOW_THREADS
@@ -621,8 +628,15 @@ void wsgi_handle(void *app, struct conn *c, struct wsgi_result *out)
     input_end_request();
     cur.conn = NULL;
     response_free(&cur.resp);
-    Py_XDECREF(result);
     Py_XDECREF(environ);
+}
+
+void wsgi_end_request(void)
+{
+    PyObject *result = cur.result;
+    cur.result = NULL;
+    close_result(result);
+    Py_XDECREF(result);
 }
 
 /* ---- the end, and fork ------------------------------------------------- */

@@ -41,11 +41,20 @@ struct wsgi_result {
 };
 
 /*
- * wsgi_handle - call app for the request on c and write the response.
+ * wsgi_handle - call app for the request on c and write the whole response.
  * Needs the GIL.  Errors in the app become a 500 (before the headers went)
- * or a logged, closed connection (after).  Never raises.
+ * or a logged, closed connection (after).  Never raises.  The caller closes
+ * the connection next, then calls wsgi_end_request.
  */
 void wsgi_handle(void *app, struct conn *c, struct wsgi_result *out);
+
+/*
+ * wsgi_end_request - call the result's close() (PEP 3333: exactly once, on
+ * every path) and drop it.  Called after the connection is closed, so the
+ * client has its answer while the app cleans up (Flask's teardown runs
+ * here).  Needs the GIL.  Safe to call when nothing is pending.
+ */
+void wsgi_end_request(void);
 
 /* wsgi_fini - drop the app and stop the interpreter (needs the GIL). */
 void wsgi_fini(void *app);

@@ -300,8 +300,9 @@ static const char *serve(const char *name, const char *raw, struct wsgi_result *
     PyObject *a = app(name);
     wsgi_handle(a, &f.c, res);
     Py_DECREF(a);
-    close(f.c.fd);
+    close(f.c.fd); /* as the worker does: close first, then the app's close() */
     f.c.fd = -1;
+    wsgi_end_request();
     ssize_t n, total = 0;
     while ((n = read(f.client, out + total, sizeof(out) - 1 - (size_t)total)) > 0)
         total += n;
