@@ -397,9 +397,15 @@ static int base_set(const char *name, PyObject *value)
     return rc;
 }
 
+/* How many keys a typical environ has: the base, the request keys, headers. */
+#define ENVIRON_KEYS_HINT 40
+
 static int build_base(const struct config *cfg, PyObject *file_wrapper)
 {
-    env.base = PyDict_New();
+    /* Presized for a whole environ: PyDict_Copy clones the table at this
+     * size, so the twenty-odd keys each request adds never make its copy
+     * grow and rehash (CPython's dict_resize) one request after another. */
+    env.base = _PyDict_NewPresized(ENVIRON_KEYS_HINT);
     if (env.base == NULL)
         return -1;
     PyObject *errors = (PyObject *)PyObject_New(ErrorsObject, &ErrorsType);

@@ -566,7 +566,10 @@ static int send_result(PyObject *result)
  * request was completed normally, or terminated early"). */
 static void close_result(PyObject *result)
 {
-    if (result == NULL || !PyObject_HasAttrString(result, "close"))
+    /* A list or tuple (the usual "return [body]") has no close(); asking
+     * would build and throw away an AttributeError on every request. */
+    if (result == NULL || PyList_CheckExact(result) || PyTuple_CheckExact(result) ||
+        !PyObject_HasAttrString(result, "close"))
         return;
     PyObject *r = PyObject_CallMethod(result, "close", NULL);
     if (r == NULL)
