@@ -12,8 +12,9 @@
 #   make memcheck   valgrind: unit tests and a 1,000-request run
 #   make coverage   gcovr line coverage of src/ from unit + integration tests
 #   make fuzz       libFuzzer over the request parser (FUZZ_SECONDS, default 60)
-#   make bench-workers  the worker-count study: req/s and p99 for 1 .. 2 x cores + 3 workers
 #   make bench      wrk, greenhorn side by side with Gunicorn and friends
+#   make bench-workers  the worker-count study: req/s and p99 for 1 .. (2 x cores) + 3 workers
+#   make bench-callgrind  instructions per request of one worker, under callgrind
 #   make lint       cppcheck and clang-format --dry-run
 #   make deps       install missing Debian packages (apt-get)
 
@@ -49,7 +50,7 @@ NPROC   := $(shell nproc 2>/dev/null || echo 1)
 WORKERS := $(shell echo $$(( 2 * $(NPROC) + 1 )))
 
 .PHONY: all run test unit asan integration memcheck coverage fuzz bench \
-        bench-workers lint format deps clean help
+        bench-workers bench-callgrind lint format deps bench-deps clean help
 
 all: $(BIN)
 
@@ -110,6 +111,23 @@ coverage:
 
 # ---- tools --------------------------------------------------------------
 
+# ---- benchmarks (bench/README.md says what each number means) -----------
+
+# wrk, greenhorn side by side with Gunicorn (sync, gthread), uWSGI, waitress
+# and nginx; about 6 minutes (BENCH_SECONDS=5 per run, BENCH_ROUNDS=3).
+bench: bench-deps all
+	$(PYTHON) bench/bench.py
+
+# 1 to (2 x cores) + 3 workers on a CPU-bound, an I/O-bound and a mixed app:
+# CSV and PNG per app in bench/results/ (BENCH_WORKERS_SECONDS=3 per point).
+bench-workers: bench-deps all
+	$(PYTHON) bench/workers.py
+
+# One worker under valgrind --tool=callgrind: instructions per request
+# (CALLGRIND_REQUESTS=2000) and the five functions that cost the most.
+bench-callgrind: all
+	$(PYTHON) bench/callgrind.py
+
 # libFuzzer over the parser and the chunk decoder, ASan + UBSan, seeded
 # from the conformance corpus.  Crashes land in build/fuzz-artifacts/.
 FUZZ_SECONDS ?= 60
@@ -135,10 +153,14 @@ format:
 deps:
 	@sh scripts/deps.sh
 
+# The peers make bench compares with, and gnuplot for the study's charts.
+bench-deps: deps
+	@sh scripts/deps.sh bench
+
 clean:
 	rm -rf build greenhorn
 
 help:
-	@sed -n '3,18p' Makefile
+	@sed -n '3,19p' Makefile
 
 -include $(OBJ:.o=.d)

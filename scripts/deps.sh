@@ -7,6 +7,11 @@ set -eu
 PKGS="build-essential pkg-config libpython3-dev python3-flask gunicorn python3-pytest
 python3-requests check gcovr valgrind cppcheck clang clang-format libclang-rt-14-dev wrk curl"
 
+# `deps.sh bench`: the optional peers of make bench instead.
+if [ "${1:-}" = bench ]; then
+    PKGS="nginx-light uwsgi uwsgi-plugin-python3 python3-waitress gnuplot-nox"
+fi
+
 missing=""
 for p in $PKGS; do
     st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)

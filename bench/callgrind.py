@@ -1,0 +1,188 @@
+"""callgrind.py - instructions per request of a greenhorn worker, under callgrind.
+
+Stage: benchmarks (bench/).  Gunicorn counterpart: none.
+
+Owns: two runs of `greenhorn -w 1` (the raw hello app) under
+`valgrind --tool=callgrind --trace-children=yes`: a baseline that answers
+only the readiness request, and a measured run that answers N more requests
+(CALLGRIND_REQUESTS, default 2000), each on its own connection
+(Connection: close).  Each process writes its own profile (callgrind.out.PID);
+the worker is the profile whose pid is not the master's.  Instructions per
+request = (worker Ir of the measured run - worker Ir of the baseline) / N, so
+interpreter start-up, the app import and shutdown cancel out.  The top five
+functions come from the same subtraction, function by function, by self Ir
+and by inclusive Ir.  Writes bench/results/callgrind.json.
+Does not own: process handling (harness.py).
+
+The wall-clock numbers of bench.py say how fast; this says how much work, and
+it does not move when the machine is busy.
+"""
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+
+sys.dont_write_bytecode = True  # keep __pycache__ out of the source tree
+import harness as h  # noqa: E402  (after the line above, on purpose)
+
+TOTALS = re.compile(r"^(?:summary|totals):\s+(\d+)", re.MULTILINE)
+ANNOTATE_LINE = re.compile(r"^\s*([\d,]+)\s+\(\s*[\d.]+%\)\s+(.+?)\s*$")
+START_TIMEOUT = 300.0  # interpreter start under callgrind is slow
+
+
+def profile_totals(outdir, master_pid):
+    """{"master": (Ir, path), "workers": [(Ir, path), ...]} from one run's profiles."""
+    out = {"master": None, "workers": []}
+    for name in sorted(os.listdir(outdir)):
+        if not name.startswith("callgrind.out."):
+            continue
+        path = os.path.join(outdir, name)
+        with open(path, errors="replace") as prof:
+            found = TOTALS.search(prof.read())
+        if not found:
+            continue
+        entry = (int(found.group(1)), path)
+        if name == "callgrind.out.%d" % master_pid:
+            out["master"] = entry
+        else:
+            out["workers"].append(entry)
+    return out
+
+
+def run_once(tmp, label, requests):
+    """Start greenhorn under callgrind, send `requests` requests, stop it; its profiles.
+
+    Raises BenchError when the server does not answer 200 or leaves no
+    worker profile behind.
+    """
+    outdir = os.path.join(tmp, label)
+    os.makedirs(outdir)
+    port = h.free_port()
+    argv = ["valgrind", "--tool=callgrind", "--trace-children=yes",
+            "--callgrind-out-file=%s/callgrind.out.%%p" % outdir,
+            h.greenhorn_path(), "-w", "1", "-b", "127.0.0.1:%d" % port, "--chdir", h.APPS_DIR,
+            "-t", "300", "hello:app"]
+    began = time.monotonic()
+    proc = h.spawn(argv, cwd=h.APPS_DIR, log_path=os.path.join(tmp, label + ".log"))
+    try:
+        h.wait_first_200(proc, port, began, timeout=START_TIMEOUT)
+        for n in range(requests):
+            status = h.http_status(port, timeout=60.0)
+            if status != 200:
+                raise h.BenchError("request %d of %d answered %s:\n%s" % (n + 1, requests, status, h.log_tail(proc)))
+    finally:
+        h.stop(proc, grace=START_TIMEOUT)  # a worker writes its profile as it exits
+    totals = profile_totals(outdir, proc.pid)
+    if not totals["workers"]:
+        raise h.BenchError("%s run left no worker profile (did the worker exit cleanly?):\n%s"
+                           % (label, h.log_tail(proc)))
+    if len(totals["workers"]) > 1:
+        h.say("note: %s run has %d worker profiles (a worker was restarted); using the largest"
+              % (label, len(totals["workers"])))
+    totals["worker"] = max(totals["workers"])
+    return totals
+
+
+def annotate(path, inclusive):
+    """{function: Ir} for every function of a profile (callgrind_annotate, no threshold)."""
+    argv = ["callgrind_annotate", "--threshold=100", "--auto=no",
+            "--inclusive=%s" % ("yes" if inclusive else "no"), path]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=300)
+    if done.returncode != 0:
+        raise h.BenchError("callgrind_annotate failed: %s" % done.stderr.strip())
+    found = {}
+    for line in done.stdout.splitlines():
+        match = ANNOTATE_LINE.match(line)
+        if match and "PROGRAM TOTALS" not in match.group(2):
+            name = short_name(match.group(2))
+            found[name] = found.get(name, 0) + int(match.group(1).replace(",", ""))
+    return found
+
+
+def short_name(entry):
+    """"src/http.c:http_parse [greenhorn]" from callgrind's "FILE:FUNCTION [OBJECT]".
+
+    Paths inside the repository become relative and objects keep only their
+    file name, so the names read the same on every machine.
+    """
+    entry = entry.replace(h.REPO_ROOT + os.sep, "")
+    match = re.match(r"^(.*) \[(.+)\]$", entry)
+    if match:
+        entry = "%s [%s]" % (match.group(1), os.path.basename(match.group(2)))
+    return entry
+
+
+def top_functions(base_path, run_path, requests, inclusive, per_request, count=5):
+    """The `count` functions with the most Ir per request, baseline subtracted.
+
+    By inclusive Ir, the chain from _start down to the worker's loop holds
+    every request's instructions; those entries (99% or more of
+    per_request) are left out so the list shows where the work goes.
+    """
+    base, run = annotate(base_path, inclusive), annotate(run_path, inclusive)
+    delta = {name: (ir - base.get(name, 0)) / requests for name, ir in run.items()}
+    if inclusive:
+        delta = {name: ir for name, ir in delta.items() if ir < 0.99 * per_request}
+    ranked = sorted(delta.items(), key=lambda item: item[1], reverse=True)[:count]
+    return [{"function": name, "ir_per_request": round(ir, 1)} for name, ir in ranked]
+
+
+def report(base, run, requests):
+    """Print the per-request numbers and write bench/results/callgrind.json."""
+    worker_ir = (run["worker"][0] - base["worker"][0]) / requests
+    master_ir = None
+    if base["master"] and run["master"]:
+        master_ir = (run["master"][0] - base["master"][0]) / requests
+    h.say("worker: %d Ir measured, %d Ir baseline, %d requests" % (run["worker"][0], base["worker"][0], requests))
+    h.say("instructions per request (worker): %.0f" % worker_ir)
+    if master_ir is not None:
+        h.say("instructions per request (master): %.0f  (the master should do no per-request work)" % master_ir)
+    tops = {}
+    for inclusive in (False, True):
+        kind = "inclusive" if inclusive else "self"
+        tops[kind] = top_functions(base["worker"][1], run["worker"][1], requests, inclusive, worker_ir)
+        h.say("\ntop 5 functions by %s Ir per request%s:" % (
+            kind, " (below the worker loop)" if inclusive else ""))
+        for entry in tops[kind]:
+            h.say("  %10.0f  %5.1f%%  %s" % (entry["ir_per_request"], 100 * entry["ir_per_request"] / worker_ir,
+                                          entry["function"]))
+    os.makedirs(h.RESULTS_DIR, exist_ok=True)
+    h.write_json(os.path.join(h.RESULTS_DIR, "callgrind.json"), {
+        "timestamp": time.strftime("%Y%m%d-%H%M%S"), "requests": requests,
+        "worker_ir_per_request": round(worker_ir, 1),
+        "master_ir_per_request": None if master_ir is None else round(master_ir, 1),
+        "top_self": tops["self"], "top_inclusive": tops["inclusive"]})
+    h.say("\nwrote bench/results/callgrind.json")
+
+
+def main():
+    """`make bench-callgrind`; prints SKIP and returns when greenhorn is not built."""
+    h.install_cleanup()
+    reason = h.greenhorn_missing()
+    if reason:
+        h.say("SKIP callgrind: %s" % reason)
+        return
+    for tool in ("valgrind", "callgrind_annotate"):
+        if not shutil.which(tool):
+            raise h.BenchError("%s not installed (apt-get install valgrind)" % tool)
+    requests = h.env_number("CALLGRIND_REQUESTS", 2000)
+    tmp = h.make_tempdir("greenhorn-callgrind-")
+    h.say("callgrind: baseline run (readiness request only) ...")
+    base = run_once(tmp, "baseline", 0)
+    h.say("callgrind: measured run (%d requests, Connection: close) ..." % requests)
+    run = run_once(tmp, "measured", requests)
+    report(base, run, requests)
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except h.BenchError as err:
+        h.say("callgrind: %s" % err)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        h.say("callgrind: interrupted, stopping the servers")
+        sys.exit(130)
