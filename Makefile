@@ -138,8 +138,11 @@ fuzz: | $(BUILD)
 	  -Isrc tests/fuzz/fuzz_http.c $(HTTP_SRC) -o $(BUILD)/fuzz_http
 	sh tests/fuzz/seed.sh $(BUILD)/fuzz-corpus
 	mkdir -p $(BUILD)/fuzz-artifacts
-	$(BUILD)/fuzz_http -dict=tests/fuzz/http.dict -max_total_time=$(FUZZ_SECONDS) \
-	  -artifact_prefix=$(BUILD)/fuzz-artifacts/ -print_final_stats=1 $(BUILD)/fuzz-corpus
+	@echo "fuzzing for $(FUZZ_SECONDS) s; progress in $(BUILD)/fuzz.log"
+	@$(BUILD)/fuzz_http -dict=tests/fuzz/http.dict -max_total_time=$(FUZZ_SECONDS) \
+	  -artifact_prefix=$(BUILD)/fuzz-artifacts/ -print_final_stats=1 $(BUILD)/fuzz-corpus \
+	  > $(BUILD)/fuzz.log 2>&1; rc=$$?; grep -E '^(#[0-9]+.*DONE|stat::|==[0-9]+==|SUMMARY|artifact)' \
+	  $(BUILD)/fuzz.log; exit $$rc
 
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
