@@ -22,8 +22,10 @@
  */
 #include "response_internal.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/sendfile.h>
@@ -253,6 +255,17 @@ void response_init(struct response *r, int fd, int version_minor, bool head_requ
 int response_set_status(struct response *r, const char *status, size_t len)
 {
     static const size_t extra = sizeof "HTTP/1.x \r\n" - 1;
+    char with_reason[64];
+    /* PEP 3333 asks for "200 OK"; Gunicorn also serves a bare "200".  We do
+     * too, and add the standard reason phrase, so the status line stays
+     * complete (RFC 9112 section 4). */
+    if (status != NULL && len == 3 && isdigit((unsigned char)status[0]) &&
+        isdigit((unsigned char)status[1]) && isdigit((unsigned char)status[2])) {
+        int code = (status[0] - '0') * 100 + (status[1] - '0') * 10 + (status[2] - '0');
+        int n = snprintf(with_reason, sizeof with_reason, "%.3s %s", status, response_reason(code));
+        status = with_reason;
+        len = (size_t)n;
+    }
     if (r->headers_sent) {
         errno = EALREADY;
         return -1;

@@ -356,12 +356,67 @@ static int send_body(const char *data, size_t len)
     return rc;
 }
 
+/*
+ * The bytes of a native string (PEP 3333 "String Types": a str that holds
+ * only code points below 256, sent as ISO-8859-1).  ASCII text is used in
+ * place, with no copy; other text is encoded into *tmp, a new bytes object
+ * the caller releases.  Returns NULL with an exception set when s is not a
+ * str or holds a character beyond latin-1.
+ */
+static const char *native_bytes(PyObject *s, Py_ssize_t *len, PyObject **tmp)
+{
+    *tmp = NULL;
+    if (!PyUnicode_Check(s)) {
+        PyErr_Format(PyExc_TypeError, "expected str, not %s", Py_TYPE(s)->tp_name);
+        return NULL;
+    }
+    if (PyUnicode_IS_ASCII(s)) {
+        *len = PyUnicode_GET_LENGTH(s);
+        return (const char *)PyUnicode_DATA(s);
+    }
+    *tmp = PyUnicode_AsLatin1String(s);
+    if (*tmp == NULL)
+        return NULL;
+    *len = PyBytes_GET_SIZE(*tmp);
+    return PyBytes_AS_STRING(*tmp);
+}
+
+/* One (name, value) header tuple, checked and handed to response.c. */
+static int add_header_item(PyObject *item)
+{
+    PyObject *name, *value, *ntmp = NULL, *vtmp = NULL;
+    Py_ssize_t nlen = 0, vlen = 0;
+    const char *n = NULL, *v = NULL;
+    int rc = -1;
+    if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) != 2) {
+        PyErr_Format(PyExc_TypeError, "header %R is not a (name, value) tuple", item);
+        return -1;
+    }
+    name = PyTuple_GET_ITEM(item, 0);
+    value = PyTuple_GET_ITEM(item, 1);
+    if ((n = native_bytes(name, &nlen, &ntmp)) == NULL ||
+        (v = native_bytes(value, &vlen, &vtmp)) == NULL)
+        goto done; /* TypeError, or UnicodeEncodeError beyond latin-1 */
+    if (response_add_header(&cur.resp, n, (size_t)nlen, v, (size_t)vlen) < 0) {
+        PyErr_Format(PyExc_ValueError, "invalid header %R: %R", name, value);
+        goto done;
+    }
+    rc = 0;
+done:
+    Py_XDECREF(vtmp);
+    Py_XDECREF(ntmp);
+    return rc;
+}
+
 /* The status and headers, checked and handed to response.c. */
 static int set_status_and_headers(PyObject *status, PyObject *headers)
 {
     Py_ssize_t slen;
-    const char *s = PyUnicode_Check(status) ? PyUnicode_AsUTF8AndSize(status, &slen) : NULL;
-    if (s == NULL || response_set_status(&cur.resp, s, (size_t)slen) < 0) {
+    PyObject *tmp;
+    const char *s = native_bytes(status, &slen, &tmp);
+    int rc = s != NULL ? response_set_status(&cur.resp, s, (size_t)slen) : -1;
+    Py_XDECREF(tmp);
+    if (rc < 0) {
         PyErr_Clear();
         PyErr_Format(PyExc_ValueError, "invalid status %R", status);
         return -1;
@@ -369,28 +424,10 @@ static int set_status_and_headers(PyObject *status, PyObject *headers)
     PyObject *seq = PySequence_Fast(headers, "headers must be a list of (name, value) tuples");
     if (seq == NULL)
         return -1;
-    for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(seq); i++) {
-        PyObject *item = PySequence_Fast_GET_ITEM(seq, i);
-        PyObject *name, *value;
-        Py_ssize_t nlen, vlen;
-        const char *n, *v;
-        if (!PyTuple_Check(item) || !PyArg_ParseTuple(item, "UU", &name, &value) ||
-            (n = PyUnicode_AsUTF8AndSize(name, &nlen)) == NULL ||
-            (v = PyUnicode_AsUTF8AndSize(value, &vlen)) == NULL) {
-            PyErr_Clear();
-            PyErr_Format(PyExc_TypeError, "header %R is not a (str, str) tuple", item);
-            goto fail;
-        }
-        if (response_add_header(&cur.resp, n, (size_t)nlen, v, (size_t)vlen) < 0) {
-            PyErr_Format(PyExc_ValueError, "invalid header %R: %R", name, value);
-            goto fail;
-        }
-    }
+    for (Py_ssize_t i = 0; rc == 0 && i < PySequence_Fast_GET_SIZE(seq); i++)
+        rc = add_header_item(PySequence_Fast_GET_ITEM(seq, i));
     Py_DECREF(seq);
-    return 0;
-fail:
-    Py_DECREF(seq);
-    return -1;
+    return rc;
 }
 
 /* Fetch start_response's arguments from a vectorcall: (status, headers,

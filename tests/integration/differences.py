@@ -153,6 +153,17 @@ DIFFERENCES = [
         ("script-name-env-outside",), "header:content-length", LENGTH, LENGTH,
         "The error pages differ in length (see above).",
     ),
+    Difference(
+        ("beyond-latin1",), "*", "500 Internal Server Error", "0 ",
+        "PEP 3333 'String Types': header values must be latin-1; a value that is not is the "
+        "app's error, answered 500 before any byte goes out. Gunicorn 20.1 fails while "
+        "writing the head and closes with no response at all.",
+    ),
+    Difference(
+        ("bare-status",), "status", "200 OK", "200 ",
+        "RFC 9112 section 4: greenhorn completes a bare '200' from the app with its standard "
+        "reason phrase; Gunicorn 20.1 sends the status line with no reason.",
+    ),
 ]
 
 

@@ -443,23 +443,12 @@ struct bytes {
     }
 
 static const struct bytes bad_statuses[] = {
-    B(""),
-    B("200"),
-    B("200OK"),
-    B("20 OK"),
-    B("2000 OK"),
-    B("099 Low"),
-    B("abc OK"),
-    B(" 200 OK"),
-    B("200\tOK"),
-    B("2x0 OK"),
-    B("200 O\rK"),
-    B("200 O\nK"),
-    B("200 O\0K"),
-    B("200 O\x01K"),
-    B("200 O\x7fK"),
-    B("200 OK\r\n"),
-    B("200 OK\r\nX-Evil: 1"),
+    B(""),           B("099"),        B("20"),
+    B("200OK"),      B("20 OK"),      B("2000 OK"),
+    B("099 Low"),    B("abc OK"),     B(" 200 OK"),
+    B("200\tOK"),    B("2x0 OK"),     B("200 O\rK"),
+    B("200 O\nK"),   B("200 O\0K"),   B("200 O\x01K"),
+    B("200 O\x7fK"), B("200 OK\r\n"), B("200 OK\r\nX-Evil: 1"),
 };
 
 static const struct bytes good_statuses[] = {
@@ -482,6 +471,20 @@ START_TEST(test_status_invalid)
     ck_assert_int_eq(r.status, 201);
     ck_assert_uint_eq(r.head_len, head_len);
     ck_assert_int_eq(memcmp(r.head_inline, "HTTP/1.1 201 Created\r\nX-A: 1\r\n", head_len), 0);
+    response_free(&r);
+}
+END_TEST
+
+/* A bare "200" (Gunicorn serves it) gets its standard reason phrase. */
+START_TEST(test_status_bare_code_gets_reason)
+{
+    struct response r;
+    response_init(&r, -1, 1, false);
+    ck_assert_int_eq(response_set_status(&r, "200", 3), 0);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_int_eq(memcmp(r.head_inline, "HTTP/1.1 200 OK\r\n", 17), 0);
+    ck_assert_int_eq(response_set_status(&r, "404", 3), 0);
+    ck_assert_int_eq(memcmp(r.head_inline, "HTTP/1.1 404 Not Found\r\n", 24), 0);
     response_free(&r);
 }
 END_TEST
@@ -1081,6 +1084,7 @@ static Suite *response_suite(void)
                         sizeof bad_statuses / sizeof bad_statuses[0]);
     tcase_add_loop_test(valid, test_status_valid, 0,
                         sizeof good_statuses / sizeof good_statuses[0]);
+    tcase_add_test(valid, test_status_bare_code_gets_reason);
     tcase_add_loop_test(valid, test_field_invalid, 0, sizeof bad_fields / sizeof bad_fields[0]);
     tcase_add_test(valid, test_content_length_bounds);
     tcase_add_loop_test(files, test_sendfile, 0, sizeof file_cases / sizeof file_cases[0]);
