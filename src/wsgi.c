@@ -102,9 +102,17 @@ static int start_interpreter(const struct config *cfg, char *err, size_t errlen)
      * so that an app can start Python subprocesses. */
     const char *venv = virtualenv_dir(cfg);
     char exe[4096];
-    if (venv != NULL)
+    if (venv != NULL) {
+        /* A virtual environment is a folder with pyvenv.cfg (PEP 405). */
+        snprintf(exe, sizeof(exe), "%s/pyvenv.cfg", venv);
+        if (access(exe, R_OK) != 0) {
+            snprintf(err, errlen, "virtualenv '%s' is not a virtual environment (no pyvenv.cfg)",
+                     venv);
+            PyConfig_Clear(&pc);
+            return -1;
+        }
         snprintf(exe, sizeof(exe), "%s/bin/python", venv);
-    else
+    } else
         snprintf(exe, sizeof(exe), "%s", GREENHORN_PYTHON);
     if (!PyStatus_Exception(st))
         st = PyConfig_SetBytesString(&pc, &pc.executable, exe);
@@ -158,7 +166,7 @@ static PyObject *write_obj; /* the write() callable start_response returns */
 int wsgi_init(const struct config *cfg, char *err, size_t errlen)
 {
     if (!Py_IsInitialized() && start_interpreter(cfg, err, errlen) < 0)
-        return -1;
+        return -1; /* err says why; no Python exception to fetch */
     if (setup_sys_path(cfg) < 0 || enable_faulthandler() < 0 ||
         PyType_Ready(&FileWrapperType) < 0 || environ_init(cfg, (PyObject *)&FileWrapperType) < 0)
         goto fail;

@@ -196,3 +196,15 @@ def test_error_logfile_gets_the_log(spawn, tmp_path):
     text = open(errlog).read()
     assert "Starting greenhorn" in text and "Booting worker with pid" in text
     assert "Starting greenhorn" not in server.log()
+
+
+def test_a_folder_that_is_no_virtualenv_fails_the_boot(spawn, tmp_path):
+    # exit 3 (worker boot error): the master halts instead of respawning
+    server = spawn.server(["-w", "2", "--virtualenv", str(tmp_path), "-b",
+                           "127.0.0.1:%d" % harness.free_port(), "rawapp:application"],
+                          wait=False)
+    assert server.wait_exit(10) == 3
+    log = server.log()
+    assert "is not a virtual environment (no pyvenv.cfg)" in log
+    assert "Reason: Worker failed to boot." in log
+    assert "Traceback" not in log
