@@ -171,12 +171,34 @@ static int take_proxy_header(struct worker *w, struct conn *c)
 }
 
 /*
+ * Should the parser run again?  It parses the whole head from the start, so
+ * running it after every read would let a client that sends a large head a
+ * few bytes at a time make us do work quadratic in its size.  Small heads
+ * are parsed every time (cheap, and a bad request line is refused at once);
+ * larger ones when the new bytes could end the head (a blank line) or the
+ * buffer grew by an eighth since the last parse, which keeps the total
+ * parsing work linear while limits are still caught early.
+ */
+static bool worth_parsing(const struct conn *c, size_t parsed_len)
+{
+    if (c->len <= 4096 || parsed_len > c->len || c->len >= parsed_len + parsed_len / 8)
+        return true;
+    size_t from = parsed_len >= 3 ? parsed_len - 3 : 0;
+    const char *p = c->buf + from, *end = c->buf + c->len;
+    while ((p = memchr(p, '\n', (size_t)(end - p))) != NULL && ++p < end)
+        if (*p == '\n' || (*p == '\r' && p + 1 < end && p[1] == '\n'))
+            return true;
+    return false;
+}
+
+/*
  * Read until the request head is complete.  Returns 1 when c->req is
  * parsed, 0 when the client left without a request (close quietly), or the
  * HTTP status to answer with (400, 408, 414, 431, ...).
  */
 static int read_head(struct worker *w, struct conn *c)
 {
+    size_t parsed_len = 0; /* c->len when the parser last ran */
     int64_t deadline = worker_now_ms() + (int64_t)w->cfg->header_timeout * 1000;
     bool want_proxy = w->cfg->proxy_protocol != CONFIG_PROXY_OFF &&
                       config_addr_allowed(&w->cfg->proxy_allow_ips, c->peer_addr);
@@ -206,6 +228,9 @@ static int read_head(struct worker *w, struct conn *c)
                 return p;
             want_proxy = false;
         }
+        if (!worth_parsing(c, parsed_len))
+            continue;
+        parsed_len = c->len;
         int r = http_parse_request(c->buf, c->len, &w->opts, &c->req);
         if (r > 0) {
             c->head_len = (size_t)r;
