@@ -128,6 +128,7 @@ class Instance:
         self.port = None
         self.proc = None
         self.started = None
+        self.kept_open = False  # answered `Connection: close` but kept the connection
 
 
 def start(instance, tmp):
@@ -157,6 +158,10 @@ def start_all(servers, tmp):
             h.say("skip %s %s: %s" % (inst.server, inst.app, err))
             h.stop(inst.proc)
             continue
+        if h.closes_after_answer(inst.port) is False:
+            inst.kept_open = True
+            h.say("note %s %s: answered `Connection: close` but kept the connection open, so its"
+                  " close rows measure keep-alive (marked close*)" % (inst.server, inst.app))
         ready.append(inst)
     return ready
 
@@ -210,8 +215,11 @@ def _worst(values):
     return max(values)
 
 
-def summarize(samples):
-    """Median of the rounds per row, errors summed, ratio to Gunicorn sync."""
+def summarize(samples, kept_open=()):
+    """Median of the rounds per row, errors summed, ratio to Gunicorn sync.
+
+    kept_open: the (server, app) pairs that ignore `Connection: close`.
+    """
     rows = []
     for (server, app, mode), runs in samples.items():
         errors = {k: sum(r[k] for r in runs) for k in h.ERROR_KINDS}
@@ -225,6 +233,7 @@ def summarize(samples):
             "server_us_per_req": h.median([r["server_us_per_req"] for r in runs]),
             "wrk_cpu_share": h.median([r["wrk_cpu_share"] for r in runs]),
             "errors": errors, "rounds": runs,
+            "kept_open": mode == "close" and (server, app) in kept_open,
         })
     base = {(r["app"], r["mode"]): r["rps"] for r in rows if r["server"] == BASELINE}
     for row in rows:
@@ -275,7 +284,8 @@ def print_table(rows):
     for r in rows:
         ratio = "%.2fx" % r["vs_gunicorn_sync"] if r["vs_gunicorn_sync"] else "-"
         worst = "-" if r["new_client_max_ms"] is None else "%.0f" % r["new_client_max_ms"]
-        cells.append([r["server"], r["app"], r["mode"], "%.0f" % r["rps"], "%.2f" % r["p50_ms"],
+        mode = r["mode"] + ("*" if r.get("kept_open") else "")
+        cells.append([r["server"], r["app"], mode, "%.0f" % r["rps"], "%.2f" % r["p50_ms"],
                       "%.2f" % r["p99_ms"], _errors_cell(r["errors"]), worst + (" starved" if r["starved"] else ""),
                       "%.0f" % r["server_us_per_req"], "%.0f%%" % (100 * r["wrk_cpu_share"]), ratio])
     h.say(h.table(["server", "app", "mode", "req/s", "p50 ms", "p99 ms", "errors", "new client ms",
@@ -283,6 +293,9 @@ def print_table(rows):
     h.say("new client ms: the longest a client arriving during the run waited (one request every 100 ms).")
     h.say("CPU us/req: the server's own CPU time (master + workers) per request.  wrk CPU: the share of a")
     h.say("  core wrk used; near 100%, wrk was the bottleneck and req/s is a floor for that server.")
+    if any(r.get("kept_open") for r in rows):
+        h.say("close*: the server answered `Connection: close` and kept the connection open anyway (RFC 9112")
+        h.say("  section 9.6 says it must close), so wrk reused it: the row measures keep-alive, not close.")
     if any(r["starved"] for r in rows):
         h.say("starved: that client waited over %.0f s: the server answered some connections and left the"
               % (STARVED_MS / 1000))
@@ -311,11 +324,13 @@ def write_csv(path, rows):
     tmp = path + ".tmp"
     with open(tmp, "w", newline="") as out:
         writer = csv.writer(out)
-        writer.writerow(["server", "app", "mode", "req_s", "p50_ms", "p99_ms", "errors", "vs_gunicorn_sync"])
+        writer.writerow(["server", "app", "mode", "req_s", "p50_ms", "p99_ms", "errors", "vs_gunicorn_sync",
+                         "kept_open"])
         for r in rows:
             ratio = "%.3f" % r["vs_gunicorn_sync"] if r["vs_gunicorn_sync"] else ""
             writer.writerow([r["server"], r["app"], r["mode"], "%.1f" % r["rps"], "%.3f" % r["p50_ms"],
-                             "%.3f" % r["p99_ms"], sum(r["errors"].values()), ratio])
+                             "%.3f" % r["p99_ms"], sum(r["errors"].values()), ratio,
+                             int(bool(r.get("kept_open")))])
     os.replace(tmp, path)
 
 
@@ -478,7 +493,8 @@ def measure(servers, tmp, seconds, rounds):
         memory = {(i.server, i.app): h.memory_of(i.proc) for i in instances}
     finally:
         h.stop([i.proc for i in instances])
-    return summarize(samples), memory, two
+    kept_open = {(i.server, i.app) for i in instances if i.kept_open}
+    return summarize(samples, kept_open), memory, two
 
 
 def report(rows, memory, startup, servers, settings, info, two=None):

@@ -307,6 +307,32 @@ def http_status(port, path="/", timeout=10.0):
     return int(parts[1])
 
 
+def closes_after_answer(port, path="/", patience=2.0):
+    """Does the server close the connection after answering `Connection: close`?
+
+    RFC 9112 section 9.6: a server that receives "close" must close the
+    connection after its response.  A server that keeps it open lets wrk
+    reuse the connection, so its "close" row would measure keep-alive.
+    Sends one GET with Connection: close and waits up to `patience` seconds
+    after the answer for the end of the stream.  Returns True (closed),
+    False (still open), or None (no answer at all).
+    """
+    request = ("GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n" % path).encode()
+    received = b""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=patience) as sock:
+            sock.sendall(request)
+            while True:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    return received.startswith(b"HTTP/") or None
+                received += chunk
+    except socket.timeout:
+        return False if received.startswith(b"HTTP/") else None
+    except OSError:
+        return None
+
+
 def wait_first_200(proc, port, started, timeout=60.0, path="/", check_owner=True):
     """Poll every 5 ms until the server answers 200; seconds since `started`.
 
