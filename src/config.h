@@ -60,6 +60,8 @@ struct config {
     int timeout;               /* -t: heartbeat timeout, seconds (30); 0 = never */
     int graceful_timeout;      /* seconds to drain on TERM (30) */
     int backlog;               /* listen(2) backlog (2048) */
+    int max_requests;          /* a worker restarts after this many requests (0 = never) */
+    int max_requests_jitter;   /* plus a random 0..this, chosen by each worker (0) */
     int header_timeout;        /* seconds to receive a whole request head (10) */
     int body_timeout;          /* seconds of silence allowed while reading a body (10) */
     char *env[CONFIG_MAX_ENV]; /* -e KEY=VALUE, repeatable */

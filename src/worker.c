@@ -53,7 +53,9 @@ struct worker {
     size_t max_head;             /* the largest request head we will buffer */
     int epfd;
     bool alive;
-    int64_t last_check; /* when the master was last looked for */
+    int64_t last_check;    /* when the master was last looked for */
+    long long served;      /* requests handed to the app so far */
+    long long serve_limit; /* --max-requests plus this worker's jitter; 0 = no limit */
 };
 
 int64_t worker_now_ms(void)
@@ -325,7 +327,10 @@ static void reset_conn(struct worker *w, struct conn *c, int fd, const struct li
     c->body_timeout_ms = w->cfg->body_timeout * 1000;
 }
 
-static void serve(struct worker *w, int fd, const struct sockaddr_storage *peer,
+/* Serve one connection.  Returns true when the request reached the app
+ * (only those count towards --max-requests, as in Gunicorn: a flood of bad
+ * requests must not make workers restart). */
+static bool serve(struct worker *w, int fd, const struct sockaddr_storage *peer,
                   const struct listener *l)
 {
     struct conn *c = &w->conn;
@@ -341,12 +346,12 @@ static void serve(struct worker *w, int fd, const struct sockaddr_storage *peer,
             conn_close(c, false);
         else
             refuse(c, r, 1);
-        return;
+        return false;
     }
     int status = input_body_begin(c);
     if (status != 0) {
         refuse(c, status, c->req.version_minor);
-        return;
+        return false;
     }
     c->expect_continue = c->req.expect_continue;
     note_log_fields(c);
@@ -363,6 +368,36 @@ static void serve(struct worker *w, int fd, const struct sockaddr_storage *peer,
     PyEval_RestoreThread(w->tstate);
     wsgi_end_request();
     w->tstate = PyEval_SaveThread();
+    return true;
+}
+
+/*
+ * --max-requests: once a worker has handed its quota of requests to the
+ * app, it takes no more connections and leaves the loop; worker_main then
+ * exits 0 and the master starts a fresh worker in its place (a cure for
+ * apps that leak memory).  Connections arriving meanwhile wait in the
+ * listening socket's backlog, which the master keeps open, so none is
+ * refused.  Gunicorn logs the same line.
+ */
+static void count_request(struct worker *w)
+{
+    w->served++;
+    if (w->serve_limit > 0 && w->served >= w->serve_limit && w->alive) {
+        log_msg(LOG_INFO, "Autorestarting worker after current request.");
+        w->alive = false;
+    }
+}
+
+/* This worker's quota: --max-requests plus a random 0..--max-requests-jitter,
+ * so that workers started together do not all restart together. */
+static long long serve_limit(const struct config *cfg)
+{
+    if (cfg->max_requests <= 0)
+        return 0;
+    long long jitter = 0;
+    if (cfg->max_requests_jitter > 0)
+        jitter = arc4random_uniform((uint32_t)cfg->max_requests_jitter + 1);
+    return (long long)cfg->max_requests + jitter;
 }
 
 /* ---- the accept loop ---------------------------------------------------- */
@@ -384,7 +419,8 @@ static int accept_ready(struct worker *w)
         }
         if (l->family == AF_UNIX)
             peer.ss_family = AF_UNIX; /* an unnamed client socket may report no address */
-        serve(w, fd, &peer, l);
+        if (serve(w, fd, &peer, l))
+            count_request(w);
         served++;
     }
     return served;
@@ -543,6 +579,7 @@ int worker_main(const struct worker_ctx *ctx)
     w.epfd = -1;
     w.conn.fd = -1;
     w.alive = true;
+    w.serve_limit = serve_limit(ctx->cfg);
     int code = WORKER_EXIT_BOOT_ERROR;
 
     beat(&w);

@@ -98,6 +98,8 @@ START_TEST(test_defaults)
     ck_assert_int_eq(cfg.timeout, 30);
     ck_assert_int_eq(cfg.graceful_timeout, 30);
     ck_assert_int_eq(cfg.backlog, 2048);
+    ck_assert_int_eq(cfg.max_requests, 0);
+    ck_assert_int_eq(cfg.max_requests_jitter, 0);
     ck_assert_int_eq(cfg.header_timeout, 10);
     ck_assert_int_eq(cfg.body_timeout, 10);
     ck_assert_ptr_null(cfg.chdir);
@@ -167,6 +169,14 @@ static long long get_backlog(void)
 {
     return cfg.backlog;
 }
+static long long get_max_requests(void)
+{
+    return cfg.max_requests;
+}
+static long long get_jitter(void)
+{
+    return cfg.max_requests_jitter;
+}
 static long long get_header_timeout(void)
 {
     return cfg.header_timeout;
@@ -205,6 +215,9 @@ static const struct number_case {
     {"timeout", 't', "120", 120, get_timeout},
     {"graceful-timeout", 0, "5", 5, get_graceful},
     {"backlog", 0, "64", 64, get_backlog},
+    {"max-requests", 0, "1000", 1000, get_max_requests},
+    {"max-requests", 0, "2147483647", 2147483647, get_max_requests},
+    {"max-requests-jitter", 0, "50", 50, get_jitter},
     {"header-timeout", 0, "3600", 3600, get_header_timeout},
     {"body-timeout", 0, "1", 1, get_body_timeout},
     {"limit-request-line", 0, "0", 0, get_line},
@@ -262,6 +275,9 @@ static const struct error_case {
     {"--timeout 86401 app:app", "--timeout: 86401 is above 86400"},
     {"--graceful-timeout -5 app:app", "--graceful-timeout: -5 is below 0"},
     {"--backlog 65536 app:app", "--backlog: 65536 is above 65535"},
+    {"--max-requests -1 app:app", "--max-requests: -1 is below 0"},
+    {"--max-requests 2147483648 app:app", "--max-requests: 2147483648 is above 2147483647"},
+    {"--max-requests-jitter x app:app", "--max-requests-jitter: 'x' is not a whole number"},
     {"--header-timeout 0 app:app", "--header-timeout: 0 is below 1"},
     {"--header-timeout 3601 app:app", "--header-timeout: 3601 is above 3600"},
     {"--body-timeout 0 app:app", "--body-timeout: 0 is below 1"},
