@@ -21,6 +21,7 @@ import shutil
 import subprocess
 import sys
 import time
+import urllib.request
 
 sys.dont_write_bytecode = True  # keep __pycache__ out of the source tree
 import harness as h  # noqa: E402  (after the line above, on purpose)
@@ -266,6 +267,36 @@ def startup_times(servers, tmp):
     return {name: {app: h.median(v) for app, v in apps.items() if v} for name, apps in times.items()}
 
 
+def flask_call_costs(tmp):
+    """Flask's own cost per call with no server: {"embedded": us, "python3": us}.
+
+    apps/flask_call.py runs under /usr/bin/python3, then inside one greenhorn
+    worker (libpython3.11.so).  A side that fails is reported and left out.
+    """
+    out = {}
+    try:
+        done = subprocess.run([h.PYTHON, os.path.join(h.APPS_DIR, "flask_call.py")],
+                              capture_output=True, text=True, timeout=120)
+        out["python3"] = float(done.stdout.strip())
+    except (OSError, subprocess.TimeoutExpired, ValueError) as err:
+        h.say("flask call under %s not measured: %s" % (h.PYTHON, err))
+    if h.greenhorn_missing():
+        return out
+    port = h.free_port()
+    argv = [h.greenhorn_path(), "-w", "1", "-t", "120", "-b", "127.0.0.1:%d" % port,
+            "flask_call:app"]
+    proc = h.spawn(argv, cwd=h.APPS_DIR, log_path=os.path.join(tmp, "flask-call.log"))
+    try:
+        h.wait_first_200(proc, port, time.monotonic())  # the first answer is a measurement too
+        with urllib.request.urlopen("http://127.0.0.1:%d/" % port, timeout=120) as answer:
+            out["embedded"] = float(answer.read().decode().strip())
+    except (h.BenchError, OSError, ValueError) as err:
+        h.say("flask call inside greenhorn not measured: %s" % err)
+    finally:
+        h.stop(proc)
+    return out
+
+
 # ---- reporting ------------------------------------------------------------------
 
 
@@ -421,7 +452,21 @@ def _two_thread_note(two):
         two["greenhorn"] / two[BASELINE], two["greenhorn"], two[BASELINE])
 
 
-def targets(rows, memory, startup, skip_reason, two=None):
+def _flask_share_note(rows, calls):
+    """INFO: Flask's own call against each server's CPU per Flask request."""
+    label = "flask close: the server's own share"
+    gh, ref = _row(rows, "greenhorn", "flask", "close"), _row(rows, BASELINE, "flask", "close")
+    if "embedded" not in calls or "python3" not in calls or not gh or not ref:
+        return label, None, "not measured"
+    return label, None, (
+        "Flask's call alone takes %.0f us embedded, %.0f us under %s; per request greenhorn"
+        " used %.0f us of CPU (%.0f beyond the call), gunicorn-sync %.0f (%.0f beyond)"
+        % (calls["embedded"], calls["python3"], h.PYTHON, gh["server_us_per_req"],
+           gh["server_us_per_req"] - calls["embedded"], ref["server_us_per_req"],
+           ref["server_us_per_req"] - calls["python3"]))
+
+
+def targets(rows, memory, startup, skip_reason, two=None, calls=None):
     """Every target as {"target", "result": PASS/FAIL/SKIP, "detail"}."""
     checks = [
         _ratio_target(rows, "hello", "close", BASELINE, 3.0),
@@ -432,11 +477,13 @@ def targets(rows, memory, startup, skip_reason, two=None):
     ] + _memory_targets(memory) + _startup_targets(startup)
     checks.append(_cpu_note(rows))
     checks.append(_two_thread_note(two or {}))
+    checks.append(_flask_share_note(rows, calls or {}))
+    informational = ("CPU per request", "wrk -t2", "own share")
     out = []
     for label, ok, detail in checks:
         if skip_reason:
             ok, detail = None, skip_reason
-        if (label.endswith("CPU per request") or "wrk -t2" in label) and not skip_reason:
+        if any(word in label for word in informational) and not skip_reason:
             result = "INFO"
         else:
             result = "SKIP" if ok is None else ("PASS" if ok else "FAIL")
@@ -497,7 +544,7 @@ def measure(servers, tmp, seconds, rounds):
     return summarize(samples, kept_open), memory, two
 
 
-def report(rows, memory, startup, servers, settings, info, two=None):
+def report(rows, memory, startup, servers, settings, info, two=None, calls=None):
     """Print every table and the targets; write bench-<timestamp>.json, latest.json, latest.csv."""
     skip_reason = h.greenhorn_missing()
     h.say("")
@@ -507,7 +554,7 @@ def report(rows, memory, startup, servers, settings, info, two=None):
     h.say("")
     print_startup(startup)
     h.say("")
-    checks = targets(rows, memory, startup, skip_reason, two)
+    checks = targets(rows, memory, startup, skip_reason, two, calls)
     for c in checks:
         h.say("%-4s  %-50s %s" % (c["result"], c["target"], c["detail"]))
     stamp = time.strftime("%Y%m%d-%H%M%S")
@@ -517,6 +564,7 @@ def report(rows, memory, startup, servers, settings, info, two=None):
         "rows": rows,
         "memory": [{"server": s, "app": a, **m} for (s, a), m in sorted(memory.items())],
         "startup_s": startup, "targets": checks, "hello_close_wrk_t2": two or {},
+        "flask_call_us": calls or {},
     }
     os.makedirs(h.RESULTS_DIR, exist_ok=True)
     h.write_json(os.path.join(h.RESULTS_DIR, "bench-%s.json" % stamp), data)
@@ -558,7 +606,9 @@ def main():
     rows, memory, two = measure(servers, tmp, seconds, rounds)
     h.say("measuring start to first 200 ...")
     startup = startup_times(servers, tmp)
-    report(rows, memory, startup, servers, settings, info, two)
+    h.say("measuring Flask's own call, with no server ...")
+    calls = flask_call_costs(tmp)
+    report(rows, memory, startup, servers, settings, info, two, calls)
     h.say("bench took %.0f s" % (time.monotonic() - began))
 
 
