@@ -44,19 +44,36 @@ static int apply_env(const struct config *cfg, char *err, size_t errlen)
     return 0;
 }
 
-/* Bind every -b address.  Returns the number bound, or -1 with err. */
+/* Bind every -b address, or adopt the sockets of systemd socket activation
+ * (which replace them, as in Gunicorn).  Returns the number bound, or -1
+ * with err. */
 static int bind_all(const struct config *cfg, struct listener *out, char *err, size_t errlen)
 {
-    for (size_t i = 0; i < cfg->num_binds; i++) {
+    char fds[CONFIG_MAX_BINDS][16];
+    const char *specs[CONFIG_MAX_BINDS];
+    int n = bind_activated(CONFIG_MAX_BINDS, err, errlen);
+
+    if (n < 0)
+        return -1;
+    for (int i = 0; i < n; i++) {
+        snprintf(fds[i], sizeof fds[i], "fd://%d", BIND_ACTIVATED_FIRST_FD + i);
+        specs[i] = fds[i];
+    }
+    if (n == 0) {
+        n = (int)cfg->num_binds;
+        for (int i = 0; i < n; i++)
+            specs[i] = cfg->binds[i];
+    }
+    for (int i = 0; i < n; i++) {
         struct bind_addr addr;
-        if (bind_parse(cfg->binds[i], &addr, err, errlen) < 0 ||
+        if (bind_parse(specs[i], &addr, err, errlen) < 0 ||
             bind_listen(&addr, cfg->backlog, &out[i], err, errlen) < 0) {
             while (i-- > 0)
                 bind_close(&out[i]);
             return -1;
         }
     }
-    return (int)cfg->num_binds;
+    return n;
 }
 
 static int write_pidfile(const char *path)

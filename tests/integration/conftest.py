@@ -58,12 +58,14 @@ class Spawner:
     def __init__(self, greenhorn_path, logdir):
         self.greenhorn, self.logdir, self.servers = greenhorn_path, logdir, []
 
-    def server(self, args, cwd=APPS, env=None, addr=None, name=None, wait=True, command=None):
+    def server(self, args, cwd=APPS, env=None, addr=None, name=None, wait=True, command=None,
+               pass_fds=()):
         """Start `command + args` (command defaults to greenhorn) in cwd.
-        addr is the port or unix path to wait for; wait=False returns at once."""
+        addr is the port or unix path to wait for; wait=False returns at once;
+        pass_fds are file descriptors the process inherits."""
         command = [self.greenhorn] if command is None else command
         name = name or "server%d" % len(self.servers)
-        server = harness.Server(command + list(args), cwd, self.logdir, name, env, addr)
+        server = harness.Server(command + list(args), cwd, self.logdir, name, env, addr, pass_fds)
         self.servers.append(server)
         server.start()
         if wait:

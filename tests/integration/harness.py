@@ -222,8 +222,9 @@ def clean_env(extra=None):
 class Server:
     """One server process: argv is run in cwd with env; logs go to files in logdir."""
 
-    def __init__(self, argv, cwd, logdir, name, env=None, addr=None):
+    def __init__(self, argv, cwd, logdir, name, env=None, addr=None, pass_fds=()):
         self.argv, self.cwd, self.name, self.addr = list(argv), cwd, name, addr
+        self.pass_fds = tuple(pass_fds)  # file descriptors the process inherits
         self.env = clean_env(env)
         self.err_path = os.path.join(logdir, name + ".stderr")
         self.out_path = os.path.join(logdir, name + ".stdout")
@@ -240,6 +241,7 @@ class Server:
                 stdout=out,
                 stderr=err,
                 start_new_session=True,
+                pass_fds=self.pass_fds,
             )
         return self
 

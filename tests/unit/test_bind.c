@@ -17,6 +17,7 @@
 #include <netinet/tcp.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -384,6 +385,38 @@ START_TEST(test_inherited_fd_must_listen)
 }
 END_TEST
 
+/* Socket activation: the variables count only when LISTEN_PID is us. */
+START_TEST(test_activated_variables)
+{
+    char pid[24], err[256] = "";
+
+    snprintf(pid, sizeof pid, "%d", (int)getpid());
+    unsetenv("LISTEN_PID");
+    unsetenv("LISTEN_FDS");
+    ck_assert_int_eq(bind_activated(8, err, sizeof err), 0); /* not activated */
+
+    setenv("LISTEN_PID", "1", 1); /* another process's */
+    setenv("LISTEN_FDS", "2", 1);
+    ck_assert_int_eq(bind_activated(8, err, sizeof err), 0);
+    ck_assert_str_eq(getenv("LISTEN_FDS"), "2"); /* left alone */
+
+    setenv("LISTEN_PID", pid, 1);
+    ck_assert_int_eq(bind_activated(8, err, sizeof err), 2);
+    ck_assert_ptr_null(getenv("LISTEN_PID")); /* removed once taken */
+    ck_assert_ptr_null(getenv("LISTEN_FDS"));
+
+    setenv("LISTEN_PID", pid, 1);
+    setenv("LISTEN_FDS", "9", 1);
+    ck_assert_int_eq(bind_activated(8, err, sizeof err), -1);
+    ck_assert_str_eq(err, "LISTEN_FDS: '9' is not a number of sockets from 1 to 8");
+    setenv("LISTEN_FDS", "2x", 1);
+    ck_assert_int_eq(bind_activated(8, err, sizeof err), -1);
+    ck_assert_str_eq(err, "LISTEN_FDS: '2x' is not a number of sockets from 1 to 8");
+    unsetenv("LISTEN_PID");
+    unsetenv("LISTEN_FDS");
+}
+END_TEST
+
 static Suite *bind_suite(void)
 {
     Suite *s = suite_create("bind");
@@ -401,6 +434,7 @@ static Suite *bind_suite(void)
     tcase_add_test(sockets, test_listen_unix_refuses_regular_file);
     tcase_add_test(sockets, test_listen_inherited_fd);
     tcase_add_test(sockets, test_inherited_fd_must_listen);
+    tcase_add_test(sockets, test_activated_variables);
     suite_add_tcase(s, parse);
     suite_add_tcase(s, sockets);
     return s;
