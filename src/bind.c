@@ -389,11 +389,11 @@ static int listen_unix(const struct bind_addr *addr, int backlog, struct listene
         goto fail;
     }
     /*
-     * Gunicorn binds under its --umask, 0 by default, so the socket file is
-     * mode 0777 and a front proxy running as another user can connect.
-     * greenhorn has no --umask and does the same with 0.
+     * Bind under --umask, as Gunicorn does.  Its default, 0, makes the socket
+     * file mode 0777, so a front proxy running as another user can connect;
+     * --umask 007 keeps it to the owner and group.
      */
-    old_mask = umask(0);
+    old_mask = umask((mode_t)(addr->umask & 0777));
     rc = bind(fd, (const struct sockaddr *)&sun, sizeof sun);
     umask(old_mask);
     if (rc < 0 || listen(fd, backlog) < 0) {

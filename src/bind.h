@@ -23,6 +23,7 @@ struct bind_addr {
     uint16_t port;  /* BIND_TCP: 1..65535 (8000 when the spec names none) */
     char path[sizeof(((struct sockaddr_un *)0)->sun_path)]; /* BIND_UNIX */
     int fd;                                                 /* BIND_FD */
+    unsigned umask; /* BIND_UNIX: the umask the socket file is created under (--umask; 0) */
 };
 
 /* A bound, listening socket, as the workers use it. */
@@ -51,8 +52,8 @@ int bind_parse(const char *spec, struct bind_addr *out, char *err, size_t errlen
  * non-blocking and close-on-exec, and fill *out; url, server_name and
  * server_port come from getsockname, so port 0 shows the port chosen.
  * unix: a socket file nobody accepts on is removed first (a live one is "in
- * use"; any other file is refused); the socket is bound under umask 0, as
- * Gunicorn's default --umask.  fd://N: N must already be a listening stream
+ * use"; any other file is refused); the socket is bound under addr->umask
+ * (Gunicorn's --umask, 0 by default).  fd://N: N must already be a listening stream
  * socket; it is adopted (left open on failure).  No retries: an address in
  * use fails at once.  Returns 0 (the caller owns out->fd), or -1 with
  * out->fd == -1 and err such as "127.0.0.1:8000: Address already in use".

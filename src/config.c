@@ -136,6 +136,9 @@ const struct config_setting config_settings[] = {
      .help = "seconds workers get to finish their requests on TERM or HUP"},
     {.names = {"backlog"}, .kind = OPT_INT, .offset = AT(backlog), .min = 0, .max = 65535,
      .def = "2048", .meta = "INT", .help = "the maximum number of pending connections"},
+    {.names = {"umask"}, .short_name = 'm', .kind = OPT_MODE, .offset = AT(umask), .max = 0777,
+     .def = "0", .meta = "INT",
+     .help = "the umask unix sockets are created under (0o22, 022, 18; 0 = mode 0777)"},
     {.names = {"max-requests"}, .kind = OPT_INT, .offset = AT(max_requests), .min = 0,
      .max = INT_MAX, .def = "0", .meta = "INT",
      .help = "a worker restarts after this many requests (0 = never)"},
@@ -264,6 +267,33 @@ static int parse_bytes(const char *text, long long max, uint64_t *out, char *why
     if (n > (uint64_t)max / scale)
         return config_explain(why, whylen, "%s is above %lld bytes", text, max);
     *out = n * scale;
+    return 0;
+}
+
+/*
+ * parse_mode - a file mode the way Gunicorn reads --umask: 0o, 0x or 0b
+ * prefixes, a leading 0 for octal ("022" is 0o22), else decimal.
+ */
+static int parse_mode(const char *text, long long max, int *out, char *why, size_t whylen)
+{
+    const char *digits = text, *valid = "0123456789";
+    int base = 10;
+    long long n;
+
+    if (text[0] == '0' && text[1] != '\0') {
+        int p = tolower((unsigned char)text[1]);
+        base = p == 'x' ? 16 : p == 'b' ? 2 : 8;
+        valid = base == 16 ? "0123456789abcdefABCDEF" : base == 2 ? "01" : "01234567";
+        digits = text + (p == 'x' || p == 'b' || p == 'o' ? 2 : 1);
+    }
+    if (digits[0] == '\0' || digits[strspn(digits, valid)] != '\0')
+        return config_explain(why, whylen, "'%s' is not a file mode (such as 0o22, 022 or 18)",
+                              text);
+    errno = 0;
+    n = strtoll(digits, NULL, base);
+    if (errno == ERANGE || n > max)
+        return config_explain(why, whylen, "%s is above 0o%llo", text, max);
+    *out = (int)n;
     return 0;
 }
 
@@ -465,6 +495,8 @@ static int store_value(struct config *cfg, const struct config_setting *s, const
         return 0;
     case OPT_BYTES:
         return parse_bytes(v, s->max, (uint64_t *)field, why, whylen);
+    case OPT_MODE:
+        return parse_mode(v, s->max, (int *)field, why, whylen);
     case OPT_STRING:
         free(*(char **)field);
         *(char **)field = NULL;

@@ -23,6 +23,7 @@ enum config_opt_kind {
     OPT_INT,     /* int within [min, max] */
     OPT_UINT,    /* unsigned within [min, max] */
     OPT_BYTES,   /* uint64_t: a size, "1048576", "64k", "10m", "1g" */
+    OPT_MODE,    /* int: a file mode such as 0o22, 022, 0x12 or 18, up to max */
     OPT_STRING,  /* char *; "" leaves it unset (NULL) */
     OPT_LIST,    /* struct config_list from "a,b,c" */
     OPT_ADDRS,   /* a list of IP addresses or networks, or "*" */

@@ -66,8 +66,9 @@ static int bind_all(const struct config *cfg, struct listener *out, char *err, s
     }
     for (int i = 0; i < n; i++) {
         struct bind_addr addr;
-        if (bind_parse(specs[i], &addr, err, errlen) < 0 ||
-            bind_listen(&addr, cfg->backlog, &out[i], err, errlen) < 0) {
+        int parsed = bind_parse(specs[i], &addr, err, errlen);
+        addr.umask = (unsigned)cfg->umask; /* how a unix socket file is created */
+        if (parsed < 0 || bind_listen(&addr, cfg->backlog, &out[i], err, errlen) < 0) {
             while (i-- > 0)
                 bind_close(&out[i]);
             return -1;

@@ -12,6 +12,7 @@ import os
 import re
 import signal
 import socket
+import stat
 import subprocess
 import time
 
@@ -260,6 +261,16 @@ def test_unix_socket(spawn, tmp_path):
     server.signal(signal.SIGTERM)
     assert server.wait_exit(5.0) == 0
     assert not os.path.exists(path)
+
+
+@pytest.mark.parametrize("args, mode", [([], 0o777), (["--umask", "007"], 0o770),
+                                        (["-m", "0o22"], 0o755)])
+def test_umask_sets_the_unix_socket_mode(spawn, tmp_path, args, mode):
+    """Gunicorn's --umask: 0 by default (anyone may connect), 007 for owner and group."""
+    path = str(tmp_path / "gh.sock")
+    spawn.server(args + ["-b", "unix:" + path, "rawapp:application"], addr=path)
+    assert stat.S_IMODE(os.stat(path).st_mode) == mode
+    assert fetch(path, "/head").status == 200
 
 
 def test_two_binds(spawn):

@@ -308,6 +308,15 @@ START_TEST(test_listen_unix)
     ck_assert(connect_ok(AF_UNIX, &sun, sizeof sun));
     bind_close(&l);
     ck_assert_int_eq(lstat(path, &st), -1); /* bind_close removed the file */
+
+    /* --umask 027: owner and group only; the process's own umask is restored. */
+    mode_t before = umask(022);
+    a.umask = 027;
+    ck_assert_msg(bind_listen(&a, 16, &l, err, sizeof err) == 0, "%s", err);
+    ck_assert_int_eq(lstat(path, &st), 0);
+    ck_assert_int_eq(st.st_mode & 0777, 0750);
+    ck_assert_int_eq(umask(before), 022);
+    bind_close(&l);
     ck_assert_int_eq(rmdir(tmpdir), 0);
 }
 END_TEST

@@ -98,6 +98,7 @@ START_TEST(test_defaults)
     ck_assert_int_eq(cfg.timeout, 30);
     ck_assert_int_eq(cfg.graceful_timeout, 30);
     ck_assert_int_eq(cfg.backlog, 2048);
+    ck_assert_int_eq(cfg.umask, 0);
     ck_assert_int_eq(cfg.max_requests, 0);
     ck_assert_int_eq(cfg.max_requests_jitter, 0);
     ck_assert_int_eq(cfg.header_timeout, 10);
@@ -169,6 +170,10 @@ static long long get_backlog(void)
 {
     return cfg.backlog;
 }
+static long long get_umask(void)
+{
+    return cfg.umask;
+}
 static long long get_max_requests(void)
 {
     return cfg.max_requests;
@@ -215,6 +220,13 @@ static const struct number_case {
     {"timeout", 't', "120", 120, get_timeout},
     {"graceful-timeout", 0, "5", 5, get_graceful},
     {"backlog", 0, "64", 64, get_backlog},
+    {"umask", 'm', "0", 0, get_umask},
+    {"umask", 'm', "18", 18, get_umask},
+    {"umask", 'm', "022", 18, get_umask}, /* a leading 0 is octal, as in Gunicorn */
+    {"umask", 'm', "0o22", 18, get_umask},
+    {"umask", 'm', "0x12", 18, get_umask},
+    {"umask", 'm', "0b10010", 18, get_umask},
+    {"umask", 'm', "0777", 511, get_umask},
     {"max-requests", 0, "1000", 1000, get_max_requests},
     {"max-requests", 0, "2147483647", 2147483647, get_max_requests},
     {"max-requests-jitter", 0, "50", 50, get_jitter},
@@ -275,6 +287,10 @@ static const struct error_case {
     {"--timeout 86401 app:app", "--timeout: 86401 is above 86400"},
     {"--graceful-timeout -5 app:app", "--graceful-timeout: -5 is below 0"},
     {"--backlog 65536 app:app", "--backlog: 65536 is above 65535"},
+    {"--umask 08 app:app", "--umask: '08' is not a file mode (such as 0o22, 022 or 18)"},
+    {"--umask 0x app:app", "--umask: '0x' is not a file mode (such as 0o22, 022 or 18)"},
+    {"-m -1 app:app", "--umask: '-1' is not a file mode (such as 0o22, 022 or 18)"},
+    {"--umask 01000 app:app", "--umask: 01000 is above 0o777"},
     {"--max-requests -1 app:app", "--max-requests: -1 is below 0"},
     {"--max-requests 2147483648 app:app", "--max-requests: 2147483648 is above 2147483647"},
     {"--max-requests-jitter x app:app", "--max-requests-jitter: 'x' is not a whole number"},
