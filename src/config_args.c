@@ -11,7 +11,8 @@
  * config_internal.h).
  *
  * Command-line grammar, as Gunicorn's argparse reads it: --name=value,
- * --name value, -w 4, -w4, -w=4; flags take no value; "--" ends the options;
+ * --name value, -w 4, -w4, -w=4; a long name may be shortened while only one
+ * option starts that way (--work 4); flags take no value; "--" ends the options;
  * exactly one positional, the application MODULE[:VARIABLE].  A value is
  * always the next word, even one starting with '-' (so "-t -1" reports that
  * -1 is below 0 rather than an unknown option "-1").
@@ -58,6 +59,37 @@ static const struct config_setting *find(const char *name, size_t len, char c)
             return &config_settings[i];
     }
     return NULL;
+}
+
+/*
+ * find_prefix - argparse's abbreviations: "--work" is --workers because no
+ * other long option starts with "work".  Returns that setting, or NULL with
+ * *matches the number of settings whose names start with name (0: unknown;
+ * 2 or more: ambiguous, and their names, comma-separated, are in alts).
+ */
+static const struct config_setting *find_prefix(const char *name, size_t len, int *matches,
+                                                char *alts, size_t altslen)
+{
+    const struct config_setting *found = NULL;
+    size_t used = 0;
+
+    *matches = 0;
+    alts[0] = '\0';
+    for (size_t i = 0; i < config_num_settings && len > 0; i++) {
+        const struct config_setting *s = &config_settings[i];
+        for (size_t k = 0; k < 3 && s->names[k] != NULL; k++) {
+            if (strncmp(s->names[k], name, len) != 0)
+                continue;
+            int n =
+                snprintf(alts + used, altslen - used, "%s--%s", *matches ? ", " : "", s->names[k]);
+            if (n > 0 && (size_t)n < altslen - used)
+                used += (size_t)n;
+            found = s;
+            ++*matches;
+            break; /* a setting's other spelling is not another choice */
+        }
+    }
+    return *matches == 1 ? found : NULL;
 }
 
 static enum config_result loader_fail(struct loader *ld, const char *fmt, ...)
@@ -154,11 +186,16 @@ static enum config_result take_long(struct loader *ld, const char *word, const c
     const char *eq = strchr(name, '=');
     size_t len = eq != NULL ? (size_t)(eq - name) : strlen(name);
     const struct config_setting *s = find(name, len, 0);
-    char spelled[128];
+    char spelled[128], alts[256];
+    int matches = 1;
 
     snprintf(spelled, sizeof spelled, "--%.*s", (int)len, name);
+    if (s == NULL)
+        s = find_prefix(name, len, &matches, alts, sizeof alts);
     if (s == NULL) {
         *used = 0;
+        if (matches > 1)
+            return loader_fail(ld, "ambiguous option '%s': it could be %s", spelled, alts);
         return loader_fail(ld, "unknown option '%s'", spelled);
     }
     return take_option(ld, s, spelled, eq != NULL ? eq + 1 : NULL, next, used);

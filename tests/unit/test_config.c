@@ -490,6 +490,30 @@ START_TEST(test_double_dash)
 }
 END_TEST
 
+/* argparse's abbreviations: a unique start of a long name is that option. */
+START_TEST(test_abbreviations)
+{
+    ck_assert_int_eq(load("--work 3 --max-requests-j=5 --pre --max-requests 7 app:app"),
+                     CONFIG_RUN);
+    ck_assert_int_eq(cfg.workers, 3);
+    ck_assert_int_eq(cfg.max_requests_jitter, 5);
+    ck_assert(cfg.preload);
+    ck_assert_int_eq(cfg.max_requests, 7); /* an exact name wins over longer ones */
+    expect_error("--max 3 app:app",
+                 "ambiguous option '--max': it could be --max-requests, --max-requests-jitter");
+    expect_error("--b x app:app",
+                 "ambiguous option '--b': it could be --bind, --backlog, --body-timeout");
+    /* the underscore spelling Gunicorn has, shortened */
+    ck_assert_int_eq(load("--limit-request-field_ 100 app:app"), CONFIG_RUN);
+    ck_assert_uint_eq(cfg.limit_request_field_size, 100);
+    expect_error("--workersx 3 app:app", "unknown option '--workersx'");
+    setenv("GUNICORN_CMD_ARGS", "--work=2", 1);
+    ck_assert_int_eq(load("app:app"), CONFIG_RUN);
+    ck_assert_int_eq(cfg.workers, 2);
+    unsetenv("GUNICORN_CMD_ARGS");
+}
+END_TEST
+
 START_TEST(test_help_and_version)
 {
     ck_assert_int_eq(load("--help"), CONFIG_EXIT);
@@ -656,6 +680,7 @@ static Suite *config_suite(void)
     tcase_add_test(tc, test_choices);
     tcase_add_test(tc, test_proxy_protocol);
     tcase_add_test(tc, test_double_dash);
+    tcase_add_test(tc, test_abbreviations);
     tcase_add_test(tc, test_help_and_version);
     tcase_add_test(tc, test_web_concurrency);
     tcase_add_test(tc, test_port_and_forwarded_allow_ips);
