@@ -75,6 +75,15 @@ static const struct config_choice header_maps[] = {
 };
 
 /* Gunicorn 24.1 turned the old bare flag into a mode; true/false stay as aliases. */
+/* -k: greenhorn has Gunicorn's sync worker only.  Its names are accepted, so
+ * an existing command line runs; any other class is an error naming these. */
+static const struct config_choice worker_classes[] = {
+    {"sync", 0},
+    {"gunicorn.workers.sync.SyncWorker", 0},
+    {"egg:gunicorn#sync", 0},
+    {NULL, 0},
+};
+
 static const struct config_choice proxy_modes[] = {
     {"off", CONFIG_PROXY_OFF},
     {"v1", CONFIG_PROXY_V1},
@@ -93,6 +102,12 @@ static void store_log_level(struct config *cfg, int value)
 static void store_header_map(struct config *cfg, int value)
 {
     cfg->header_map = (enum config_header_map)value;
+}
+
+static void store_worker_class(struct config *cfg, int value)
+{
+    (void)cfg; /* one class: nothing to remember */
+    (void)value;
 }
 
 static void store_proxy_protocol(struct config *cfg, int value)
@@ -128,12 +143,18 @@ const struct config_setting config_settings[] = {
     {.names = {"workers"}, .short_name = 'w', .kind = OPT_INT, .offset = AT(workers), .min = 1,
      .max = 1000, .def = "1", .env = "WEB_CONCURRENCY", .meta = "INT",
      .help = "the number of worker processes"},
+    {.names = {"worker-class"}, .short_name = 'k', .kind = OPT_CHOICE, .choices = worker_classes,
+     .store = store_worker_class, .def = "sync", .meta = "sync",
+     .help = "the worker type: only sync (Gunicorn's names for it are accepted)"},
     {.names = {"timeout"}, .short_name = 't', .kind = OPT_INT, .offset = AT(timeout), .min = 0,
      .max = 86400, .def = "30", .meta = "INT",
      .help = "workers silent for more than this many seconds are killed (0 = never)"},
     {.names = {"graceful-timeout"}, .kind = OPT_INT, .offset = AT(graceful_timeout), .min = 0,
      .max = 86400, .def = "30", .meta = "INT",
      .help = "seconds workers get to finish their requests on TERM or HUP"},
+    {.names = {"keep-alive"}, .kind = OPT_INT, .offset = AT(keepalive), .min = 0, .max = 3600,
+     .def = "2", .meta = "INT",
+     .help = "accepted and ignored, as by Gunicorn's sync worker: every connection closes"},
     {.names = {"backlog"}, .kind = OPT_INT, .offset = AT(backlog), .min = 0, .max = 65535,
      .def = "2048", .meta = "INT", .help = "the maximum number of pending connections"},
     {.names = {"umask"}, .short_name = 'm', .kind = OPT_MODE, .offset = AT(umask), .max = 0777,

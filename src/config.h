@@ -60,6 +60,7 @@ struct config {
     int timeout;               /* -t: heartbeat timeout, seconds (30); 0 = never */
     int graceful_timeout;      /* seconds to drain on TERM (30) */
     int backlog;               /* listen(2) backlog (2048) */
+    int keepalive;             /* --keep-alive: read and checked; sync workers close anyway (2) */
     int umask;                 /* -m: unix sockets are created under it (0) */
     int max_requests;          /* a worker restarts after this many requests (0 = never) */
     int max_requests_jitter;   /* plus a random 0..this, chosen by each worker (0) */

@@ -12,7 +12,7 @@
  *
  * Command-line grammar, as Gunicorn's argparse reads it: --name=value,
  * --name value, -w 4, -w4, -w=4; a long name may be shortened while only one
- * option starts that way (--work 4); flags take no value; "--" ends the options;
+ * option starts that way (--grace 5); flags take no value; "--" ends the options;
  * exactly one positional, the application MODULE[:VARIABLE].  A value is
  * always the next word, even one starting with '-' (so "-t -1" reports that
  * -1 is below 0 rather than an unknown option "-1").
@@ -62,8 +62,8 @@ static const struct config_setting *find(const char *name, size_t len, char c)
 }
 
 /*
- * find_prefix - argparse's abbreviations: "--work" is --workers because no
- * other long option starts with "work".  Returns that setting, or NULL with
+ * find_prefix - argparse's abbreviations: "--grace" is --graceful-timeout
+ * because no other long option starts with "grace".  Returns that setting, or NULL with
  * *matches the number of settings whose names start with name (0: unknown;
  * 2 or more: ambiguous, and their names, comma-separated, are in alts).
  */

@@ -493,24 +493,39 @@ END_TEST
 /* argparse's abbreviations: a unique start of a long name is that option. */
 START_TEST(test_abbreviations)
 {
-    ck_assert_int_eq(load("--work 3 --max-requests-j=5 --pre --max-requests 7 app:app"),
+    ck_assert_int_eq(load("--grace 3 --max-requests-j=5 --pre --max-requests 7 app:app"),
                      CONFIG_RUN);
-    ck_assert_int_eq(cfg.workers, 3);
+    ck_assert_int_eq(cfg.graceful_timeout, 3);
     ck_assert_int_eq(cfg.max_requests_jitter, 5);
     ck_assert(cfg.preload);
     ck_assert_int_eq(cfg.max_requests, 7); /* an exact name wins over longer ones */
     expect_error("--max 3 app:app",
                  "ambiguous option '--max': it could be --max-requests, --max-requests-jitter");
+    expect_error("--work 2 app:app",
+                 "ambiguous option '--work': it could be --workers, --worker-class");
     expect_error("--b x app:app",
                  "ambiguous option '--b': it could be --bind, --backlog, --body-timeout");
     /* the underscore spelling Gunicorn has, shortened */
     ck_assert_int_eq(load("--limit-request-field_ 100 app:app"), CONFIG_RUN);
     ck_assert_uint_eq(cfg.limit_request_field_size, 100);
     expect_error("--workersx 3 app:app", "unknown option '--workersx'");
-    setenv("GUNICORN_CMD_ARGS", "--work=2", 1);
+    setenv("GUNICORN_CMD_ARGS", "--grace=2", 1);
     ck_assert_int_eq(load("app:app"), CONFIG_RUN);
-    ck_assert_int_eq(cfg.workers, 2);
+    ck_assert_int_eq(cfg.graceful_timeout, 2);
     unsetenv("GUNICORN_CMD_ARGS");
+}
+END_TEST
+
+/* Gunicorn command lines name the sync worker and a keep-alive; both are accepted. */
+START_TEST(test_gunicorn_sync_options)
+{
+    ck_assert_int_eq(load("-k sync --worker-class=gunicorn.workers.sync.SyncWorker app:app"),
+                     CONFIG_RUN);
+    ck_assert_int_eq(load("--keep-alive 5 app:app"), CONFIG_RUN);
+    ck_assert_int_eq(cfg.keepalive, 5);
+    expect_error("-k gthread app:app", "--worker-class: 'gthread' is not one of sync, "
+                                       "gunicorn.workers.sync.SyncWorker, egg:gunicorn#sync");
+    expect_error("--keep-alive -1 app:app", "--keep-alive: -1 is below 0");
 }
 END_TEST
 
@@ -681,6 +696,7 @@ static Suite *config_suite(void)
     tcase_add_test(tc, test_proxy_protocol);
     tcase_add_test(tc, test_double_dash);
     tcase_add_test(tc, test_abbreviations);
+    tcase_add_test(tc, test_gunicorn_sync_options);
     tcase_add_test(tc, test_help_and_version);
     tcase_add_test(tc, test_web_concurrency);
     tcase_add_test(tc, test_port_and_forwarded_allow_ips);
