@@ -273,6 +273,20 @@ def test_umask_sets_the_unix_socket_mode(spawn, tmp_path, args, mode):
     assert fetch(path, "/head").status == 200
 
 
+def test_a_gunicorn_sync_command_line_runs(spawn):
+    """-k sync and --keep-alive, common in Gunicorn command lines, are accepted;
+    as in Gunicorn's sync worker, the connection still closes after the answer."""
+    _, port = spawn.tcp(["-k", "sync", "--worker-class", "gunicorn.workers.sync.SyncWorker",
+                         "--keep-alive", "5", "--grace", "5"])
+    reply = fetch(port, "/head")
+    assert reply.status == 200 and reply.header("Connection") == "close"
+
+
+def test_another_worker_class_is_refused(greenhorn):
+    done, _ = run(greenhorn, ["-k", "gthread", "rawapp:application"])
+    assert_refused(done, 2, "--worker-class: 'gthread' is not one of sync")
+
+
 def test_two_binds(spawn):
     ports = [harness.free_port(), harness.free_port()]
     spawn.server(["-b", "127.0.0.1:%d" % ports[0], "--bind", "127.0.0.1:%d" % ports[1],
