@@ -93,13 +93,25 @@ def annotate(path, inclusive):
     done = subprocess.run(argv, capture_output=True, text=True, timeout=300)
     if done.returncode != 0:
         raise h.BenchError("callgrind_annotate failed: %s" % done.stderr.strip())
-    found = {}
+    # callgrind_annotate splits a function by the source file of its
+    # instructions: code inlined from a header ("object.h:wsgi_handle") is
+    # listed apart from the function's own file, without an object.  Self
+    # costs split that way add up, so the parts are summed under the name
+    # that carries the object ("src/wsgi.c:wsgi_handle [greenhorn]").
+    # Inclusive costs of such parts overlap the function's own entry, so
+    # there only the entries with an object count.
+    totals, shown = {}, {}
     for line in done.stdout.splitlines():
         match = ANNOTATE_LINE.match(line)
         if match and "PROGRAM TOTALS" not in match.group(2):
             name = short_name(match.group(2))
-            found[name] = found.get(name, 0) + int(match.group(1).replace(",", ""))
-    return found
+            if inclusive and " [" not in name:
+                continue
+            function = re.sub(r" \[.*\]$", "", name).rsplit(":", 1)[-1]
+            totals[function] = totals.get(function, 0) + int(match.group(1).replace(",", ""))
+            if function not in shown or (" [" in name and " [" not in shown[function]):
+                shown[function] = name
+    return {shown[function]: ir for function, ir in totals.items()}
 
 
 def short_name(entry):

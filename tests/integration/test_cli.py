@@ -287,6 +287,19 @@ def test_another_worker_class_is_refused(greenhorn):
     assert_refused(done, 2, "--worker-class: 'gthread' is not one of sync")
 
 
+def test_remote_addr_and_port_are_the_clients(spawn):
+    """REMOTE_ADDR and REMOTE_PORT name the client's end of the connection
+    (every 127.x.y.z is this machine, so the octets can have 1 to 3 digits)."""
+    _, port = spawn.tcp(["-w", "1"])
+    for source in ("127.0.0.1", "127.10.200.255", "127.0.9.99"):
+        with socket.create_connection(("127.0.0.1", port), timeout=5, source_address=(source, 0)) as sock:
+            client_port = sock.getsockname()[1]
+            sock.sendall(b"GET /environ HTTP/1.1\r\nHost: t\r\n\r\n")
+            environ = json.loads(harness.parse_reply(harness.read_all(sock)).body)["environ"]
+        assert environ["REMOTE_ADDR"] == source
+        assert environ["REMOTE_PORT"] == str(client_port)
+
+
 def test_two_binds(spawn):
     ports = [harness.free_port(), harness.free_port()]
     spawn.server(["-b", "127.0.0.1:%d" % ports[0], "--bind", "127.0.0.1:%d" % ports[1],
