@@ -19,7 +19,7 @@
 #include "config_internal.h"
 
 #include "bind.h"
-#include "log.h" /* enum log_level values only */
+#include "log.h" /* log levels, and the access log format check */
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -133,6 +133,12 @@ static int check_env(const char *value, char *why, size_t whylen)
     return 0;
 }
 
+/* check_access_format - Gunicorn's %(NAME)s format, checked by the logger that will use it. */
+static int check_access_format(const char *value, char *why, size_t whylen)
+{
+    return log_access_format(value, 0, why, whylen);
+}
+
 /* The table.  Order is the order of --help.  Kept as one short paragraph per row. */
 /* clang-format off */
 const struct config_setting config_settings[] = {
@@ -190,6 +196,9 @@ const struct config_setting config_settings[] = {
      .help = "the error log's level: debug, info, warning, error, critical"},
     {.names = {"error-logfile", "log-file"}, .kind = OPT_STRING, .offset = AT(error_logfile),
      .def = "-", .meta = "FILE", .help = "the error log file ('-' = stderr)"},
+    {.names = {"access-logformat"}, .kind = OPT_STRING, .offset = AT(access_log_format),
+     .check = check_access_format, .meta = "FORMAT",
+     .help = "the access log's line: Gunicorn's atoms, %(h)s %(t)s \"%(r)s\" %(s)s ..."},
     {.names = {"access-logfile"}, .kind = OPT_STRING, .offset = AT(access_logfile), .meta = "FILE",
      .help = "the access log file ('-' = stdout; default: none)"},
     {.names = {"limit-request-line"}, .kind = OPT_UINT, .offset = AT(limit_request_line),
@@ -519,6 +528,8 @@ static int store_value(struct config *cfg, const struct config_setting *s, const
     case OPT_MODE:
         return parse_mode(v, s->max, (int *)field, why, whylen);
     case OPT_STRING:
+        if (s->check != NULL && v[0] != '\0' && s->check(v, why, whylen) < 0)
+            return -1;
         free(*(char **)field);
         *(char **)field = NULL;
         if (v[0] == '\0')

@@ -71,9 +71,10 @@ struct config {
     char *pidfile; /* -p/--pid; NULL = none */
 
     /* logging */
-    int log_level;        /* enum log_level (info) */
-    char *error_logfile;  /* --error-logfile/--log-file; "-" = stderr */
-    char *access_logfile; /* --access-logfile; "-" = stdout; NULL = off */
+    int log_level;           /* enum log_level (info) */
+    char *error_logfile;     /* --error-logfile/--log-file; "-" = stderr */
+    char *access_logfile;    /* --access-logfile; "-" = stdout; NULL = off */
+    char *access_log_format; /* --access-logformat; NULL = Gunicorn's default */
 
     /* request limits (Gunicorn's names and defaults) */
     unsigned limit_request_line;       /* 4094; 0 or more than 8190 means 8190 (http.c) */

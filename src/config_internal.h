@@ -47,7 +47,7 @@ struct config_setting {
     long long min, max;                  /* numbers: bounds; OPT_APPEND: max is the capacity */
     const struct config_choice *choices; /* OPT_CHOICE: ends with a NULL name */
     void (*store)(struct config *, int); /* OPT_CHOICE: enum fields differ in type */
-    int (*check)(const char *, char *, size_t); /* OPT_APPEND: validates one value */
+    int (*check)(const char *, char *, size_t); /* OPT_APPEND, OPT_STRING: validates a value */
     const char *bare;       /* value when given without one; NULL = a value is required */
     const char *def;        /* default, as text, read by the same parser; NULL = none */
     const char *env;        /* environment variable that replaces the default */

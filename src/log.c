@@ -11,6 +11,8 @@
  */
 #include "log.h"
 
+#include "http.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -187,24 +189,264 @@ void log_msg(enum log_level level, const char *fmt, ...)
     write_all(logs.error_fd, line, len);
 }
 
-/* Append a view to the line, or "-" when it is empty; stops at the end of the buffer. */
-static size_t put_view(char *out, size_t pos, size_t cap, const char *s, size_t len)
+/* ---- the access log's format -------------------------------------------- */
+
+#define DEFAULT_ACCESS_FORMAT "%(h)s %(l)s %(u)s %(t)s \"%(r)s\" %(s)s %(b)s \"%(f)s\" \"%(a)s\""
+#define MAX_PIECES            64
+
+/* A compiled --access-logformat is a list of pieces: literal text, or an atom. */
+struct piece {
+    char atom;        /* 0 = literal text; 'i' = the request header named by text */
+    const char *text; /* the literal text, or the header name */
+    size_t len;
+};
+
+static struct {
+    char *source; /* the owned copy the pieces point into */
+    struct piece pieces[MAX_PIECES];
+    size_t count;
+} format;
+
+/* Gunicorn's one-letter atoms (gunicorn/glogging.py, Logger.atoms). */
+static const char known_atoms[] = "hlutrsmUqHbBfaTDMLp";
+
+/* compile - split src into pieces; 0, or -1 with why. */
+static int compile(const char *src, struct piece *out, size_t *count, char *why, size_t whylen)
 {
-    if (s == NULL || len == 0) {
-        s = "-";
-        len = 1;
+    size_t n = 0;
+    for (const char *p = src; *p != '\0'; n++) {
+        if (n == MAX_PIECES) {
+            snprintf(why, whylen, "more than %d pieces", MAX_PIECES);
+            return -1;
+        }
+        if (p[0] != '%' || p[1] == '%') { /* literal text; "%%" is one '%' */
+            size_t len = p[0] == '%' ? 1 : strcspn(p, "%");
+            out[n] = (struct piece){0, p, len};
+            p += p[0] == '%' ? 2 : len;
+            continue;
+        }
+        const char *name = p + 2, *close = p[1] == '(' ? strchr(name, ')') : NULL;
+        if (close == NULL || (close[1] != 's' && close[1] != 'd')) {
+            snprintf(why, whylen, "'%.12s' is not %%(NAME)s (write %%%% for a %%)", p);
+            return -1;
+        }
+        size_t len = (size_t)(close - name);
+        if (len == 1 && strchr(known_atoms, name[0]) != NULL) {
+            out[n] = (struct piece){name[0], NULL, 0};
+        } else if (len > 3 && name[0] == '{' && name[len - 2] == '}' && name[len - 1] == 'i') {
+            out[n] = (struct piece){'i', name + 1, len - 3};
+        } else if (len > 3 && name[0] == '{' && name[len - 2] == '}' &&
+                   (name[len - 1] == 'o' || name[len - 1] == 'e')) {
+            snprintf(why, whylen, "%%(%.*s)s: greenhorn logs request headers ({name}i) only",
+                     (int)len, name);
+            return -1;
+        } else {
+            snprintf(why, whylen, "unknown atom %%(%.*s)s", (int)len, name);
+            return -1;
+        }
+        p = close + 2;
     }
+    *count = n;
+    return 0;
+}
+
+int log_access_format(const char *fmt, int use, char *why, size_t whylen)
+{
+    struct piece pieces[MAX_PIECES];
+    size_t count = 0;
+    char *source = strdup(fmt != NULL ? fmt : DEFAULT_ACCESS_FORMAT);
+
+    if (source == NULL) {
+        snprintf(why, whylen, "out of memory");
+        return -1;
+    }
+    if (compile(source, pieces, &count, why, whylen) < 0) {
+        free(source);
+        return -1;
+    }
+    if (!use) { /* only checking */
+        free(source);
+        return 0;
+    }
+    free(format.source);
+    format.source = source;
+    memcpy(format.pieces, pieces, count * sizeof pieces[0]);
+    format.count = count;
+    return 0;
+}
+
+/* ---- writing an access-log line ------------------------------------------ */
+
+/* Append len bytes of s, as they are; stops at the end of the buffer. */
+static size_t put_text(char *out, size_t pos, size_t cap, const char *s, size_t len)
+{
     if (len > cap - pos)
         len = cap - pos;
     memcpy(out + pos, s, len);
     return pos + len;
 }
 
+/* Append a view, or "-" when it is empty. */
+static size_t put_view(char *out, size_t pos, size_t cap, const char *s, size_t len)
+{
+    if (s == NULL || len == 0)
+        return put_text(out, pos, cap, "-", 1);
+    return put_text(out, pos, cap, s, len);
+}
+
+static size_t put_number(char *out, size_t pos, size_t cap, long long n)
+{
+    char digits[24];
+    int len = snprintf(digits, sizeof digits, "%lld", n);
+    return put_text(out, pos, cap, digits, (size_t)len);
+}
+
+static int hex_value(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c = (char)(c | 0x20);
+    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* Append bytes, with control bytes as \xHH so that no value can start a
+ * new line of the log; with decode, %HH escapes are decoded first. */
+static size_t put_safe(char *out, size_t pos, size_t cap, const char *s, size_t len, int decode)
+{
+    for (size_t i = 0; i < len && pos < cap; i++) {
+        unsigned char b = (unsigned char)s[i];
+        if (decode && b == '%' && i + 2 < len && hex_value(s[i + 1]) >= 0 &&
+            hex_value(s[i + 2]) >= 0) {
+            b = (unsigned char)(hex_value(s[i + 1]) * 16 + hex_value(s[i + 2]));
+            i += 2;
+        }
+        if (b < 0x20 || b == 0x7f) {
+            char esc[5];
+            snprintf(esc, sizeof esc, "\\x%02x", b);
+            pos = put_text(out, pos, cap, esc, 4);
+        } else {
+            out[pos++] = (char)b;
+        }
+    }
+    return pos;
+}
+
+/* The last request field with this name (any case), as Gunicorn's atoms
+ * dict keeps the last; NULL when there is none. */
+static const struct http_header *find_header(const struct log_access_entry *e, const char *name,
+                                             size_t len)
+{
+    const struct http_header *found = NULL;
+    for (size_t i = 0; i < e->num_headers; i++) {
+        const struct http_header *h = &e->headers[i];
+        if (h->name_len == len && strncasecmp(h->name, name, len) == 0)
+            found = h;
+    }
+    return found;
+}
+
+/* %(u)s: the user name of "Authorization: Basic <base64 of user:password>", or "-". */
+static size_t put_user(char *out, size_t pos, size_t cap, const struct log_access_entry *e)
+{
+    static const char alphabet[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const struct http_header *h = find_header(e, "Authorization", 13);
+    char user[256];
+    size_t n = 0;
+    unsigned bits = 0, acc = 0;
+
+    if (h == NULL || h->value_len < 6 || strncasecmp(h->value, "basic ", 6) != 0)
+        return put_text(out, pos, cap, "-", 1);
+    for (size_t i = 6; i < h->value_len && h->value[i] != '='; i++) {
+        const char *at = h->value[i] != '\0' ? strchr(alphabet, h->value[i]) : NULL;
+        if (at == NULL) {
+            if (h->value[i] == ' ')
+                continue;
+            return put_text(out, pos, cap, "-", 1); /* not base64 */
+        }
+        acc = (acc << 6) | (unsigned)(at - alphabet);
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            char c = (char)((acc >> bits) & 0xff);
+            if (c == ':')
+                break;
+            if (n < sizeof user)
+                user[n++] = c;
+        }
+    }
+    return n > 0 ? put_safe(out, pos, cap, user, n, 0) : put_text(out, pos, cap, "-", 1);
+}
+
+/* One atom of the format. */
+static size_t put_atom(char *out, size_t pos, size_t cap, const struct piece *p,
+                       const struct log_access_entry *e, const char *stamp)
+{
+    int64_t us = e->duration_us;
+    char text[48];
+    const struct http_header *h;
+
+    switch (p->atom) {
+    case 'h':
+        return put_view(out, pos, cap, e->remote_addr, e->remote_addr ? strlen(e->remote_addr) : 0);
+    case 'l':
+        return put_text(out, pos, cap, "-", 1);
+    case 'u':
+        return put_user(out, pos, cap, e);
+    case 't':
+        return put_text(out, pos, cap, stamp, strlen(stamp));
+    case 'r':
+        return put_view(out, pos, cap, e->request_line, e->request_line_len);
+    case 's':
+        return put_number(out, pos, cap, e->status);
+    case 'm':
+        return put_view(out, pos, cap, e->method, e->method_len);
+    case 'U':
+        return put_safe(out, pos, cap, e->path, e->path_len, 1);
+    case 'q':
+        return put_safe(out, pos, cap, e->query, e->query_len, 0);
+    case 'H':
+        snprintf(text, sizeof text, "HTTP/1.%d", e->version_minor);
+        return put_text(out, pos, cap, text, strlen(text));
+    case 'b':
+    case 'B':
+        if (e->body_bytes < 0)
+            return put_text(out, pos, cap, "-", 1);
+        return put_number(out, pos, cap, e->body_bytes);
+    case 'f':
+        return put_view(out, pos, cap, e->referer, e->referer_len);
+    case 'a':
+        return put_view(out, pos, cap, e->user_agent, e->user_agent_len);
+    case 'T':
+        return put_number(out, pos, cap, us / 1000000);
+    case 'D':
+        return put_number(out, pos, cap, us);
+    case 'M':
+        return put_number(out, pos, cap, us / 1000);
+    case 'L':
+        snprintf(text, sizeof text, "%lld.%06lld", (long long)(us / 1000000),
+                 (long long)(us % 1000000));
+        return put_text(out, pos, cap, text, strlen(text));
+    case 'p':
+        snprintf(text, sizeof text, "<%d>", (int)getpid());
+        return put_text(out, pos, cap, text, strlen(text));
+    case 'i':
+        h = find_header(e, p->text, p->len);
+        return h != NULL ? put_view(out, pos, cap, h->value, h->value_len)
+                         : put_text(out, pos, cap, "-", 1);
+    default:
+        return pos;
+    }
+}
+
 void log_access(const struct log_access_entry *e)
 {
     static char stamp[40];
     static time_t stamp_time = -1;
+    char why[128];
     if (logs.access_fd < 0)
+        return;
+    if (format.source == NULL && log_access_format(NULL, 1, why, sizeof why) < 0)
         return;
 
     char line[LOG_LINE_MAX];
@@ -212,21 +454,12 @@ void log_access(const struct log_access_entry *e)
     struct tm tm;
     if (second_changed(&stamp_time, &tm))
         strftime(stamp, sizeof(stamp), "[%d/%b/%Y:%H:%M:%S %z]", &tm);
-    const char *addr = e->remote_addr ? e->remote_addr : "-";
-    size_t pos = put_view(line, 0, cap, addr, strlen(addr));
-    pos = put_view(line, pos, cap, " - - ", 5);
-    pos = put_view(line, pos, cap, stamp, strlen(stamp));
-    pos = put_view(line, pos, cap, " \"", 2);
-    pos = put_view(line, pos, cap, e->request_line, e->request_line_len);
-    char mid[48];
-    int n = e->body_bytes < 0
-                ? snprintf(mid, sizeof(mid), "\" %d - \"", e->status)
-                : snprintf(mid, sizeof(mid), "\" %d %lld \"", e->status, (long long)e->body_bytes);
-    pos = put_view(line, pos, cap, mid, (size_t)n);
-    pos = put_view(line, pos, cap, e->referer, e->referer_len);
-    pos = put_view(line, pos, cap, "\" \"", 3);
-    pos = put_view(line, pos, cap, e->user_agent, e->user_agent_len);
-    pos = put_view(line, pos, cap, "\"", 1);
+    size_t pos = 0;
+    for (size_t i = 0; i < format.count; i++) {
+        const struct piece *p = &format.pieces[i];
+        pos = p->atom == 0 ? put_text(line, pos, cap, p->text, p->len)
+                           : put_atom(line, pos, cap, p, e, stamp);
+    }
     line[pos++] = '\n';
     write_all(logs.access_fd, line, pos);
 }

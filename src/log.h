@@ -18,6 +18,8 @@
 /* Severity, lowest first.  Names as Gunicorn prints them: [DEBUG], [INFO], ... */
 enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARNING, LOG_ERROR, LOG_CRITICAL };
 
+struct http_header;
+
 /* One served request, as the access log needs it.  All strings are views
  * (pointer + length) and may be NULL, which prints as "-". */
 struct log_access_entry {
@@ -30,6 +32,13 @@ struct log_access_entry {
     size_t referer_len;
     const char *user_agent;
     size_t user_agent_len;
+    /* for --access-logformat's other atoms */
+    const char *method, *path, *query; /* path and query still percent-encoded */
+    size_t method_len, path_len, query_len;
+    int version_minor;                 /* HTTP/1.<minor> */
+    int64_t duration_us;               /* from accept to the last byte sent */
+    const struct http_header *headers; /* the request's fields ({name}i, u) */
+    size_t num_headers;
 };
 
 /*
@@ -59,8 +68,18 @@ void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(p
 /* log_enabled - would a line at this level be written? (skip costly formatting) */
 int log_enabled(enum log_level level);
 
-/* log_access - one access-log line in Gunicorn's default format:
- * %(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s".
+/*
+ * log_access_format - check an --access-logformat: Gunicorn's Python
+ * %-format, '%(NAME)s' pieces between literal text, '%%' for '%'.  NAME is
+ * one of Gunicorn's atoms h l u t r s m U q H b B f a T D M L p, or {Header}i
+ * for a request header.  Returns 0, or -1 with the reason in why, such as
+ * "unknown atom %(x)s" (Gunicorn prints '-' for it; a typo here stops the
+ * start instead).  With use != 0 the format also becomes the access log's.
+ */
+int log_access_format(const char *format, int use, char *why, size_t whylen);
+
+/* log_access - one access-log line, in the --access-logformat given or in
+ * Gunicorn's default: %(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s".
  * Does nothing when there is no access log. */
 void log_access(const struct log_access_entry *e);
 

@@ -121,6 +121,8 @@ int main(int argc, char **argv)
     }
     if (log_open(cfg.log_level, cfg.error_logfile, cfg.access_logfile, err, sizeof(err)) < 0)
         goto fail;
+    if (log_access_format(cfg.access_log_format, 1, err, sizeof(err)) < 0)
+        goto fail; /* checked when read, so only out of memory gets here */
     if (cfg.chdir != NULL && chdir(cfg.chdir) < 0) {
         snprintf(err, sizeof(err), "--chdir: cannot enter '%s': %s", cfg.chdir, strerror(errno));
         goto fail;

@@ -65,6 +65,13 @@ int64_t worker_now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+static int64_t now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 /* ---- connection I/O ---------------------------------------------------- */
 
 ssize_t conn_recv(struct conn *c, void *dst, size_t n, int timeout_ms)
@@ -280,6 +287,16 @@ static void log_request(const struct conn *c, int status, int64_t bytes)
         .referer_len = c->referer_len,
         .user_agent = c->agent_len ? c->buf + c->agent_off : NULL,
         .user_agent_len = c->agent_len,
+        .method = c->req.method,
+        .method_len = c->req.method_len,
+        .path = c->req.path,
+        .path_len = c->req.path_len,
+        .query = c->req.query,
+        .query_len = c->req.query_len,
+        .version_minor = c->req.version_minor,
+        .duration_us = now_us() - c->started_us,
+        .headers = c->req.headers,
+        .num_headers = c->req.num_headers,
     };
     log_access(&e);
 }
@@ -366,6 +383,7 @@ static bool serve(struct worker *w, int fd, const struct sockaddr_storage *peer,
 {
     struct conn *c = &w->conn;
     reset_conn(w, c, fd, l);
+    c->started_us = log_access_enabled() ? now_us() : 0;
     peer_text(c, peer);
     c->trusted_peer = config_addr_allowed(&w->cfg->forwarded_allow_ips, c->peer_addr);
     w->opts.flags =

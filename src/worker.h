@@ -45,6 +45,7 @@ struct conn {
     const struct listener *listener;
     char peer_addr[64]; /* REMOTE_ADDR ("" for unix sockets) */
     char peer_port[8];  /* REMOTE_PORT ("" for unix sockets) */
+    int64_t started_us; /* when it was accepted, for the access log's request time */
     bool trusted_peer;  /* in forwarded_allow_ips */
 
     char *buf;

@@ -207,6 +207,29 @@ def test_access_log_format(spawn):
     ), server.stdout()
 
 
+def test_access_log_format_escapes_control_bytes(spawn):
+    """A decoded path may hold a line feed (%0A); the log writes it as \\x0a, so
+    a client cannot forge a second log line (Gunicorn writes it as it is)."""
+    server, port = spawn.tcp(["--access-logfile", "-", "--access-logformat", "%(U)s|%(D)s"])
+    assert fetch(port, "/head%0A127.0.0.1%20-%20-%20forged").status == 404
+    deadline = time.monotonic() + 3.0
+    while time.monotonic() < deadline and "forged" not in server.stdout():
+        time.sleep(0.05)
+    assert re.search(r"^/head\\x0a127\.0\.0\.1 - - forged\|\d+$", server.stdout(), re.M), \
+        server.stdout()
+
+
+@pytest.mark.parametrize("fmt, why", [
+    ("%(x)s", "unknown atom %(x)s"),
+    ("%({content-type}o)s", "greenhorn logs request headers ({name}i) only"),
+    ("100% done", "'% done' is not %(NAME)s"),
+    ("%(h)", "'%(h)' is not %(NAME)s"),
+])
+def test_a_bad_access_log_format_is_a_usage_error(greenhorn, fmt, why):
+    done, _ = run(greenhorn, ["--access-logformat", fmt, "rawapp:application"])
+    assert_refused(done, 2, "--access-logformat", why)
+
+
 # ---------------------------------------------------------------- environment variables
 
 

@@ -395,6 +395,27 @@ def test_access_log_line_as_gunicorn(raw):
     assert lines[0] == lines[1]
 
 
+# Every atom whose value does not depend on the clock or the process.
+CUSTOM_FORMAT = ('%(h)s|%(l)s|%(u)s|%(r)s|%(s)s|%(b)s|%(B)s|%(f)s|%(a)s|%(m)s|%(U)s|%(q)s|'
+                 '%(H)s|%({x-trace}i)s|%({X-Missing}i)s|100%%')
+
+
+def test_custom_access_log_format_as_gunicorn(pair):
+    """--access-logformat: the same line from both servers, atom by atom,
+    including the Basic-auth user, a decoded path and request headers."""
+    both = pair("rawapp:application",
+                extra=["-w", "1", "--access-logfile", "-", "--access-logformat", CUSTOM_FORMAT])
+    ident = uuid.uuid4().hex
+    headers = [("Authorization", "Basic YWxpY2U6c2VjcmV0"),  # alice:secret
+               ("X-Trace", "t-" + ident), ("User-Agent", "fmt/1.0")]
+    both.request(req("/head/a%20b?id=" + ident + "&x=%41", headers=headers))
+    lines = [wait_stdout(server, ident) for server in (both.ours, both.ref)]
+    assert lines[0] is not None and lines[1] is not None, (both.ours.describe(), both.ref.describe())
+    assert lines[0] == lines[1]
+    assert lines[0] == ("127.0.0.1|-|alice|GET /head/a%%20b?id=%s&x=%%41 HTTP/1.1|404|23|23|-|"
+                        "fmt/1.0|GET|/head/a b|id=%s&x=%%41|HTTP/1.1|t-%s|-|100%%" % ((ident,) * 3))
+
+
 def wait_stdout(server, ident, timeout=3.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

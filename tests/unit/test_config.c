@@ -384,6 +384,22 @@ START_TEST(test_flags)
 }
 END_TEST
 
+/* --access-logformat is checked when read, by the logger's own compiler. */
+START_TEST(test_access_log_format)
+{
+    ck_assert_int_eq(load("--access-logformat=%(h)s|%({X-Id}i)s|%%|%(D)d app:app"), CONFIG_RUN);
+    ck_assert_str_eq(cfg.access_log_format, "%(h)s|%({X-Id}i)s|%%|%(D)d");
+    ck_assert_int_eq(load("app:app"), CONFIG_RUN);
+    ck_assert_ptr_null(cfg.access_log_format); /* Gunicorn's default */
+    expect_error("--access-logformat %(x)s app:app", "--access-logformat: unknown atom %(x)s");
+    expect_error("--access-logformat %({path_info}e)s app:app",
+                 "--access-logformat: %({path_info}e)s: greenhorn logs request headers "
+                 "({name}i) only");
+    expect_error("--access-logformat 5% app:app",
+                 "--access-logformat: '%' is not %(NAME)s (write %% for a %)");
+}
+END_TEST
+
 START_TEST(test_lists)
 {
     ck_assert_int_eq(load("--pythonpath a,,b,c, app:app"), CONFIG_RUN);
@@ -696,6 +712,7 @@ static Suite *config_suite(void)
     tcase_add_test(tc, test_proxy_protocol);
     tcase_add_test(tc, test_double_dash);
     tcase_add_test(tc, test_abbreviations);
+    tcase_add_test(tc, test_access_log_format);
     tcase_add_test(tc, test_gunicorn_sync_options);
     tcase_add_test(tc, test_help_and_version);
     tcase_add_test(tc, test_web_concurrency);
