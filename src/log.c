@@ -406,7 +406,7 @@ static size_t put_atom(char *out, size_t pos, size_t cap, const struct piece *p,
     case 'q':
         return put_safe(out, pos, cap, e->query, e->query_len, 0);
     case 'H':
-        snprintf(text, sizeof text, "HTTP/1.%d", e->version_minor);
+        snprintf(text, sizeof text, "HTTP/%d.%d", e->version_major, e->version_minor);
         return put_text(out, pos, cap, text, strlen(text));
     case 'b':
     case 'B':

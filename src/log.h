@@ -35,7 +35,7 @@ struct log_access_entry {
     /* for --access-logformat's other atoms */
     const char *method, *path, *query; /* path and query still percent-encoded */
     size_t method_len, path_len, query_len;
-    int version_minor;                 /* HTTP/1.<minor> */
+    int version_major, version_minor;  /* HTTP/<major>.<minor> */
     int64_t duration_us;               /* from accept to the last byte sent */
     const struct http_header *headers; /* the request's fields ({name}i, u) */
     size_t num_headers;

@@ -293,6 +293,7 @@ static void log_request(const struct conn *c, int status, int64_t bytes)
         .path_len = c->req.path_len,
         .query = c->req.query,
         .query_len = c->req.query_len,
+        .version_major = c->req.version_major,
         .version_minor = c->req.version_minor,
         .duration_us = now_us() - c->started_us,
         .headers = c->req.headers,
