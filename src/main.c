@@ -123,6 +123,12 @@ int main(int argc, char **argv)
         goto fail;
     if (log_access_format(cfg.access_log_format, 1, err, sizeof(err)) < 0)
         goto fail; /* checked when read, so only out of memory gets here */
+    /* Gunicorn 20+ reads ./gunicorn.conf.py when it exists; greenhorn reads
+     * no config file (that would start Python in the master), so say so
+     * rather than ignore its settings in silence. */
+    if (access("gunicorn.conf.py", F_OK) == 0)
+        log_msg(LOG_WARNING, "./gunicorn.conf.py is not read: greenhorn takes its settings from "
+                             "the command line and $GUNICORN_CMD_ARGS only");
     if (cfg.chdir != NULL && chdir(cfg.chdir) < 0) {
         snprintf(err, sizeof(err), "--chdir: cannot enter '%s': %s", cfg.chdir, strerror(errno));
         goto fail;

@@ -10,6 +10,7 @@ traceback for the user to dig through.
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import stat
@@ -228,6 +229,19 @@ def test_access_log_format_escapes_control_bytes(spawn):
 def test_a_bad_access_log_format_is_a_usage_error(greenhorn, fmt, why):
     done, _ = run(greenhorn, ["--access-logformat", fmt, "rawapp:application"])
     assert_refused(done, 2, "--access-logformat", why)
+
+
+@pytest.mark.parametrize("present", [True, False])
+def test_a_gunicorn_conf_py_is_named_not_silently_ignored(spawn, tmp_path, present):
+    """Gunicorn 20+ reads ./gunicorn.conf.py; greenhorn does not, and says so."""
+    folder = tmp_path / "app"
+    shutil.copytree(APPS, str(folder))
+    if present:
+        (folder / "gunicorn.conf.py").write_text("workers = 4\n")
+    server, port = spawn.tcp(["-w", "1"], cwd=str(folder))
+    assert fetch(port, "/head").status == 200
+    warned = "[WARNING] ./gunicorn.conf.py is not read" in server.log()
+    assert warned == present, server.describe()
 
 
 # ---------------------------------------------------------------- environment variables
