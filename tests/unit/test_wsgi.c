@@ -15,6 +15,7 @@
 
 #include "config.h"
 #include "environ.h"
+#include "http.h"
 #include "input.h"
 #include "log.h"
 #include "wsgi.h"
@@ -281,6 +282,79 @@ START_TEST(errors_stream_writes_to_the_error_log)
 }
 END_TEST
 
+/* One access-log line for entry e in format fmt (NULL: Gunicorn's default). */
+static void access_line(const struct log_access_entry *e, const char *fmt, char *got, size_t len)
+{
+    char path[] = "/tmp/greenhorn-test-access-XXXXXX", err[256];
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(log_open(LOG_CRITICAL, NULL, path, err, sizeof(err)), 0);
+    ck_assert_msg(log_access_format(fmt, 1, err, sizeof(err)) == 0, "%s", err);
+    log_access(e);
+    memset(got, 0, len);
+    ck_assert_int_gt(read(fd, got, len - 1), 0);
+    close(fd);
+    unlink(path);
+    log_open(LOG_CRITICAL, NULL, NULL, err, sizeof(err));
+    log_access_format(NULL, 1, err, sizeof(err));
+}
+
+/* The access log's atoms on crafted entries: Basic-auth users in their odd
+ * forms, control bytes, a decoded path, request headers, the default. */
+START_TEST(access_log_atoms)
+{
+    static const char line[] = "GET /a%20b%0a?q=%41 HTTP/1.1";
+    struct http_header fields[] = {
+        {"X-Id", 4, "one", 3},
+        {"Authorization", 13, "Basic YWxpY2U6c2VjcmV0", 22}, /* alice:secret */
+        {"x-id", 4, "two", 3},                               /* the last one counts */
+    };
+    struct log_access_entry e = {
+        .remote_addr = "10.0.0.7",
+        .request_line = line,
+        .request_line_len = sizeof line - 1,
+        .status = 404,
+        .body_bytes = 0,
+        .method = "GET",
+        .method_len = 3,
+        .path = line + 4,
+        .path_len = 9,
+        .query = line + 14,
+        .query_len = 5,
+        .version_major = 1,
+        .version_minor = 1,
+        .duration_us = 2003004,
+        .headers = fields,
+        .num_headers = 3,
+    };
+    char got[512];
+
+    access_line(&e, NULL, got, sizeof got);
+    ck_assert_msg(strncmp(got, "10.0.0.7 - alice [", 18) == 0, "%s", got);
+    ck_assert_msg(strstr(got, "] \"GET /a%20b%0a?q=%41 HTTP/1.1\" 404 0 \"-\" \"-\"\n") != NULL,
+                  "%s", got);
+    access_line(&e, "%(m)s|%(U)s|%(q)s|%(H)s|%({X-ID}i)s|%({nope}i)s|%(T)s|%(M)s|%(D)s|%(L)s|%%",
+                got, sizeof got);
+    ck_assert_str_eq(got, "GET|/a b\\x0a|q=%41|HTTP/1.1|two|-|2|2003|2003004|2.003004|%\n");
+
+    /* user names: no colon, empty, padding, not base64, another scheme, control bytes */
+    static const struct {
+        const char *value, *user;
+    } users[] = {
+        {"Basic YWxpY2U=", "alice"},   {"basic Ym9i", "bob"},        {"Basic OnB3", "-"},
+        {"Basic !!!!", "-"},           {"Bearer YWxpY2U6eA==", "-"}, {"Basic", "-"},
+        {"Basic YQp4OnB3", "a\\x0ax"}, /* "a\nx:pw" */
+    };
+    for (size_t i = 0; i < sizeof users / sizeof users[0]; i++) {
+        fields[1].value = users[i].value;
+        fields[1].value_len = strlen(users[i].value);
+        access_line(&e, "%(u)s", got, sizeof got);
+        got[strcspn(got, "\n")] = '\0';
+        ck_assert_msg(strcmp(got, users[i].user) == 0, "%s: got '%s'", users[i].value, got);
+    }
+}
+END_TEST
+
 /* Define a module of test apps once. */
 static PyObject *apps;
 
@@ -540,6 +614,7 @@ static Suite *wsgi_suite(void)
     tcase_add_test(tc, input_sends_100_continue_on_first_read);
     tcase_add_test(tc, input_detached_after_request);
     tcase_add_test(tc, errors_stream_writes_to_the_error_log);
+    tcase_add_test(tc, access_log_atoms);
     tcase_add_test(tc, handle_list_result);
     tcase_add_test(tc, handle_generator_is_chunked_and_closed_once);
     tcase_add_test(tc, handle_exception_before_headers_is_500);
