@@ -196,7 +196,7 @@ void log_msg(enum log_level level, const char *fmt, ...)
 
 /* A compiled --access-logformat is a list of pieces: literal text, or an atom. */
 struct piece {
-    char atom;        /* 0 = literal text; 'i' = the request header named by text */
+    char atom; /* 0 = literal text; 'i' / 'o' = the request / response header named by text */
     const char *text; /* the literal text, or the header name */
     size_t len;
 };
@@ -233,11 +233,11 @@ static int compile(const char *src, struct piece *out, size_t *count, char *why,
         size_t len = (size_t)(close - name);
         if (len == 1 && strchr(known_atoms, name[0]) != NULL) {
             out[n] = (struct piece){name[0], NULL, 0};
-        } else if (len > 3 && name[0] == '{' && name[len - 2] == '}' && name[len - 1] == 'i') {
-            out[n] = (struct piece){'i', name + 1, len - 3};
         } else if (len > 3 && name[0] == '{' && name[len - 2] == '}' &&
-                   (name[len - 1] == 'o' || name[len - 1] == 'e')) {
-            snprintf(why, whylen, "%%(%.*s)s: greenhorn logs request headers ({name}i) only",
+                   (name[len - 1] == 'i' || name[len - 1] == 'o')) {
+            out[n] = (struct piece){name[len - 1], name + 1, len - 3};
+        } else if (len > 3 && name[0] == '{' && name[len - 2] == '}' && name[len - 1] == 'e') {
+            snprintf(why, whylen, "%%(%.*s)s: environ variables are not logged by greenhorn",
                      (int)len, name);
             return -1;
         } else {
@@ -272,6 +272,14 @@ int log_access_format(const char *fmt, int use, char *why, size_t whylen)
     format.source = source;
     memcpy(format.pieces, pieces, count * sizeof pieces[0]);
     format.count = count;
+    return 0;
+}
+
+int log_access_wants_response_headers(void)
+{
+    for (size_t i = 0; i < format.count; i++)
+        if (format.pieces[i].atom == 'o')
+            return 1;
     return 0;
 }
 
@@ -343,6 +351,31 @@ static const struct http_header *find_header(const struct log_access_entry *e, c
             found = h;
     }
     return found;
+}
+
+/* %({name}o)s: the value of the last "Name: value" line of the response
+ * head (the app's headers; the status line has no ':' before its end). */
+static size_t put_response_header(char *out, size_t pos, size_t cap,
+                                  const struct log_access_entry *e, const char *name, size_t len)
+{
+    const char *p = e->response_head, *end = p ? p + e->response_head_len : NULL;
+    const char *value = NULL;
+    size_t value_len = 0;
+
+    while (p != NULL && p < end) {
+        const char *eol = memchr(p, '\n', (size_t)(end - p));
+        const char *line_end = eol ? eol : end;
+        if ((size_t)(line_end - p) > len + 1 && p[len] == ':' && strncasecmp(p, name, len) == 0) {
+            value = p + len + 1;
+            while (value < line_end && *value == ' ')
+                value++;
+            value_len = (size_t)(line_end - value);
+            if (value_len > 0 && value[value_len - 1] == '\r')
+                value_len--;
+        }
+        p = eol ? eol + 1 : end;
+    }
+    return put_view(out, pos, cap, value, value_len);
 }
 
 /* %(u)s: the user name of "Authorization: Basic <base64 of user:password>", or "-". */
@@ -430,6 +463,8 @@ static size_t put_atom(char *out, size_t pos, size_t cap, const struct piece *p,
     case 'p':
         snprintf(text, sizeof text, "<%d>", (int)getpid());
         return put_text(out, pos, cap, text, strlen(text));
+    case 'o':
+        return put_response_header(out, pos, cap, e, p->text, p->len);
     case 'i':
         h = find_header(e, p->text, p->len);
         return h != NULL ? put_view(out, pos, cap, h->value, h->value_len)

@@ -39,6 +39,8 @@ struct log_access_entry {
     int64_t duration_us;               /* from accept to the last byte sent */
     const struct http_header *headers; /* the request's fields ({name}i, u) */
     size_t num_headers;
+    const char *response_head; /* the app's "Name: value\r\n" lines ({name}o), or NULL */
+    size_t response_head_len;
 };
 
 /*
@@ -71,12 +73,15 @@ int log_enabled(enum log_level level);
 /*
  * log_access_format - check an --access-logformat: Gunicorn's Python
  * %-format, '%(NAME)s' pieces between literal text, '%%' for '%'.  NAME is
- * one of Gunicorn's atoms h l u t r s m U q H b B f a T D M L p, or {Header}i
- * for a request header.  Returns 0, or -1 with the reason in why, such as
- * "unknown atom %(x)s" (Gunicorn prints '-' for it; a typo here stops the
- * start instead).  With use != 0 the format also becomes the access log's.
+ * one of Gunicorn's atoms h l u t r s m U q H b B f a T D M L p, {Header}i
+ * for a request header or {Header}o for a response header.  Returns 0, or -1 with the reason in
+ * why, such as "unknown atom %(x)s" (Gunicorn prints '-' for it; a typo here stops the start
+ * instead).  With use != 0 the format also becomes the access log's.
  */
 int log_access_format(const char *format, int use, char *why, size_t whylen);
+
+/* log_access_wants_response_headers - does the access log's format name one? */
+int log_access_wants_response_headers(void);
 
 /* log_access - one access-log line, in the --access-logformat given or in
  * Gunicorn's default: %(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s".

@@ -273,7 +273,7 @@ static void note_log_fields(struct conn *c)
     }
 }
 
-static void log_request(const struct conn *c, int status, int64_t bytes)
+static void log_request(const struct conn *c, const struct wsgi_result *res)
 {
     if (!log_access_enabled())
         return;
@@ -281,8 +281,8 @@ static void log_request(const struct conn *c, int status, int64_t bytes)
         .remote_addr = c->proxy.present ? c->proxy.src_addr : c->peer_addr,
         .request_line = c->buf + c->line_off,
         .request_line_len = c->line_len,
-        .status = status,
-        .body_bytes = bytes,
+        .status = res->status,
+        .body_bytes = res->body_bytes,
         .referer = c->referer_len ? c->buf + c->referer_off : NULL,
         .referer_len = c->referer_len,
         .user_agent = c->agent_len ? c->buf + c->agent_off : NULL,
@@ -298,6 +298,8 @@ static void log_request(const struct conn *c, int status, int64_t bytes)
         .duration_us = now_us() - c->started_us,
         .headers = c->req.headers,
         .num_headers = c->req.num_headers,
+        .response_head = res->head,
+        .response_head_len = res->head_len,
     };
     log_access(&e);
 }
@@ -406,7 +408,7 @@ static bool serve(struct worker *w, int fd, const struct sockaddr_storage *peer,
     c->expect_continue = c->req.expect_continue;
     note_log_fields(c);
 
-    struct wsgi_result res = {0, 0};
+    struct wsgi_result res = {0, 0, NULL, 0};
     PyEval_RestoreThread(w->tstate);
     wsgi_handle(w->app, c, &res);
     w->tstate = PyEval_SaveThread();
@@ -414,7 +416,8 @@ static bool serve(struct worker *w, int fd, const struct sockaddr_storage *peer,
     /* The client gets its answer and EOF first; then the log line and the
      * app's close() (PEP 3333), which may do slow clean-up work. */
     conn_close(c, c->extra_bytes || c->body != BODY_NONE);
-    log_request(c, res.status, res.body_bytes);
+    log_request(c, &res);
+    free(res.head);
     PyEval_RestoreThread(w->tstate);
     wsgi_end_request();
     w->tstate = PyEval_SaveThread();

@@ -673,6 +673,13 @@ void wsgi_handle(void *app, struct conn *c, struct wsgi_result *out)
     }
     out->status = cur.resp.status;
     out->body_bytes = (int64_t)cur.resp.body_sent;
+    out->head = NULL;
+    out->head_len = 0;
+    if (log_access_enabled() && log_access_wants_response_headers() && cur.resp.head_len > 0 &&
+        (out->head = malloc(cur.resp.head_len)) != NULL) {
+        memcpy(out->head, cur.resp.head ? cur.resp.head : cur.resp.head_inline, cur.resp.head_len);
+        out->head_len = cur.resp.head_len;
+    }
     input_end_request();
     cur.conn = NULL;
     response_free(&cur.resp);

@@ -38,6 +38,9 @@ void *wsgi_load_app(const char *uri, char *err, size_t errlen);
 struct wsgi_result {
     int status;         /* status sent (0 if none) */
     int64_t body_bytes; /* body bytes sent */
+    char *head;         /* a copy of the status line and the app's headers when the access
+                           log names a response header, else NULL; the caller frees it */
+    size_t head_len;
 };
 
 /*

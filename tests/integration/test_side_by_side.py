@@ -396,8 +396,9 @@ def test_access_log_line_as_gunicorn(raw):
 
 
 # Every atom whose value does not depend on the clock or the process.
+NOT_FOUND_TYPE = "text/plain"  # the Content-Type of rawapp's 404
 CUSTOM_FORMAT = ('%(h)s|%(l)s|%(u)s|%(r)s|%(s)s|%(b)s|%(B)s|%(f)s|%(a)s|%(m)s|%(U)s|%(q)s|'
-                 '%(H)s|%({x-trace}i)s|%({X-Missing}i)s|100%%')
+                 '%(H)s|%({x-trace}i)s|%({X-Missing}i)s|%({content-TYPE}o)s|%({x-none}o)s|100%%')
 
 
 def test_custom_access_log_format_as_gunicorn(pair):
@@ -413,7 +414,8 @@ def test_custom_access_log_format_as_gunicorn(pair):
     assert lines[0] is not None and lines[1] is not None, (both.ours.describe(), both.ref.describe())
     assert lines[0] == lines[1]
     assert lines[0] == ("127.0.0.1|-|alice|GET /head/a%%20b?id=%s&x=%%41 HTTP/1.1|404|23|23|-|"
-                        "fmt/1.0|GET|/head/a b|id=%s&x=%%41|HTTP/1.1|t-%s|-|100%%" % ((ident,) * 3))
+                        "fmt/1.0|GET|/head/a b|id=%s&x=%%41|HTTP/1.1|t-%s|-|%s|-|100%%"
+                        % (ident, ident, ident, NOT_FOUND_TYPE))
 
 
 def wait_stdout(server, ident, timeout=3.0):

@@ -393,8 +393,8 @@ START_TEST(test_access_log_format)
     ck_assert_ptr_null(cfg.access_log_format); /* Gunicorn's default */
     expect_error("--access-logformat %(x)s app:app", "--access-logformat: unknown atom %(x)s");
     expect_error("--access-logformat %({path_info}e)s app:app",
-                 "--access-logformat: %({path_info}e)s: greenhorn logs request headers "
-                 "({name}i) only");
+                 "--access-logformat: %({path_info}e)s: environ variables are not logged by "
+                 "greenhorn");
     expect_error("--access-logformat 5% app:app",
                  "--access-logformat: '%' is not %(NAME)s (write %% for a %)");
 }

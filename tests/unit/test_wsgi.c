@@ -337,6 +337,15 @@ START_TEST(access_log_atoms)
                 got, sizeof got);
     ck_assert_str_eq(got, "GET|/a b\\x0a|q=%41|HTTP/1.1|two|-|2|2003|2003004|2.003004|%\n");
 
+    /* response headers: any case, the last one, no space after ':', absent */
+    static const char head[] = "HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\n"
+                               "X-Tag: a\r\nx-tag:b\r\n";
+    e.response_head = head;
+    e.response_head_len = sizeof head - 1;
+    access_line(&e, "%({content-type}o)s|%({X-TAG}o)s|%({x-ta}o)s|%({http/1.1 404}o)s", got,
+                sizeof got);
+    ck_assert_str_eq(got, "text/plain|b|-|-\n");
+
     /* user names: no colon, empty, padding, not base64, another scheme, control bytes */
     static const struct {
         const char *value, *user;
