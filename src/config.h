@@ -48,6 +48,7 @@ struct config_list {
 struct config {
     /* the application */
     char *app_uri;                 /* MODULE[:VARIABLE] or MODULE:factory(args); NULL until given */
+    char *config_file;             /* -c: a Gunicorn config file (Python); NULL = none given */
     char *chdir;                   /* --chdir; NULL = stay */
     struct config_list pythonpath; /* --pythonpath a,b: prepended to sys.path */
     char *virtualenv;              /* --virtualenv; NULL = use $VIRTUAL_ENV if set */
@@ -135,6 +136,20 @@ int config_init(struct config *cfg, char *err, size_t errlen);
  */
 enum config_result config_load(struct config *cfg, int argc, char **argv, FILE *out, char *err,
                                size_t errlen);
+
+/*
+ * config_load_file - config_load with a config file's settings as a third,
+ * weakest source (Gunicorn: the config file, then $GUNICORN_CMD_ARGS, then
+ * the command line, each winning over the one before).  file_words are the
+ * file's settings as command-line words ("--workers", "4", ..., and the
+ * application as a positional word); errors in them are prefixed with
+ * file_label, e.g. "gunicorn.conf.py: ".  file_label NULL: no file.  With
+ * need_app false, a missing application is not an error yet (a config file
+ * read next may name it).
+ */
+enum config_result config_load_file(struct config *cfg, int argc, char **argv, char **file_words,
+                                    int file_count, const char *file_label, bool need_app,
+                                    FILE *out, char *err, size_t errlen);
 
 /* config_free - free every string cfg owns and zero it; cfg may be reused after config_init. */
 void config_free(struct config *cfg);

@@ -3,9 +3,12 @@
  *
  * Gunicorn counterpart: gunicorn/config.py (Config.parser, the argparse
  * options) and gunicorn/app/base.py load_config (the order of the sources).
- * Owns: config_load (defaults, then $GUNICORN_CMD_ARGS, then the command line,
- * with the command line winning setting by setting), the option grammar,
- * splitting $GUNICORN_CMD_ARGS like a shell, and config_print_help.
+ * Owns: config_load (defaults, then a config file's settings, then
+ * $GUNICORN_CMD_ARGS, then the command line, each winning over the ones
+ * before setting by setting), the option grammar, splitting
+ * $GUNICORN_CMD_ARGS like a shell, and config_print_help.  The config file
+ * itself is Python, run by wsgi.c in a child process, which hands its
+ * settings over as command-line words.
  * Does not own: the settings themselves, their defaults or how a value is
  * parsed and checked (config.c; this file reaches them through
  * config_internal.h).
@@ -30,7 +33,7 @@
 #define MAX_HEADERS      32768u
 
 /* Where a setting's current value came from; a stronger source replaces a weaker one. */
-enum origin { FROM_DEFAULT, FROM_ENV_ARGS, FROM_ARGV };
+enum origin { FROM_DEFAULT, FROM_FILE, FROM_ENV_ARGS, FROM_ARGV };
 
 /* What config_load carries while reading one source of words. */
 struct loader {
@@ -40,7 +43,7 @@ struct loader {
     enum origin source;                      /* the source being read */
     const char *label;                       /* "" or "$GUNICORN_CMD_ARGS: ", put before errors */
     const char *first_app;                   /* the first positional of this source, or NULL */
-    bool app_from_argv;
+    enum origin app_origin;                  /* the source the application came from */
     FILE *out;
     char *err;
     size_t errlen;
@@ -109,9 +112,9 @@ static enum config_result loader_fail(struct loader *ld, const char *fmt, ...)
 }
 
 /*
- * apply - one option with its value (NULL for flags).  A value from
- * $GUNICORN_CMD_ARGS for a setting the command line already set is still
- * checked, into scratch, then forgotten: the command line wins.
+ * apply - one option with its value (NULL for flags).  A value from a
+ * weaker source ($GUNICORN_CMD_ARGS, a config file) for a setting a stronger
+ * one already set is still checked, into scratch, then forgotten.
  */
 static enum config_result apply(struct loader *ld, const struct config_setting *s,
                                 const char *value)
@@ -128,7 +131,7 @@ static enum config_result apply(struct loader *ld, const struct config_setting *
             fprintf(ld->out, "greenhorn %s\n", CONFIG_VERSION);
         return CONFIG_EXIT;
     }
-    if (ld->source == FROM_ENV_ARGS && ld->origin[idx] == FROM_ARGV) {
+    if (ld->origin[idx] > ld->source) {
         dst = &ld->scratch;
     } else {
         /* The first -b from a stronger source replaces the weaker one's list. */
@@ -229,13 +232,13 @@ static enum config_result take_app(struct loader *ld, const char *word)
     ld->first_app = word;
     if (word[0] == '\0' || word[0] == ':')
         return loader_fail(ld, "bad application '%s': expected MODULE[:VARIABLE]", word);
-    if (ld->source == FROM_ENV_ARGS && ld->app_from_argv)
-        return CONFIG_RUN;
+    if (ld->app_origin > ld->source)
+        return CONFIG_RUN; /* a stronger source named the application */
     free(cfg->app_uri);
     cfg->app_uri = strdup(word);
     if (cfg->app_uri == NULL)
         return loader_fail(ld, "out of memory");
-    ld->app_from_argv = ld->source == FROM_ARGV;
+    ld->app_origin = ld->source;
     return CONFIG_RUN;
 }
 
@@ -381,6 +384,14 @@ static enum config_result read_env_args(struct loader *ld)
 enum config_result config_load(struct config *cfg, int argc, char **argv, FILE *out, char *err,
                                size_t errlen)
 {
+    return config_load_file(cfg, argc, argv, NULL, 0, NULL, true, out, err, errlen);
+}
+
+/* config_load_file - see config.h. */
+enum config_result config_load_file(struct config *cfg, int argc, char **argv, char **file_words,
+                                    int file_count, const char *file_label, bool need_app,
+                                    FILE *out, char *err, size_t errlen)
+{
     struct loader *ld = calloc(1, sizeof *ld);
     enum config_result res = CONFIG_ERROR;
 
@@ -395,7 +406,12 @@ enum config_result config_load(struct config *cfg, int argc, char **argv, FILE *
     res = read_words(ld, argc > 1 ? argc - 1 : 0, argc > 1 ? argv + 1 : NULL);
     if (res == CONFIG_RUN)
         res = read_env_args(ld);
-    if (res == CONFIG_RUN && cfg->app_uri == NULL) {
+    if (res == CONFIG_RUN && file_label != NULL) {
+        ld->source = FROM_FILE; /* the weakest source: anything above wins */
+        ld->label = file_label;
+        res = read_words(ld, file_count, file_words);
+    }
+    if (res == CONFIG_RUN && need_app && cfg->app_uri == NULL) {
         config_explain(err, errlen, "no application module given");
         res = CONFIG_ERROR;
     }

@@ -77,6 +77,36 @@ static int bind_all(const struct config *cfg, struct listener *out, char *err, s
     return n;
 }
 
+/*
+ * -c FILE, or ./gunicorn.conf.py when it exists (Gunicorn 20+ reads it on its
+ * own): its settings become the weakest source, and the whole configuration
+ * is loaded again with them under $GUNICORN_CMD_ARGS and the command line.
+ */
+static enum config_result read_config_file(struct config *cfg, int argc, char **argv, char *err,
+                                           size_t errlen)
+{
+    char path[4096], label[4200];
+    char *buf = NULL, **words = NULL;
+    int count = 0;
+
+    if (cfg->config_file == NULL && access("gunicorn.conf.py", F_OK) != 0) {
+        if (cfg->app_uri != NULL)
+            return CONFIG_RUN;
+        snprintf(err, errlen, "no application module given (see greenhorn --help)");
+        return CONFIG_ERROR;
+    }
+    snprintf(path, sizeof path, "%s", cfg->config_file ? cfg->config_file : "gunicorn.conf.py");
+    if (wsgi_config_words(cfg, path, &buf, &words, &count, err, errlen) < 0)
+        return CONFIG_ERROR;
+    snprintf(label, sizeof label, "%s: ", path);
+    config_free(cfg);
+    enum config_result res =
+        config_load_file(cfg, argc, argv, words, count, label, true, stdout, err, errlen);
+    free(words);
+    free(buf);
+    return res;
+}
+
 static int write_pidfile(const char *path)
 {
     FILE *f = fopen(path, "w");
@@ -108,7 +138,8 @@ int main(int argc, char **argv)
     int code = 1, nbound = 0;
     void *app = NULL;
 
-    switch (config_load(&cfg, argc, argv, stdout, err, sizeof(err))) {
+    /* The application may be named by a config file, read next. */
+    switch (config_load_file(&cfg, argc, argv, NULL, 0, NULL, false, stdout, err, sizeof(err))) {
     case CONFIG_EXIT:
         config_free(&cfg);
         return 0;
@@ -119,16 +150,21 @@ int main(int argc, char **argv)
     case CONFIG_RUN:
         break;
     }
+    switch (read_config_file(&cfg, argc, argv, err, sizeof(err))) {
+    case CONFIG_EXIT:
+        config_free(&cfg);
+        return 0;
+    case CONFIG_ERROR:
+        fprintf(stderr, "greenhorn: error: %s\n", err);
+        config_free(&cfg);
+        return EXIT_USAGE;
+    case CONFIG_RUN:
+        break;
+    }
     if (log_open(cfg.log_level, cfg.error_logfile, cfg.access_logfile, err, sizeof(err)) < 0)
         goto fail;
     if (log_access_format(cfg.access_log_format, 1, err, sizeof(err)) < 0)
         goto fail; /* checked when read, so only out of memory gets here */
-    /* Gunicorn 20+ reads ./gunicorn.conf.py when it exists; greenhorn reads
-     * no config file (that would start Python in the master), so say so
-     * rather than ignore its settings in silence. */
-    if (access("gunicorn.conf.py", F_OK) == 0)
-        log_msg(LOG_WARNING, "./gunicorn.conf.py is not read: greenhorn takes its settings from "
-                             "the command line and $GUNICORN_CMD_ARGS only");
     if (cfg.chdir != NULL && chdir(cfg.chdir) < 0) {
         snprintf(err, sizeof(err), "--chdir: cannot enter '%s': %s", cfg.chdir, strerror(errno));
         goto fail;

@@ -231,17 +231,71 @@ def test_a_bad_access_log_format_is_a_usage_error(greenhorn, fmt, why):
     assert_refused(done, 2, "--access-logformat", why)
 
 
-@pytest.mark.parametrize("present", [True, False])
-def test_a_gunicorn_conf_py_is_named_not_silently_ignored(spawn, tmp_path, present):
-    """Gunicorn 20+ reads ./gunicorn.conf.py; greenhorn does not, and says so."""
+CONF = """
+import multiprocessing
+bind = ["127.0.0.1:%(port)d"]
+workers = 2
+wsgi_app = "rawapp:application"
+accesslog = "-"
+access_log_format = "conf %%(s)s %%(U)s"
+max_requests = 1000
+raw_env = ["FROM_CONF=yes"]
+helper = multiprocessing.cpu_count()   # the file's own variable: skipped, as Gunicorn skips it
+threads = 4                            # a Gunicorn setting greenhorn lacks: a warning
+def post_fork(server, worker):         # a hook: a warning
+    pass
+"""
+
+
+def conf_dir(tmp_path, port, name="gunicorn.conf.py"):
     folder = tmp_path / "app"
     shutil.copytree(APPS, str(folder))
-    if present:
-        (folder / "gunicorn.conf.py").write_text("workers = 4\n")
-    server, port = spawn.tcp(["-w", "1"], cwd=str(folder))
+    (folder / name).write_text(CONF % {"port": port})
+    return str(folder)
+
+
+def test_gunicorn_conf_py_is_read(spawn, tmp_path):
+    """./gunicorn.conf.py, as Gunicorn 20+ reads it: binds, workers, the app,
+    the access log, -e; hooks and missing settings are named in warnings."""
+    port = harness.free_port()
+    server = spawn.server([], cwd=conf_dir(tmp_path, port), addr=port)
+    assert count_workers(server, 2) == 2, server.describe()
+    assert fetch(port, "/osenv?name=FROM_CONF").json() == {"FROM_CONF": "yes"}
+    deadline = time.monotonic() + 3.0
+    while time.monotonic() < deadline and "conf 200 /osenv" not in server.stdout():
+        time.sleep(0.05)
+    assert "conf 200 /osenv" in server.stdout()
+    log = server.log()
+    assert "the setting 'threads' is not supported" in log
+    assert "the hook 'post_fork' is not supported" in log
+    assert "helper" not in log
+
+
+def test_the_command_line_and_gunicorn_cmd_args_win_over_the_file(spawn, tmp_path):
+    file_port, port = harness.free_port(), harness.free_port()
+    folder = conf_dir(tmp_path, file_port, name="settings.py")
+    server = spawn.server(["-c", "settings.py", "-b", "127.0.0.1:%d" % port], cwd=folder,
+                          env={"GUNICORN_CMD_ARGS": "--workers 3"}, addr=port)
+    assert count_workers(server, 3) == 3, server.describe()
     assert fetch(port, "/head").status == 200
-    warned = "[WARNING] ./gunicorn.conf.py is not read" in server.log()
-    assert warned == present, server.describe()
+    with pytest.raises(OSError):
+        harness.connect(file_port, timeout=1.0).close()  # the file's bind was replaced
+
+
+@pytest.mark.parametrize("text, why", [
+    ("workers = \n", "settings.py: SyntaxError: invalid syntax"),
+    ("workers = 'x'\n", "settings.py: --workers: 'x' is not a whole number"),
+    ("import nope_not_a_module\n", "settings.py: ModuleNotFoundError"),
+])
+def test_a_bad_config_file_is_one_line_and_exit_2(greenhorn, tmp_path, text, why):
+    (tmp_path / "settings.py").write_text(text)
+    done, _ = run(greenhorn, ["-c", "settings.py", "rawapp:application"], cwd=str(tmp_path))
+    assert_refused(done, 2, why)
+
+
+def test_a_missing_config_file_is_named(greenhorn, tmp_path):
+    done, _ = run(greenhorn, ["-c", "nothere.py", "rawapp:application"], cwd=str(tmp_path))
+    assert_refused(done, 2, "nothere.py: FileNotFoundError")
 
 
 # ---------------------------------------------------------------- environment variables

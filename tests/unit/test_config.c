@@ -384,6 +384,49 @@ START_TEST(test_flags)
 }
 END_TEST
 
+/* A config file's words are the weakest source: env args and argv win. */
+START_TEST(test_config_file_words)
+{
+    char *file[] = {"--workers",   "4",         "--bind", "127.0.0.1:1", "--bind",
+                    "127.0.0.1:2", "--timeout", "7",      "--",          "file:app"};
+    char *argv[] = {"greenhorn", "-w", "2", NULL};
+    char why[256] = "";
+
+    setenv("GUNICORN_CMD_ARGS", "--timeout 9", 1);
+    config_free(&cfg);
+    ck_assert_int_eq(
+        config_load_file(&cfg, 3, argv, file, 10, "conf.py: ", true, NULL, why, sizeof why),
+        CONFIG_RUN);
+    ck_assert_int_eq(cfg.workers, 2);    /* argv */
+    ck_assert_int_eq(cfg.timeout, 9);    /* $GUNICORN_CMD_ARGS */
+    ck_assert_uint_eq(cfg.num_binds, 2); /* the file's two replace the default */
+    ck_assert_str_eq(cfg.binds[1], "127.0.0.1:2");
+    ck_assert_str_eq(cfg.app_uri, "file:app");
+    unsetenv("GUNICORN_CMD_ARGS");
+
+    /* the command line's application wins; the file's values are still checked */
+    char *argv2[] = {"greenhorn", "cli:app", NULL};
+    char *bad[] = {"--workers", "x", "--", "file:app"};
+    config_free(&cfg);
+    ck_assert_int_eq(
+        config_load_file(&cfg, 2, argv2, file, 10, "conf.py: ", true, NULL, why, sizeof why),
+        CONFIG_RUN);
+    ck_assert_str_eq(cfg.app_uri, "cli:app");
+    config_free(&cfg);
+    ck_assert_int_eq(
+        config_load_file(&cfg, 2, argv2, bad, 4, "conf.py: ", true, NULL, why, sizeof why),
+        CONFIG_ERROR);
+    ck_assert_str_eq(why, "conf.py: --workers: 'x' is not a whole number");
+
+    /* without the need for an application yet, none is not an error */
+    char *argv3[] = {"greenhorn", NULL};
+    config_free(&cfg);
+    ck_assert_int_eq(config_load_file(&cfg, 1, argv3, NULL, 0, NULL, false, NULL, why, sizeof why),
+                     CONFIG_RUN);
+    ck_assert_ptr_null(cfg.app_uri);
+}
+END_TEST
+
 /* --access-logformat is checked when read, by the logger's own compiler. */
 START_TEST(test_access_log_format)
 {
@@ -713,6 +756,7 @@ static Suite *config_suite(void)
     tcase_add_test(tc, test_double_dash);
     tcase_add_test(tc, test_abbreviations);
     tcase_add_test(tc, test_access_log_format);
+    tcase_add_test(tc, test_config_file_words);
     tcase_add_test(tc, test_gunicorn_sync_options);
     tcase_add_test(tc, test_help_and_version);
     tcase_add_test(tc, test_web_concurrency);
