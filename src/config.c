@@ -24,12 +24,15 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <grp.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #define AT(field) offsetof(struct config, field)
 
@@ -133,6 +136,72 @@ static int check_env(const char *value, char *why, size_t whylen)
     return 0;
 }
 
+/* lookup_user / lookup_group - a name or a number; 0, or -1 when there is none. */
+static int lookup_user(const char *text, uid_t *uid, gid_t *gid, char *name, size_t namelen)
+{
+    char *end = NULL;
+    errno = 0;
+    unsigned long n = strtoul(text, &end, 10);
+    bool numeric = isdigit((unsigned char)text[0]) && *end == '\0' && errno == 0;
+    struct passwd *pw = numeric ? getpwuid((uid_t)n) : getpwnam(text);
+
+    if (pw == NULL && !numeric)
+        return -1;
+    *uid = pw != NULL ? pw->pw_uid : (uid_t)n;
+    if (pw != NULL)
+        *gid = pw->pw_gid;
+    snprintf(name, namelen, "%s", pw != NULL ? pw->pw_name : "");
+    return 0;
+}
+
+static int lookup_group(const char *text, gid_t *gid)
+{
+    char *end = NULL;
+    errno = 0;
+    unsigned long n = strtoul(text, &end, 10);
+    if (isdigit((unsigned char)text[0]) && *end == '\0' && errno == 0) {
+        *gid = (gid_t)n;
+        return 0;
+    }
+    struct group *gr = getgrnam(text);
+    if (gr == NULL)
+        return -1;
+    *gid = gr->gr_gid;
+    return 0;
+}
+
+static int check_user(const char *value, char *why, size_t whylen)
+{
+    uid_t uid;
+    gid_t gid;
+    char name[64];
+    return lookup_user(value, &uid, &gid, name, sizeof name) == 0
+               ? 0
+               : config_explain(why, whylen, "no such user '%s'", value);
+}
+
+static int check_group(const char *value, char *why, size_t whylen)
+{
+    gid_t gid;
+    return lookup_group(value, &gid) == 0
+               ? 0
+               : config_explain(why, whylen, "no such group '%s'", value);
+}
+
+/* config_user_ids - see config.h. */
+int config_user_ids(const struct config *cfg, uid_t *uid, gid_t *gid, char *name, size_t namelen,
+                    char *err, size_t errlen)
+{
+    *uid = getuid();
+    *gid = getgid();
+    name[0] = '\0';
+    if (cfg->user != NULL && lookup_user(cfg->user, uid, gid, name, namelen) < 0)
+        return config_explain(err, errlen, "--user: no such user '%s'", cfg->user);
+    if (cfg->group != NULL && lookup_group(cfg->group, gid) < 0)
+        return config_explain(err, errlen, "--group: no such group '%s'", cfg->group);
+    return 0;
+}
+
 /* check_access_format - Gunicorn's %(NAME)s format, checked by the logger that will use it. */
 static int check_access_format(const char *value, char *why, size_t whylen)
 {
@@ -192,6 +261,12 @@ const struct config_setting config_settings[] = {
     {.names = {"env"}, .short_name = 'e', .kind = OPT_APPEND, .offset = AT(env),
      .count_offset = AT(num_env), .max = CONFIG_MAX_ENV, .check = check_env, .meta = "KEY=VALUE",
      .help = "set an environment variable in the workers (repeatable)"},
+    {.names = {"user"}, .short_name = 'u', .kind = OPT_STRING, .offset = AT(user),
+     .check = check_user, .meta = "USER",
+     .help = "run the workers as this user (a name or a number)"},
+    {.names = {"group"}, .short_name = 'g', .kind = OPT_STRING, .offset = AT(group),
+     .check = check_group, .meta = "GROUP",
+     .help = "run the workers in this group (default: the --user's own group)"},
     {.names = {"pid"}, .short_name = 'p', .kind = OPT_STRING, .offset = AT(pidfile), .meta = "FILE",
      .help = "a file to write the master's PID to"},
     {.names = {"log-level"}, .kind = OPT_CHOICE, .offset = AT(log_level), .choices = log_levels,

@@ -15,6 +15,7 @@
 #define GREENHORN_CONFIG_H
 
 #include <stdbool.h>
+#include <sys/types.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -70,6 +71,8 @@ struct config {
     char *env[CONFIG_MAX_ENV]; /* -e KEY=VALUE, repeatable */
     size_t num_env;
     char *pidfile; /* -p/--pid; NULL = none */
+    char *user;    /* -u: workers run as this user (name or number); NULL = unchanged */
+    char *group;   /* -g: and this group; NULL = the user's own group, or unchanged */
 
     /* logging */
     int log_level;           /* enum log_level (info) */
@@ -150,6 +153,15 @@ enum config_result config_load(struct config *cfg, int argc, char **argv, FILE *
 enum config_result config_load_file(struct config *cfg, int argc, char **argv, char **file_words,
                                     int file_count, const char *file_label, bool need_app,
                                     FILE *out, char *err, size_t errlen);
+
+/*
+ * config_user_ids - what --user and --group name, as ids: *uid and *gid are
+ * the current ones when not given, and a --user without --group takes that
+ * user's own group.  *name is the user's name when known ("" if not), for
+ * initgroups.  Returns 0, or -1 with err such as "--user: no such user 'x'".
+ */
+int config_user_ids(const struct config *cfg, uid_t *uid, gid_t *gid, char *name, size_t namelen,
+                    char *err, size_t errlen);
 
 /* config_free - free every string cfg owns and zero it; cfg may be reused after config_init. */
 void config_free(struct config *cfg);

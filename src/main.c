@@ -107,6 +107,42 @@ static enum config_result read_config_file(struct config *cfg, int argc, char **
     return res;
 }
 
+/*
+ * With --user / --group, the files the workers must use are given to that
+ * user, as Gunicorn does: the log files (so a worker can reopen them on
+ * USR1), right after they are opened, and then, with ls, the unix sockets.
+ * Both are called before --chdir and after bind respectively, so relative
+ * paths mean what they meant when the files were made.
+ */
+static int give_files(const struct config *cfg, const struct listener *ls, int n, char *err,
+                      size_t errlen)
+{
+    uid_t uid;
+    gid_t gid;
+    char name[256];
+    const char *logs[] = {cfg->error_logfile, cfg->access_logfile};
+
+    if (cfg->user == NULL && cfg->group == NULL)
+        return 0;
+    if (config_user_ids(cfg, &uid, &gid, name, sizeof name, err, errlen) < 0)
+        return -1;
+    for (int i = 0; i < n; i++) {
+        if (ls[i].addr.kind == BIND_UNIX && chown(ls[i].addr.path, uid, gid) < 0) {
+            snprintf(err, errlen, "--user: cannot give %s to user %u: %s", ls[i].addr.path,
+                     (unsigned)uid, strerror(errno));
+            return -1;
+        }
+    }
+    for (size_t i = 0; ls == NULL && i < sizeof logs / sizeof logs[0]; i++) {
+        if (logs[i] != NULL && strcmp(logs[i], "-") != 0 && chown(logs[i], uid, gid) < 0) {
+            snprintf(err, errlen, "--user: cannot give %s to user %u: %s", logs[i], (unsigned)uid,
+                     strerror(errno));
+            return -1;
+        }
+    }
+    return 0;
+}
+
 static int write_pidfile(const char *path)
 {
     FILE *f = fopen(path, "w");
@@ -165,6 +201,8 @@ int main(int argc, char **argv)
         goto fail;
     if (log_access_format(cfg.access_log_format, 1, err, sizeof(err)) < 0)
         goto fail; /* checked when read, so only out of memory gets here */
+    if (give_files(&cfg, NULL, 0, err, sizeof(err)) < 0) /* the log files */
+        goto fail;
     if (cfg.chdir != NULL && chdir(cfg.chdir) < 0) {
         snprintf(err, sizeof(err), "--chdir: cannot enter '%s': %s", cfg.chdir, strerror(errno));
         goto fail;
@@ -175,6 +213,8 @@ int main(int argc, char **argv)
         nbound = 0;
         goto fail;
     }
+    if (give_files(&cfg, listeners, nbound, err, sizeof(err)) < 0) /* the unix sockets */
+        goto fail;
     if (cfg.pidfile != NULL && write_pidfile(cfg.pidfile) < 0) {
         snprintf(err, sizeof(err), "--pid: cannot write '%s': %s", cfg.pidfile, strerror(errno));
         goto fail;

@@ -18,6 +18,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <grp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -584,10 +585,45 @@ static void options_from_config(struct worker *w)
     w->max_head = line + 2 + (size_t)cfg->limit_request_fields * (field + 2) + 2;
 }
 
+/*
+ * --user / --group: the worker gives up the master's identity before it
+ * starts Python or imports the app, as Gunicorn's set_owner_process does.
+ * The groups first: once the user has changed, they cannot be.  The
+ * supplementary groups are replaced as well, by the user's own (initgroups)
+ * or by the one group; Gunicorn keeps the master's unless --initgroups, so a
+ * worker started by root would keep root's groups.
+ */
+static int drop_privileges(const struct config *cfg, char *err, size_t errlen)
+{
+    uid_t uid;
+    gid_t gid;
+    char name[256];
+
+    if (cfg->user == NULL && cfg->group == NULL)
+        return 0;
+    if (config_user_ids(cfg, &uid, &gid, name, sizeof name, err, errlen) < 0)
+        return -1;
+    if (geteuid() == 0 && (name[0] != '\0' ? initgroups(name, gid) : setgroups(1, &gid)) < 0) {
+        snprintf(err, errlen, "cannot set the groups of group %u: %s", (unsigned)gid,
+                 strerror(errno));
+        return -1;
+    }
+    if (setgid(gid) < 0 || setuid(uid) < 0) {
+        snprintf(err, errlen, "cannot run as user %u, group %u: %s", (unsigned)uid, (unsigned)gid,
+                 strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
 /* Start Python and import the app.  Returns 0 or a WORKER_EXIT_* code. */
 static int boot_python(struct worker *w)
 {
     char err[512];
+    if (drop_privileges(w->cfg, err, sizeof(err)) < 0) {
+        log_msg(LOG_ERROR, "Worker failed to boot: %s", err);
+        return WORKER_EXIT_BOOT_ERROR;
+    }
     if (w->ctx->preloaded) {
         wsgi_fork_child();
         w->app = w->ctx->app;

@@ -291,6 +291,8 @@ static const struct error_case {
     {"--umask 0x app:app", "--umask: '0x' is not a file mode (such as 0o22, 022 or 18)"},
     {"-m -1 app:app", "--umask: '-1' is not a file mode (such as 0o22, 022 or 18)"},
     {"--umask 01000 app:app", "--umask: 01000 is above 0o777"},
+    {"-u no-such-user-here app:app", "--user: no such user 'no-such-user-here'"},
+    {"--group=no-such-group-here app:app", "--group: no such group 'no-such-group-here'"},
     {"--max-requests -1 app:app", "--max-requests: -1 is below 0"},
     {"--max-requests 2147483648 app:app", "--max-requests: 2147483648 is above 2147483647"},
     {"--max-requests-jitter x app:app", "--max-requests-jitter: 'x' is not a whole number"},
@@ -578,6 +580,9 @@ END_TEST
 /* Gunicorn command lines name the sync worker and a keep-alive; both are accepted. */
 START_TEST(test_gunicorn_sync_options)
 {
+    ck_assert_int_eq(load("-u root -g 0 app:app"), CONFIG_RUN); /* a name, a number */
+    ck_assert_str_eq(cfg.user, "root");
+    ck_assert_str_eq(cfg.group, "0");
     ck_assert_int_eq(load("-k sync --worker-class=gunicorn.workers.sync.SyncWorker app:app"),
                      CONFIG_RUN);
     ck_assert_int_eq(load("--keep-alive 5 app:app"), CONFIG_RUN);
