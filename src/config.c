@@ -322,6 +322,8 @@ const struct config_setting config_settings[] = {
     {.kind = OPT_LIST, .offset = AT(secure_scheme_names),
      .def = "X-FORWARDED-PROTOCOL,X-FORWARDED-PROTO,X-FORWARDED-SSL"},
     {.kind = OPT_LIST, .offset = AT(secure_scheme_values), .def = "ssl,https,on"},
+    {.names = {"check-config"}, .kind = OPT_FLAG, .offset = AT(check_config),
+     .help = "check the settings, import the application, and exit (0, or 1)"},
     {.names = {"version"}, .short_name = 'v', .kind = OPT_VERSION,
      .help = "show the version and exit"},
     {.names = {"help"}, .short_name = 'h', .kind = OPT_HELP, .help = "show this help and exit"},

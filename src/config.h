@@ -54,6 +54,7 @@ struct config {
     struct config_list pythonpath; /* --pythonpath a,b: prepended to sys.path */
     char *virtualenv;              /* --virtualenv; NULL = use $VIRTUAL_ENV if set */
     bool preload;                  /* --preload: import the app in the master, then fork */
+    bool check_config;             /* --check-config: import the app, then exit 0 or 1 */
 
     /* the server */
     char *binds[CONFIG_MAX_BINDS]; /* -b, repeatable; default 127.0.0.1:8000 or 0.0.0.0:$PORT */

@@ -209,6 +209,16 @@ int main(int argc, char **argv)
     }
     if (apply_env(&cfg, err, sizeof(err)) < 0)
         goto fail;
+    if (cfg.check_config) {
+        /* Gunicorn's --check-config: the settings are read; now import the
+         * app once, bind nothing, and say 0 or 1. */
+        app = preload_app(&cfg, err, sizeof(err));
+        if (app == NULL)
+            goto fail;
+        log_msg(LOG_INFO, "The configuration and the application '%s' are fine.", cfg.app_uri);
+        code = 0;
+        goto done;
+    }
     if ((nbound = bind_all(&cfg, listeners, err, sizeof(err))) < 0) {
         nbound = 0;
         goto fail;

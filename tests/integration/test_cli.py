@@ -298,6 +298,22 @@ def test_a_missing_config_file_is_named(greenhorn, tmp_path):
     assert_refused(done, 2, "nothere.py: FileNotFoundError")
 
 
+@pytest.mark.parametrize("app, code", [("rawapp:application", 0), ("rawapp:nope", 1),
+                                       ("no_such_module:app", 1)])
+def test_check_config_as_gunicorn(greenhorn, app, code):
+    """--check-config imports the app and exits 0 or 1, binding nothing, as Gunicorn does."""
+    port = harness.free_port()
+    args = ["--check-config", "-b", "127.0.0.1:%d" % port, app]
+    done, _ = run(greenhorn, args)
+    ref = subprocess.run([harness.PYTHON, "-m", "gunicorn"] + args, cwd=APPS, capture_output=True,
+                         text=True, timeout=30, env=harness.clean_env(None))
+    assert done.returncode == ref.returncode == code, (done.stderr, ref.stderr)
+    if code:
+        assert_refused(done, 1, "Failed to load application '%s'" % app)
+    with pytest.raises(OSError):
+        harness.connect(port, timeout=0.5).close()
+
+
 # ---------------------------------------------------------------- environment variables
 
 
