@@ -274,6 +274,8 @@ const struct config_setting config_settings[] = {
      .help = "the error log's level: debug, info, warning, error, critical"},
     {.names = {"error-logfile", "log-file"}, .kind = OPT_STRING, .offset = AT(error_logfile),
      .def = "-", .meta = "FILE", .help = "the error log file ('-' = stderr)"},
+    {.names = {"capture-output"}, .kind = OPT_FLAG, .offset = AT(capture_output),
+     .help = "send what the app prints (stdout, stderr) to the --error-logfile"},
     {.names = {"access-logformat"}, .kind = OPT_STRING, .offset = AT(access_log_format),
      .check = check_access_format, .meta = "FORMAT",
      .help = "the access log's line: Gunicorn's atoms, %(h)s %(t)s \"%(r)s\" %(s)s ..."},

@@ -79,6 +79,7 @@ struct config {
     int log_level;           /* enum log_level (info) */
     char *error_logfile;     /* --error-logfile/--log-file; "-" = stderr */
     char *access_logfile;    /* --access-logfile; "-" = stdout; NULL = off */
+    bool capture_output;     /* --capture-output: stdout and stderr into the error log file */
     char *access_log_format; /* --access-logformat; NULL = Gunicorn's default */
 
     /* request limits (Gunicorn's names and defaults) */

@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,7 +32,24 @@ static struct {
     int access_fd;     /* -1 = no access log; 1 = stdout */
     char *error_path;  /* owned copy, NULL for stderr */
     char *access_path; /* owned copy, NULL for none or stdout */
-} logs = {LOG_INFO, 2, -1, NULL, NULL};
+    bool capture;      /* --capture-output: stdout and stderr go to the error log file */
+} logs = {LOG_INFO, 2, -1, NULL, NULL, false};
+
+/* Point stdout and stderr at the error log file (--capture-output). */
+static int capture_onto_error_log(void)
+{
+    if (!logs.capture || logs.error_path == NULL)
+        return 0;
+    fflush(stdout);
+    fflush(stderr);
+    return dup2(logs.error_fd, 1) < 0 || dup2(logs.error_fd, 2) < 0 ? -1 : 0;
+}
+
+int log_capture_output(void)
+{
+    logs.capture = true;
+    return capture_onto_error_log();
+}
 
 static const char *const level_names[] = {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"};
 
@@ -100,7 +118,8 @@ int log_reopen(void)
 {
     int a = reopen_onto(logs.error_path, logs.error_fd);
     int b = reopen_onto(logs.access_path, logs.access_fd);
-    return a < 0 || b < 0 ? -1 : 0;
+    int c = capture_onto_error_log(); /* onto the new file too */
+    return a < 0 || b < 0 || c < 0 ? -1 : 0;
 }
 
 void log_close(void)

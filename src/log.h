@@ -58,6 +58,14 @@ int log_parse_level(const char *name);
 int log_open(enum log_level level, const char *error_path, const char *access_path, char *err,
              size_t errlen);
 
+/*
+ * log_capture_output - --capture-output: from now on (and after every
+ * log_reopen) stdout and stderr are the error log file, so what the app
+ * prints lands in the log.  Nothing changes when the error log is stderr.
+ * Returns 0 or -1.
+ */
+int log_capture_output(void);
+
 /* log_reopen - reopen both files by name (SIGUSR1).  Returns 0 or -1. */
 int log_reopen(void);
 

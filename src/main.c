@@ -203,6 +203,10 @@ int main(int argc, char **argv)
         goto fail; /* checked when read, so only out of memory gets here */
     if (give_files(&cfg, NULL, 0, err, sizeof(err)) < 0) /* the log files */
         goto fail;
+    if (cfg.capture_output && log_capture_output() < 0) {
+        snprintf(err, sizeof(err), "--capture-output: %s", strerror(errno));
+        goto fail;
+    }
     if (cfg.chdir != NULL && chdir(cfg.chdir) < 0) {
         snprintf(err, sizeof(err), "--chdir: cannot enter '%s': %s", cfg.chdir, strerror(errno));
         goto fail;

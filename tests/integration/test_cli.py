@@ -314,6 +314,47 @@ def test_check_config_as_gunicorn(greenhorn, app, code):
         harness.connect(port, timeout=0.5).close()
 
 
+PRINT_APP = """
+import sys
+
+def application(environ, start_response):
+    word = environ["PATH_INFO"].strip("/")
+    print("printed " + word, flush=True)
+    sys.stderr.write("warned " + word + "\\n")
+    sys.stderr.flush()
+    start_response("200 OK", [("Content-Length", "0")])
+    return [b""]
+"""
+
+
+@pytest.mark.parametrize("capture", [True, False])
+def test_capture_output_sends_prints_to_the_error_log(spawn, tmp_path, capture):
+    (tmp_path / "printapp.py").write_text(PRINT_APP)
+    log = str(tmp_path / "error.log")
+    args = ["--error-logfile", log, "--chdir", str(tmp_path)] + (["--capture-output"] if capture else [])
+    server, port = spawn.tcp(args, app="printapp:application", cwd=str(tmp_path))
+    assert fetch(port, "/one").status == 200
+    deadline = time.monotonic() + 3.0
+    while time.monotonic() < deadline and capture and "warned one" not in open(log).read():
+        time.sleep(0.05)
+    text = open(log).read()
+    assert ("printed one" in text and "warned one" in text) == capture, text
+    if capture:  # after log rotation (USR1) the prints follow the log to its new file
+        os.rename(log, log + ".1")
+        server.signal(signal.SIGUSR1)
+        deadline = time.monotonic() + 5.0
+        while time.monotonic() < deadline and not os.path.exists(log):
+            time.sleep(0.05)
+        time.sleep(0.3)  # the workers reopen too
+        assert fetch(port, "/two").status == 200
+        deadline = time.monotonic() + 3.0
+        while time.monotonic() < deadline and "warned two" not in open(log).read():
+            time.sleep(0.05)
+        assert "printed two" in open(log).read(), open(log).read()
+    else:
+        assert "printed one" in server.stdout() and "warned one" in server.log()
+
+
 # ---------------------------------------------------------------- environment variables
 
 
