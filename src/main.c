@@ -143,6 +143,18 @@ static int give_files(const struct config *cfg, const struct listener *ls, int n
     return 0;
 }
 
+/* What a stage-1 result means for main: -1 to go on, else the exit status
+ * (0 after --help or --version; 2 for a usage error, said in one line). */
+static int settled(enum config_result res, struct config *cfg, const char *err, const char *hint)
+{
+    if (res == CONFIG_RUN)
+        return -1;
+    if (res == CONFIG_ERROR)
+        fprintf(stderr, "greenhorn: error: %s%s\n", err, hint);
+    config_free(cfg);
+    return res == CONFIG_ERROR ? EXIT_USAGE : 0;
+}
+
 static int write_pidfile(const char *path)
 {
     FILE *f = fopen(path, "w");
@@ -175,28 +187,13 @@ int main(int argc, char **argv)
     void *app = NULL;
 
     /* The application may be named by a config file, read next. */
-    switch (config_load_file(&cfg, argc, argv, NULL, 0, NULL, false, stdout, err, sizeof(err))) {
-    case CONFIG_EXIT:
-        config_free(&cfg);
-        return 0;
-    case CONFIG_ERROR:
-        fprintf(stderr, "greenhorn: error: %s (see greenhorn --help)\n", err);
-        config_free(&cfg);
-        return EXIT_USAGE;
-    case CONFIG_RUN:
-        break;
-    }
-    switch (read_config_file(&cfg, argc, argv, err, sizeof(err))) {
-    case CONFIG_EXIT:
-        config_free(&cfg);
-        return 0;
-    case CONFIG_ERROR:
-        fprintf(stderr, "greenhorn: error: %s\n", err);
-        config_free(&cfg);
-        return EXIT_USAGE;
-    case CONFIG_RUN:
-        break;
-    }
+    int status =
+        settled(config_load_file(&cfg, argc, argv, NULL, 0, NULL, false, stdout, err, sizeof(err)),
+                &cfg, err, " (see greenhorn --help)");
+    if (status < 0)
+        status = settled(read_config_file(&cfg, argc, argv, err, sizeof(err)), &cfg, err, "");
+    if (status >= 0)
+        return status;
     if (log_open(cfg.log_level, cfg.error_logfile, cfg.access_logfile, err, sizeof(err)) < 0)
         goto fail;
     if (log_access_format(cfg.access_log_format, 1, err, sizeof(err)) < 0)
