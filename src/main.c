@@ -20,6 +20,7 @@
 #include "arbiter.h"
 #include "bind.h"
 #include "config.h"
+#include "config_file.h"
 #include "log.h"
 #include "worker.h"
 #include "wsgi.h"
@@ -96,7 +97,7 @@ static enum config_result read_config_file(struct config *cfg, int argc, char **
         return CONFIG_ERROR;
     }
     snprintf(path, sizeof path, "%s", cfg->config_file ? cfg->config_file : "gunicorn.conf.py");
-    if (wsgi_config_words(cfg, path, &buf, &words, &count, err, errlen) < 0)
+    if (config_file_words(cfg, path, &buf, &words, &count, err, errlen) < 0)
         return CONFIG_ERROR;
     snprintf(label, sizeof label, "%s: ", path);
     config_free(cfg);

@@ -16,16 +16,15 @@
  *   result.close(), whatever happened
  */
 #include "wsgi.h"
+#include "wsgi_internal.h"
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <structmember.h>
 
 #include <errno.h>
-#include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "environ.h"
@@ -35,9 +34,8 @@
 
 /* ---- errors ------------------------------------------------------------ */
 
-/* The current exception as one line, "TypeError: message", into err.
- * The exception stays set. */
-static void exception_line(char *err, size_t errlen)
+/* wsgi_exception_line - see wsgi_internal.h. */
+void wsgi_exception_line(char *err, size_t errlen)
 {
     PyObject *type, *value, *tb;
     PyErr_Fetch(&type, &value, &tb);
@@ -90,7 +88,8 @@ static const char *virtualenv_dir(const struct config *cfg)
     return v != NULL && v[0] != '\0' ? v : NULL;
 }
 
-static int start_interpreter(const struct config *cfg, char *err, size_t errlen)
+/* wsgi_start_interpreter - see wsgi_internal.h. */
+int wsgi_start_interpreter(const struct config *cfg, char *err, size_t errlen)
 {
     PyConfig pc;
     PyConfig_InitPythonConfig(&pc);
@@ -167,7 +166,7 @@ static PyObject *write_obj; /* the write() callable start_response returns */
 
 int wsgi_init(const struct config *cfg, char *err, size_t errlen)
 {
-    if (!Py_IsInitialized() && start_interpreter(cfg, err, errlen) < 0)
+    if (!Py_IsInitialized() && wsgi_start_interpreter(cfg, err, errlen) < 0)
         return -1; /* err says why; no Python exception to fetch */
     if (setup_sys_path(cfg) < 0 || enable_faulthandler() < 0 ||
         PyType_Ready(&FileWrapperType) < 0 || environ_init(cfg, (PyObject *)&FileWrapperType) < 0)
@@ -179,167 +178,9 @@ int wsgi_init(const struct config *cfg, char *err, size_t errlen)
     return 0;
 
 fail:
-    exception_line(err, errlen);
+    wsgi_exception_line(err, errlen);
     PyErr_Clear();
     return -1;
-}
-
-/* ---- a Gunicorn config file ---------------------------------------------- */
-
-/*
- * Runs in a short-lived child process (wsgi_config_words), so the master
- * never starts Python.  The file is Python, executed as Gunicorn executes
- * it; its settings go back as command-line words through fd.  Gunicorn's
- * setting names map onto greenhorn's options; hooks (functions such as
- * post_fork) and the Gunicorn settings greenhorn lacks get a warning, other
- * names are the file's own variables and are skipped, as Gunicorn skips them.
- */
-static const char config_reader_source[] =
-    "import os, sys, types\n"
-    "OPTIONS = {'bind': 'bind', 'workers': 'workers', 'worker_class': 'worker-class',\n"
-    "  'timeout': 'timeout', 'graceful_timeout': 'graceful-timeout', 'keepalive': 'keep-alive',\n"
-    "  'backlog': 'backlog', 'max_requests': 'max-requests',\n"
-    "  'max_requests_jitter': 'max-requests-jitter', 'umask': 'umask', 'chdir': 'chdir',\n"
-    "  'pythonpath': 'pythonpath', 'preload_app': 'preload', 'raw_env': 'env', 'pidfile': 'pid',\n"
-    "  'loglevel': 'log-level', 'errorlog': 'error-logfile', 'accesslog': 'access-logfile',\n"
-    "  'access_log_format': 'access-logformat', 'limit_request_line': 'limit-request-line',\n"
-    "  'limit_request_fields': 'limit-request-fields',\n"
-    "  'limit_request_field_size': 'limit-request-field_size', 'header_map': 'header-map',\n"
-    "  'forwarder_headers': 'forwarder-headers',\n"
-    "  'permit_obsolete_folding': 'permit-obsolete-folding',\n"
-    "  'permit_unconventional_http_method': 'permit-unconventional-http-method',\n"
-    "  'permit_unconventional_http_version': 'permit-unconventional-http-version',\n"
-    "  'casefold_http_method': 'casefold-http-method',\n"
-    "  'strip_header_spaces': 'strip-header-spaces',\n"
-    "  'forwarded_allow_ips': 'forwarded-allow-ips', 'proxy_protocol': 'proxy-protocol',\n"
-    "  'proxy_allow_ips': 'proxy-allow-from', 'header_timeout': 'header-timeout',\n"
-    "  'body_timeout': 'body-timeout', 'user': 'user', 'group': 'group',\n"
-    "  'capture_output': 'capture-output', 'check_config': 'check-config'}\n"
-    "REPEATED = ('bind', 'raw_env')\n"
-    "LISTS = ('pythonpath', 'forwarded_allow_ips', 'proxy_allow_ips', 'forwarder_headers')\n"
-    "LACKING = ('threads', 'worker_connections', 'certfile', 'keyfile', 'ca_certs',\n"
-    "  'daemon', 'reload', 'proc_name', 'logconfig',\n"
-    "  'logconfig_dict', 'secure_scheme_headers', 'statsd_host', 'reuse_port', 'sendfile',\n"
-    "  'worker_tmp_dir', 'tmp_upload_dir', 'spew', 'syslog', 'paste')\n"
-    "def read(path, fd):\n"
-    "    ns = {'__file__': path, '__name__': '__config__'}\n"
-    "    with open(path, 'rb') as f:\n"
-    "        exec(compile(f.read(), path, 'exec'), ns)\n"
-    "    words, app = [], None\n"
-    "    for name, value in ns.items():\n"
-    "        if name.startswith('_') or isinstance(value, types.ModuleType):\n"
-    "            continue\n"
-    "        option = OPTIONS.get(name)\n"
-    "        if name == 'wsgi_app':\n"
-    "            app = str(value)\n"
-    "        elif option is None:\n"
-    "            if callable(value) or name in LACKING:\n"
-    "                what = 'hook' if callable(value) else 'setting'\n"
-    "                sys.stderr.write('greenhorn: warning: %s: the %s %r is not supported;'\n"
-    "                                 ' ignored\\n' % (path, what, name))\n"
-    "        elif isinstance(value, bool):\n"
-    "            if name == 'proxy_protocol':\n"
-    "                words.append('--proxy-protocol=' + ('auto' if value else 'off'))\n"
-    "            elif value:\n"
-    "                words.append('--' + option)\n"
-    "        elif name in REPEATED and isinstance(value, (list, tuple)):\n"
-    "            for item in value:\n"
-    "                words += ['--' + option, str(item)]\n"
-    "        elif name in LISTS and isinstance(value, (list, tuple)):\n"
-    "            words += ['--' + option, ','.join(str(item) for item in value)]\n"
-    "        else:\n"
-    "            words += ['--' + option, str(value)]\n"
-    "    if app is not None:\n"
-    "        words += ['--', app]\n"
-    "    data = b'\\0'.join(w.encode('utf-8', 'surrogateescape') for w in words)\n"
-    "    while data:\n"
-    "        data = data[os.write(fd, data):]\n";
-
-/* The child's side: start Python, read the file, write words or an error. */
-static int config_child(const struct config *cfg, const char *path, int fd)
-{
-    char why[512] = "";
-    PyObject *globals = NULL, *read = NULL, *done = NULL;
-
-    if (start_interpreter(cfg, why, sizeof why) == 0 && (globals = PyDict_New()) != NULL &&
-        PyDict_SetItemString(globals, "__builtins__", PyEval_GetBuiltins()) == 0) {
-        PyObject *r = PyRun_String(config_reader_source, Py_file_input, globals, globals);
-        Py_XDECREF(r);
-        read = r != NULL ? PyDict_GetItemString(globals, "read") : NULL;
-        done = read != NULL ? PyObject_CallFunction(read, "si", path, fd) : NULL;
-        if (done == NULL)
-            exception_line(why, sizeof why);
-    }
-    if (done != NULL)
-        return 0;
-    if (write(fd, why, strlen(why)) < 0)
-        return 2;
-    return 2;
-}
-
-/* wsgi_config_words - see wsgi.h. */
-int wsgi_config_words(const struct config *cfg, const char *path, char **buf, char ***words,
-                      int *count, char *err, size_t errlen)
-{
-    int fds[2], status = 0;
-    size_t len = 0, cap = 4096;
-    char *data = malloc(cap + 1);
-    pid_t pid;
-
-    *buf = NULL;
-    *words = NULL;
-    *count = 0;
-    if (data == NULL || pipe2(fds, O_CLOEXEC) < 0) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno ? errno : ENOMEM));
-        free(data);
-        return -1;
-    }
-    fflush(NULL);
-    pid = fork();
-    if (pid == 0) {
-        close(fds[0]);
-        _exit(config_child(cfg, path, fds[1]));
-    }
-    close(fds[1]);
-    for (ssize_t n = 1; pid > 0 && n > 0;) {
-        if (len == cap) {
-            char *bigger = realloc(data, 2 * cap + 1);
-            if (bigger == NULL)
-                break;
-            data = bigger;
-            cap *= 2;
-        }
-        n = read(fds[0], data + len, cap - len);
-        if (n > 0)
-            len += (size_t)n;
-        else if (n < 0 && errno == EINTR)
-            n = 1;
-    }
-    close(fds[0]);
-    data[len] = '\0';
-    if (pid < 0 || waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        snprintf(err, errlen, "%s: %s", path, len > 0 ? data : "could not be read");
-        free(data);
-        return -1;
-    }
-    /* NUL-separated words; an empty file gives none. */
-    int n = len > 0 ? 1 : 0;
-    for (size_t i = 0; i < len; i++)
-        n += data[i] == '\0';
-    char **list = calloc((size_t)n + 1, sizeof *list);
-    if (list == NULL) {
-        snprintf(err, errlen, "%s: out of memory", path);
-        free(data);
-        return -1;
-    }
-    for (size_t i = 0, k = 0; len > 0 && k < (size_t)n; k++) {
-        list[k] = data + i;
-        i += strlen(data + i) + 1;
-    }
-    *buf = data;
-    *words = list;
-    *count = n;
-    return 0;
 }
 
 /* ---- importing the app -------------------------------------------------- */
@@ -419,7 +260,7 @@ void *wsgi_load_app(const char *uri, char *err, size_t errlen)
     return app;
 
 fail:
-    exception_line(err, errlen);
+    wsgi_exception_line(err, errlen);
     if (strncmp(err, "AppImportError: ", 16) == 0)
         memmove(err, err + 16, strlen(err + 16) + 1);
     else

@@ -52,16 +52,6 @@ struct wsgi_result {
 void wsgi_handle(void *app, struct conn *c, struct wsgi_result *out);
 
 /*
- * wsgi_config_words - read a Gunicorn config file (Python) in a short-lived
- * child process, so that the caller (the master) never starts Python, and
- * return its settings as command-line words for config_load_file: *words
- * (free it) points into *buf (free it too), *count words.  Returns 0, or -1
- * with err such as "gunicorn.conf.py: NameError: name 'x' is not defined".
- */
-int wsgi_config_words(const struct config *cfg, const char *path, char **buf, char ***words,
-                      int *count, char *err, size_t errlen);
-
-/*
  * wsgi_end_request - call the result's close() (PEP 3333: exactly once, on
  * every path) and drop it.  Called after the connection is closed, so the
  * client has its answer while the app cleans up (Flask's teardown runs

@@ -1,0 +1,19 @@
+/*
+ * config_file.h - reading a Gunicorn config file (see config_file.c).
+ */
+#ifndef GREENHORN_CONFIG_FILE_H
+#define GREENHORN_CONFIG_FILE_H
+
+#include "config.h"
+
+/*
+ * config_file_words - run a Gunicorn config file (Python) in a short-lived
+ * child process, so that the caller (the master) never starts Python, and
+ * return its settings as command-line words for config_load_file: *words
+ * (free it) points into *buf (free it too), *count words.  Returns 0, or -1
+ * with err such as "gunicorn.conf.py: NameError: name 'x' is not defined".
+ */
+int config_file_words(const struct config *cfg, const char *path, char **buf, char ***words,
+                      int *count, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,20 @@
+/*
+ * wsgi_internal.h - what wsgi.c shares with config_file.c, which also
+ * starts an interpreter (in a child process) to run a config file.
+ */
+#ifndef GREENHORN_WSGI_INTERNAL_H
+#define GREENHORN_WSGI_INTERNAL_H
+
+#include <stddef.h>
+
+#include "config.h"
+
+/* Start the interpreter as a worker does: sys.executable, the virtualenv
+ * (--virtualenv or $VIRTUAL_ENV), no signal handlers.  0, or -1 with err. */
+int wsgi_start_interpreter(const struct config *cfg, char *err, size_t errlen);
+
+/* The current Python exception as one line, "TypeError: message", into err.
+ * The exception stays set. */
+void wsgi_exception_line(char *err, size_t errlen);
+
+#endif
