@@ -224,6 +224,7 @@ static struct {
     char *source; /* the owned copy the pieces point into */
     struct piece pieces[MAX_PIECES];
     size_t count;
+    bool response_headers; /* some piece is a {name}o: the worker keeps a copy of the head */
 } format;
 
 /* Gunicorn's one-letter atoms (gunicorn/glogging.py, Logger.atoms). */
@@ -291,15 +292,15 @@ int log_access_format(const char *fmt, int use, char *why, size_t whylen)
     format.source = source;
     memcpy(format.pieces, pieces, count * sizeof pieces[0]);
     format.count = count;
+    format.response_headers = false;
+    for (size_t i = 0; i < count; i++)
+        format.response_headers |= pieces[i].atom == 'o';
     return 0;
 }
 
 int log_access_wants_response_headers(void)
 {
-    for (size_t i = 0; i < format.count; i++)
-        if (format.pieces[i].atom == 'o')
-            return 1;
-    return 0;
+    return format.response_headers; /* worked out once, with the format */
 }
 
 /* ---- writing an access-log line ------------------------------------------ */
