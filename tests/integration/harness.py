@@ -219,6 +219,16 @@ def clean_env(extra=None):
     return env
 
 
+def wait_for(predicate, timeout=5.0):
+    """Poll predicate every 50 ms until it is true or timeout seconds pass; its last value."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return predicate()
+
+
 class Server:
     """One server process: argv is run in cwd with env; logs go to files in logdir."""
 

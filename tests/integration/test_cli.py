@@ -196,9 +196,7 @@ def test_access_log_format(spawn):
     server, port = spawn.tcp(["--access-logfile", "-"])
     raw = b"POST /upload HTTP/1.0\r\nUser-Agent: ua/2\r\nContent-Length: 3\r\n\r\nabc"
     harness.request(port, raw)
-    deadline = time.monotonic() + 3.0
-    while time.monotonic() < deadline and "/upload" not in server.stdout():
-        time.sleep(0.05)
+    harness.wait_for(lambda: "/upload" in server.stdout(), 3.0)
     body_len = len(json.dumps({"length": 3, "md5": "900150983cd24fb0d6963f7d28e17f72"}))
     assert re.search(
         r'^127\.0\.0\.1 - - \[\d\d/\w{3}/\d{4}:\d\d:\d\d:\d\d [+-]\d{4}\] '
@@ -213,9 +211,7 @@ def test_access_log_format_escapes_control_bytes(spawn):
     a client cannot forge a second log line (Gunicorn writes it as it is)."""
     server, port = spawn.tcp(["--access-logfile", "-", "--access-logformat", "%(U)s|%(D)s"])
     assert fetch(port, "/head%0A127.0.0.1%20-%20-%20forged").status == 404
-    deadline = time.monotonic() + 3.0
-    while time.monotonic() < deadline and "forged" not in server.stdout():
-        time.sleep(0.05)
+    harness.wait_for(lambda: "forged" in server.stdout(), 3.0)
     assert re.search(r"^/head\\x0a127\.0\.0\.1 - - forged\|\d+$", server.stdout(), re.M), \
         server.stdout()
 
@@ -261,10 +257,7 @@ def test_gunicorn_conf_py_is_read(spawn, tmp_path):
     server = spawn.server([], cwd=conf_dir(tmp_path, port), addr=port)
     assert count_workers(server, 2) == 2, server.describe()
     assert fetch(port, "/osenv?name=FROM_CONF").json() == {"FROM_CONF": "yes"}
-    deadline = time.monotonic() + 3.0
-    while time.monotonic() < deadline and "conf 200 /osenv" not in server.stdout():
-        time.sleep(0.05)
-    assert "conf 200 /osenv" in server.stdout()
+    assert harness.wait_for(lambda: "conf 200 /osenv" in server.stdout(), 3.0)
     log = server.log()
     assert "the setting 'threads' is not supported" in log
     assert "the hook 'post_fork' is not supported" in log
@@ -327,6 +320,11 @@ def application(environ, start_response):
 """
 
 
+def read_text(path):
+    with open(path) as f:
+        return f.read()
+
+
 @pytest.mark.parametrize("capture", [True, False])
 def test_capture_output_sends_prints_to_the_error_log(spawn, tmp_path, capture):
     (tmp_path / "printapp.py").write_text(PRINT_APP)
@@ -334,23 +332,18 @@ def test_capture_output_sends_prints_to_the_error_log(spawn, tmp_path, capture):
     args = ["--error-logfile", log, "--chdir", str(tmp_path)] + (["--capture-output"] if capture else [])
     server, port = spawn.tcp(args, app="printapp:application", cwd=str(tmp_path))
     assert fetch(port, "/one").status == 200
-    deadline = time.monotonic() + 3.0
-    while time.monotonic() < deadline and capture and "warned one" not in open(log).read():
-        time.sleep(0.05)
-    text = open(log).read()
+    if capture:
+        harness.wait_for(lambda: "warned one" in read_text(log), 3.0)
+    text = read_text(log)
     assert ("printed one" in text and "warned one" in text) == capture, text
     if capture:  # after log rotation (USR1) the prints follow the log to its new file
         os.rename(log, log + ".1")
         server.signal(signal.SIGUSR1)
-        deadline = time.monotonic() + 5.0
-        while time.monotonic() < deadline and not os.path.exists(log):
-            time.sleep(0.05)
+        harness.wait_for(lambda: os.path.exists(log), 5.0)
         time.sleep(0.3)  # the workers reopen too
         assert fetch(port, "/two").status == 200
-        deadline = time.monotonic() + 3.0
-        while time.monotonic() < deadline and "warned two" not in open(log).read():
-            time.sleep(0.05)
-        assert "printed two" in open(log).read(), open(log).read()
+        harness.wait_for(lambda: "warned two" in read_text(log), 3.0)
+        assert "printed two" in read_text(log), read_text(log)
     else:
         assert "printed one" in server.stdout() and "warned one" in server.log()
 

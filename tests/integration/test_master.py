@@ -70,15 +70,6 @@ def imports(tmp_path):
         return [int(line) for line in f.read().split()]
 
 
-def wait_for(predicate, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
-
-
 def test_hup_reloads_the_app_and_refuses_no_request(spawn, tmp_path):
     write_app(str(tmp_path), "v1")
     server, port = start(spawn, tmp_path, ["-w", "2"])
@@ -99,7 +90,7 @@ def test_hup_reloads_the_app_and_refuses_no_request(spawn, tmp_path):
     write_app(str(tmp_path), "v2")
     server.signal(signal.SIGHUP)
     assert server.wait_log(r"Hang up: Master")
-    assert wait_for(lambda: body(port) == b"v2")
+    assert harness.wait_for(lambda: body(port) == b"v2")
     time.sleep(0.3)
     stop.set()
     for t in threads:
@@ -107,22 +98,22 @@ def test_hup_reloads_the_app_and_refuses_no_request(spawn, tmp_path):
     assert len(replies) > 50
     assert set(replies) == {200}, [r for r in replies if r != 200][:5]
     # the old workers left, two new ones serve
-    assert wait_for(lambda: len(harness.worker_pids(server)) == 2)
+    assert harness.wait_for(lambda: len(harness.worker_pids(server)) == 2)
     assert len(re.findall(BOOTING, server.log())) == 4
 
 
 def test_ttin_and_ttou_change_the_worker_count(spawn, tmp_path):
     write_app(str(tmp_path), "v1")
     server, port = start(spawn, tmp_path, ["-w", "1"])
-    assert wait_for(lambda: len(harness.worker_pids(server)) == 1)
+    assert harness.wait_for(lambda: len(harness.worker_pids(server)) == 1)
     # One at a time: two of the same signal sent at once may arrive as one
     # (standard signals do not queue; signal(7)).
     server.signal(signal.SIGTTIN)
-    assert wait_for(lambda: len(harness.worker_pids(server)) == 2)
+    assert harness.wait_for(lambda: len(harness.worker_pids(server)) == 2)
     server.signal(signal.SIGTTIN)
-    assert wait_for(lambda: len(harness.worker_pids(server)) == 3)
+    assert harness.wait_for(lambda: len(harness.worker_pids(server)) == 3)
     server.signal(signal.SIGTTOU)
-    assert wait_for(lambda: len(harness.worker_pids(server)) == 2)
+    assert harness.wait_for(lambda: len(harness.worker_pids(server)) == 2)
     assert body(port) == b"v1"
 
 
@@ -131,13 +122,13 @@ def test_usr1_reopens_the_log_files(spawn, tmp_path):
     access = os.path.join(str(tmp_path), "access.log")
     server, port = start(spawn, tmp_path, ["-w", "1", "--access-logfile", access])
     body(port, "/before")
-    assert wait_for(lambda: "/before" in open(access).read())
+    assert harness.wait_for(lambda: "/before" in open(access).read())
     os.rename(access, access + ".1")  # what logrotate does
     server.signal(signal.SIGUSR1)
     assert server.wait_log(r"Handling signal: usr1")
     time.sleep(0.3)  # the worker handles USR1 before its next request
     body(port, "/after")
-    assert wait_for(lambda: os.path.exists(access) and "/after" in open(access).read())
+    assert harness.wait_for(lambda: os.path.exists(access) and "/after" in open(access).read())
     assert "/after" not in open(access + ".1").read()
 
 
@@ -151,7 +142,7 @@ def test_preload_imports_once_in_the_master(spawn, tmp_path):
 def test_without_preload_each_worker_imports(spawn, tmp_path):
     write_app(str(tmp_path), "v1")
     server, port = start(spawn, tmp_path, ["-w", "3"])
-    assert wait_for(lambda: len(imports(tmp_path)) == 3)
+    assert harness.wait_for(lambda: len(imports(tmp_path)) == 3)
     assert sorted(imports(tmp_path)) == harness.worker_pids(server)
     assert server.pid not in imports(tmp_path)
 
