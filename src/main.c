@@ -112,8 +112,8 @@ static enum config_result read_config_file(struct config *cfg, int argc, char **
  * With --user / --group, the files the workers must use are given to that
  * user, as Gunicorn does: the log files (so a worker can reopen them on
  * USR1), right after they are opened, and then, with ls, the unix sockets.
- * Both are called before --chdir and after bind respectively, so relative
- * paths mean what they meant when the files were made.
+ * Both are called right after the files are made, so relative paths mean
+ * what they meant then.
  */
 static int give_files(const struct config *cfg, const struct listener *ls, int n, char *err,
                       size_t errlen)
@@ -195,6 +195,13 @@ int main(int argc, char **argv)
         status = settled(read_config_file(&cfg, argc, argv, err, sizeof(err)), &cfg, err, "");
     if (status >= 0)
         return status;
+    /* --chdir first, as in Gunicorn (which changes directory while it reads
+     * its settings): relative log, pid and unix socket paths are all inside
+     * DIR, and a USR1 reopen finds the same files. */
+    if (cfg.chdir != NULL && chdir(cfg.chdir) < 0) {
+        snprintf(err, sizeof(err), "--chdir: cannot enter '%s': %s", cfg.chdir, strerror(errno));
+        goto fail;
+    }
     if (log_open(cfg.log_level, cfg.error_logfile, cfg.access_logfile, err, sizeof(err)) < 0)
         goto fail;
     if (log_access_format(cfg.access_log_format, 1, err, sizeof(err)) < 0)
@@ -203,10 +210,6 @@ int main(int argc, char **argv)
         goto fail;
     if (cfg.capture_output && log_capture_output() < 0) {
         snprintf(err, sizeof(err), "--capture-output: %s", strerror(errno));
-        goto fail;
-    }
-    if (cfg.chdir != NULL && chdir(cfg.chdir) < 0) {
-        snprintf(err, sizeof(err), "--chdir: cannot enter '%s': %s", cfg.chdir, strerror(errno));
         goto fail;
     }
     if (apply_env(&cfg, err, sizeof(err)) < 0)

@@ -138,6 +138,33 @@ def test_chdir(spawn, tmp_path):
     assert fetch(port, "/head").status == 200
 
 
+@pytest.mark.parametrize("side", ["greenhorn", "gunicorn"])
+def test_relative_paths_are_inside_chdir(spawn, tmp_path, side):
+    """--chdir comes first, as in Gunicorn: relative log, pid and unix
+    socket paths all land in DIR, and a USR1 reopen finds the same log."""
+    start, inside = tmp_path / "start", tmp_path / "inside"
+    start.mkdir()
+    inside.mkdir()
+    shutil.copy(os.path.join(APPS, "rawapp.py"), inside)
+    command = harness.GUNICORN if side == "gunicorn" else None
+    args = ["--chdir", str(inside), "--access-logfile", "access.log", "-p", "master.pid",
+            "-b", "unix:app.sock", "rawapp:application"]
+    server = spawn.server(args, cwd=str(start), addr=str(inside / "app.sock"), command=command)
+    assert fetch(str(inside / "app.sock"), "/head").status == 200
+    harness.wait_for(lambda: (inside / "access.log").exists()
+                     and "GET /head" in (inside / "access.log").read_text(), 3.0)
+    assert (inside / "master.pid").read_text().strip() == str(server.pid)
+    assert sorted(os.listdir(start)) == []
+    if side == "greenhorn":  # and a log rotation reopens the file inside DIR
+        os.rename(inside / "access.log", inside / "access.log.1")
+        server.signal(signal.SIGUSR1)
+        harness.wait_for(lambda: (inside / "access.log").exists(), 5.0)
+        time.sleep(0.3)  # the workers reopen too
+        assert fetch(str(inside / "app.sock"), "/head?again").status == 200
+        harness.wait_for(lambda: "GET /head?again" in (inside / "access.log").read_text(), 3.0)
+        assert sorted(os.listdir(start)) == []
+
+
 def test_pythonpath(spawn, tmp_path):
     _, port = spawn.tcp(["--pythonpath", APPS], cwd=str(tmp_path))
     assert fetch(port, "/head").status == 200
