@@ -45,3 +45,78 @@ def test_every_make_target_the_tutorial_mentions_exists():
         # -n: print what would run, run nothing; a missing target fails
         r = subprocess.run(["make", "-n", "-C", ROOT, t], capture_output=True, text=True)
         assert r.returncode == 0, f"make {t}: {r.stderr.strip()}"
+
+
+# ------------------------------------------------------------------ the chapters
+#
+# Each chapter's console sessions run for real (see shelldoc.py for the
+# rules): the commands a reader types, checked against what the chapter says
+# they print, and the "Break it" diff applied to a copy of the tree, with the
+# test that should catch it run and expected to fail.
+
+import glob  # noqa: E402
+
+import pytest  # noqa: E402
+
+import shelldoc  # noqa: E402
+
+CHAPTERS = sorted(glob.glob(os.path.join(ROOT, "tutorial", "[0-9][0-9]-*.md")))
+
+
+def test_every_written_chapter_is_in_the_plan_and_linked():
+    text = open(PLAN, encoding="utf-8").read()
+    numbers = {int(r[0]) for r in plan_rows()}
+    assert CHAPTERS, "no chapter written yet"
+    for path in CHAPTERS:
+        name = os.path.basename(path)
+        assert int(name[:2]) in numbers, f"{name}: no row in the plan"
+        assert f"({name})" in text, f"{name}: the plan does not link to it"
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=[os.path.basename(p)[:-3] for p in CHAPTERS])
+def test_chapter_runs_as_written(path, greenhorn, tmp_path):
+    steps = shelldoc.run_chapter(path, ROOT, greenhorn, str(tmp_path))
+    sessions = [s for s in steps if s.kind == "console"]
+    assert sessions, "a chapter has at least one session to try"
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    for section in ("## Try it", "## Read it", "## Break it"):
+        assert section in text, f"{os.path.basename(path)}: no '{section}' section"
+    # "Break it": a diff, and after it a command that fails because of it
+    diffs = [i for i, s in enumerate(steps) if s.kind == "diff"]
+    assert diffs, "the Break it section has a diff to apply"
+    after = [c for s in steps[diffs[-1]:] if s.kind == "console" for c in s.commands]
+    assert any(c.status != 0 for c in after), "nothing after the diff is shown failing"
+
+
+# ------------------------------------------------------------------ the runner itself
+
+
+def test_output_patterns():
+    m = shelldoc.output_matches
+    assert m(["a", "b"], ["a", "b"])
+    assert not m(["a", "b"], ["a", "b", "c"])  # all of the output is accounted for
+    assert m(["a", "..."], ["a", "b", "c"])
+    assert m(["...", "c"], ["c"])
+    assert m(["x ... y"], ["x 1 2 y"])
+    assert not m(["x ... y"], ["x 1 2 z"])
+    assert not m(["a.c"], ["abc"])  # only ... is special
+    assert m([], [])
+
+
+def test_a_wrong_expectation_fails_the_chapter(greenhorn, tmp_path):
+    chapter = tmp_path / "99-wrong.md"
+    chapter.write_text("```console\n$ echo hello\ngoodbye\n```\n")
+    with pytest.raises(AssertionError, match="expected:\ngoodbye\nprinted:\nhello"):
+        shelldoc.run_chapter(str(chapter), ROOT, greenhorn, str(tmp_path / "w"))
+
+
+def test_exit_status_state_and_ports_carry_over(greenhorn, tmp_path):
+    chapter = tmp_path / "99-state.md"
+    chapter.write_text(
+        "```console\n$ X=1; cd src\n$ false\n[1]\n```\n"
+        "text\n\n```console\n$ echo $X $(basename $PWD) 8000\n1 src 8000\n$ test 8000 != 8001\n```\n")
+    shelldoc.run_chapter(str(chapter), ROOT, greenhorn, str(tmp_path / "w"))
+    chapter.write_text("```console\n$ false\n```\n")
+    with pytest.raises(AssertionError, match="exit status 1, expected 0"):
+        shelldoc.run_chapter(str(chapter), ROOT, greenhorn, str(tmp_path / "w2"))
