@@ -151,7 +151,7 @@ def copy_repository(root, dest, binary):
     the binary under test as ./greenhorn."""
 
     def ignore(directory, names):
-        skip = {".git", "asan", "cov", "fuzz-corpus", "fuzz-artifacts", "results",
+        skip = {".git", "asan", "cov", "fuzz-corpus", "fuzz-artifacts",
                 "__pycache__"}
         return [n for n in names if n in skip]
 
