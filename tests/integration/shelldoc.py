@@ -4,6 +4,7 @@ A chapter is Markdown.  Two kinds of fenced block in it are code:
 
 ```console                  a shell session, as a reader types it:
 $ curl -s 127.0.0.1:8000/    `$ ` starts a command, `> ` continues it;
+                             (a bare `>` is an empty continuation line)
 Hello, World!                the lines after it are what it prints.
 ```
 
@@ -101,8 +102,8 @@ def parse_session(lines, start):
     for i, line in enumerate(lines, start + 1):
         if line.startswith("$ "):
             commands.append(Command(line[2:], line=i))
-        elif line.startswith("> ") and commands and not commands[-1].expected:
-            commands[-1].text += "\n" + line[2:]
+        elif (line.startswith("> ") or line == ">") and commands and not commands[-1].expected:
+            commands[-1].text += "\n" + line[2:]  # a bare ">" is an empty line
         elif not commands:
             raise ValueError(f"line {i}: output before any command: {line!r}")
         else:
