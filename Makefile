@@ -9,6 +9,7 @@
 #   make unit       the Check unit tests, one binary per stage
 #   make asan       the unit tests again under AddressSanitizer + UBSan
 #   make integration  the pytest suite: real sockets, side by side with Gunicorn
+#   make tutorial   run every tutorial chapter's commands and check what they print
 #   make memcheck   valgrind: unit tests and a 1,000-request run
 #   make coverage   gcovr line coverage of src/ from unit + integration tests
 #   make fuzz       libFuzzer over the request parser (FUZZ_SECONDS, default 60)
@@ -49,7 +50,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 NPROC   := $(shell nproc 2>/dev/null || echo 1)
 WORKERS := $(shell echo $$(( 2 * $(NPROC) + 1 )))
 
-.PHONY: all run test unit asan integration memcheck coverage fuzz bench \
+.PHONY: all run test unit asan integration tutorial memcheck coverage fuzz bench \
         bench-workers bench-callgrind lint format deps bench-deps clean help
 
 all: $(BIN)
@@ -96,6 +97,11 @@ asan:
 
 integration: all
 	GREENHORN=$(CURDIR)/greenhorn $(PYTHON) -m pytest -q -p no:cacheprovider tests/integration
+
+# The tutorial's chapters are part of the integration suite; this runs them
+# alone (each in a copy of the tree, so a chapter's Break-it diff is safe).
+tutorial: all
+	GREENHORN=$(CURDIR)/greenhorn $(PYTHON) -m pytest -q -p no:cacheprovider tests/integration/test_tutorial.py
 
 memcheck: all $(UNIT_BIN)
 	GREENHORN=$(CURDIR)/greenhorn $(PYTHON) tests/memcheck.py $(UNIT_BIN)
@@ -164,6 +170,6 @@ clean:
 	rm -rf build greenhorn
 
 help:
-	@sed -n '3,19p' Makefile
+	@sed -n '3,20p' Makefile
 
 -include $(OBJ:.o=.d)

@@ -1,8 +1,8 @@
-"""shelldoc - run a tutorial chapter's shell sessions and check what they print.
+"""shelldoc - run a tutorial chapter's console blocks and check what they print.
 
 A chapter is Markdown.  Two kinds of fenced block in it are code:
 
-```console                  a shell session, as a reader types it:
+```console                  commands as a reader types them:
 $ curl -s 127.0.0.1:8000/    `$ ` starts a command, `> ` continues it;
                              (a bare `>` is an empty continuation line)
 Hello, World!                the lines after it are what it prints.
@@ -10,13 +10,13 @@ Hello, World!                the lines after it are what it prints.
 
 ```diff                     a change to the source (a unified diff, applied
 --- a/src/http.c            with `patch -p1` from the repository root): the
-+++ b/src/http.c            "Break it" step.  The sessions after it run in
++++ b/src/http.c            "Break it" step.  The blocks after it run in
 @@ ...                      the changed tree.
 ```
 
 Every other block (```c, ```text, ...) is there to be read, not run.
 
-How a session is checked:
+How a console block is checked:
 - All the commands of one chapter run, in order, in one bash process, so a
   variable, a `cd` or a server started with `&` carries over from one
   block to the next, as in the reader's own terminal.
@@ -86,7 +86,7 @@ def read_steps(path):
             continue
         if line.startswith("```"):
             if kind == "console":
-                steps.append(Step("console", start, commands=parse_session(block, start)))
+                steps.append(Step("console", start, commands=parse_console(block, start)))
             elif kind == "diff":
                 steps.append(Step("diff", start, patch="\n".join(block) + "\n"))
             block = None
@@ -97,7 +97,7 @@ def read_steps(path):
     return steps
 
 
-def parse_session(lines, start):
+def parse_console(lines, start):
     commands = []
     for i, line in enumerate(lines, start + 1):
         if line.startswith("$ "):

@@ -49,7 +49,7 @@ def test_every_make_target_the_tutorial_mentions_exists():
 
 # ------------------------------------------------------------------ the chapters
 #
-# Each chapter's console sessions run for real (see shelldoc.py for the
+# Each chapter's console blocks run for real (see shelldoc.py for the
 # rules): the commands a reader types, checked against what the chapter says
 # they print, and the "Break it" diff applied to a copy of the tree, with the
 # test that should catch it run and expected to fail.
@@ -76,8 +76,8 @@ def test_every_written_chapter_is_in_the_plan_and_linked():
 @pytest.mark.parametrize("path", CHAPTERS, ids=[os.path.basename(p)[:-3] for p in CHAPTERS])
 def test_chapter_runs_as_written(path, greenhorn, tmp_path):
     steps = shelldoc.run_chapter(path, ROOT, greenhorn, str(tmp_path))
-    sessions = [s for s in steps if s.kind == "console"]
-    assert sessions, "a chapter has at least one session to try"
+    blocks = [s for s in steps if s.kind == "console"]
+    assert blocks, "a chapter has commands to try"
     with open(path, encoding="utf-8") as f:
         text = f.read()
     for section in ("## Try it", "## Read it", "## Break it"):
@@ -120,3 +120,11 @@ def test_exit_status_state_and_ports_carry_over(greenhorn, tmp_path):
     chapter.write_text("```console\n$ false\n```\n")
     with pytest.raises(AssertionError, match="exit status 1, expected 0"):
         shelldoc.run_chapter(str(chapter), ROOT, greenhorn, str(tmp_path / "w2"))
+
+
+def test_every_chapter_the_plan_links_is_written():
+    text = open(PLAN, encoding="utf-8").read()
+    links = re.findall(r"\]\((\d\d-[\w-]+\.md)\)", text)
+    assert len(links) == len(plan_rows()), "one link per chapter row"
+    for name in links:
+        assert os.path.exists(os.path.join(ROOT, "tutorial", name)), f"{name} is linked but missing"
