@@ -289,6 +289,14 @@ static int scan_target(struct request_parser *p)
     return HTTP_NEED_MORE;
 }
 
+/* Why byte c at offset k of "HTTP/#.#\r\n" is wrong, for the debug log. */
+static const char *version_error(size_t k, unsigned char c)
+{
+    if (k == 8 && c == '\n')
+        return "bare LF ending the request line";
+    return k < 9 ? "invalid HTTP version" : "request line not ended by CRLF";
+}
+
 /* HTTP-version = "HTTP/" DIGIT "." DIGIT, then CRLF (RFC 9112 section 2.3).
  * Gunicorn 26 takes any HTTP/1.x; other majors only when permitted. */
 static int scan_version(struct request_parser *p)
@@ -301,8 +309,7 @@ static int scan_version(struct request_parser *p)
         if (k < 8 && p->pos >= p->lim.line)
             return line_too_long(p);
         if (shape[k] == '#' ? !http_is_digit(c) : c != (unsigned char)shape[k])
-            return req_fail(p, 400,
-                            k < 9 ? "invalid HTTP version" : "request line not ended by CRLF");
+            return req_fail(p, 400, version_error(k, c));
         if (k == 5 && c != '1' && !(p->opt->flags & HTTP_PERMIT_UNCONVENTIONAL_VERSION))
             return req_fail(p, 400, "unsupported HTTP version");
         if (k == 9) {

@@ -202,6 +202,18 @@ static bool worth_parsing(const struct conn *c, size_t parsed_len)
 }
 
 /*
+ * May this client send proxy headers (X-Forwarded-*, or a PROXY header)?
+ * A TCP client if its address is in list; a client on a unix socket always,
+ * as in Gunicorn: it has no address to check, it is on this machine, and
+ * the socket file's permissions already decide who may connect (a proxy
+ * such as nginx in front, usually).
+ */
+static bool peer_allowed(const struct conn *c, const struct config_list *list)
+{
+    return c->listener->family == AF_UNIX || config_addr_allowed(list, c->peer_addr);
+}
+
+/*
  * Read until the request head is complete.  Returns 1 when c->req is
  * parsed, 0 when the client left without a request (close quietly), or the
  * HTTP status to answer with (400, 408, 414, 431, ...).
@@ -210,8 +222,8 @@ static int read_head(struct worker *w, struct conn *c)
 {
     size_t parsed_len = 0; /* c->len when the parser last ran */
     int64_t deadline = worker_now_ms() + (int64_t)w->cfg->header_timeout * 1000;
-    bool want_proxy = w->cfg->proxy_protocol != CONFIG_PROXY_OFF &&
-                      config_addr_allowed(&w->cfg->proxy_allow_ips, c->peer_addr);
+    bool want_proxy =
+        w->cfg->proxy_protocol != CONFIG_PROXY_OFF && peer_allowed(c, &w->cfg->proxy_allow_ips);
     for (;;) {
         if (c->len >= w->max_head)
             return 431;
@@ -355,9 +367,13 @@ static void peer_text(struct conn *c, const struct sockaddr_storage *ss)
 /* Answer an error before the app ran, and close. */
 static void refuse(struct conn *c, int status, int version_minor)
 {
+    const char *why = response_reason(status);
+    if (c->req.error != NULL)
+        why = c->req.error; /* the head broke a rule */
+    else if (c->chunked.error != NULL)
+        why = c->chunked.error; /* the chunks that came with it did */
     response_send_error(c->fd, version_minor, status, response_reason(status));
-    log_msg(LOG_DEBUG, "Refused request from %s with %d: %s", c->peer_addr, status,
-            c->req.error ? c->req.error : response_reason(status));
+    log_msg(LOG_DEBUG, "Refused request from %s with %d: %s", c->peer_addr, status, why);
     conn_close(c, true);
 }
 
@@ -389,7 +405,7 @@ static bool serve(struct worker *w, int fd, const struct sockaddr_storage *peer,
     reset_conn(w, c, fd, l);
     c->started_us = log_access_enabled() ? now_us() : 0;
     peer_text(c, peer);
-    c->trusted_peer = config_addr_allowed(&w->cfg->forwarded_allow_ips, c->peer_addr);
+    c->trusted_peer = peer_allowed(c, &w->cfg->forwarded_allow_ips);
     w->opts.flags =
         (w->opts.flags & ~HTTP_TRUSTED_PEER) | (c->trusted_peer ? HTTP_TRUSTED_PEER : 0);
 

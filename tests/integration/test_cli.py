@@ -165,12 +165,59 @@ def test_relative_paths_are_inside_chdir(spawn, tmp_path, side):
         assert sorted(os.listdir(start)) == []
 
 
+@pytest.mark.parametrize("side", ["greenhorn", "gunicorn"])
+@pytest.mark.parametrize("allow", [None, "10.9.8.7"])
+def test_which_peers_may_set_the_scheme(spawn, tmp_path, side, allow):
+    """X-Forwarded-Proto is believed from a TCP peer in --forwarded-allow-ips
+    (default 127.0.0.1,::1), and always from a unix socket peer, which has
+    no address and is on this machine (nginx in front, usually): as in
+    Gunicorn, so a Flask app behind nginx on a unix socket builds https links."""
+    command = harness.GUNICORN if side == "gunicorn" else None
+    sock, port = str(tmp_path / "app.sock"), harness.free_port()
+    args = ["-b", "unix:" + sock, "-b", "127.0.0.1:%d" % port, "echoapp:application"]
+    if allow:
+        args = ["--forwarded-allow-ips", allow] + args
+    spawn.server(args, addr=sock, command=command)
+    raw = b"GET / HTTP/1.1\r\nHost: t\r\nX-Forwarded-Proto: https\r\n\r\n"
+    schemes = {where: json.loads(harness.request(addr, raw).body)["url_scheme"]
+               for where, addr in (("unix", sock), ("tcp", port))}
+    assert schemes == {"unix": "https", "tcp": "http" if allow else "https"}
+
+
+def test_a_unix_socket_peer_may_send_a_proxy_header(spawn, tmp_path):
+    """The same rule for --proxy-allow-from: a unix socket peer may send a
+    PROXY header (Gunicorn 20.1 checks only TCP peers too)."""
+    sock = str(tmp_path / "app.sock")
+    spawn.server(["--proxy-protocol", "v1", "--proxy-allow-from", "10.9.8.7", "-b", "unix:" + sock,
+                  "echoapp:application"], addr=sock)
+    raw = b"PROXY TCP4 192.0.2.1 192.0.2.2 4321 80\r\nGET / HTTP/1.1\r\nHost: t\r\n\r\n"
+    reply = harness.request(sock, raw)
+    assert reply.status == 200 and json.loads(reply.body)["remote_addr"] == "192.0.2.1", reply.raw
+
+
 def test_pythonpath(spawn, tmp_path):
     _, port = spawn.tcp(["--pythonpath", APPS], cwd=str(tmp_path))
     assert fetch(port, "/head").status == 200
 
 
 # ---------------------------------------------------------------- logs
+
+
+def test_debug_log_says_why_a_request_was_refused(spawn):
+    """--log-level debug names the rule a refused request broke: in the head,
+    at the end of the request line, or in the chunked body's first bytes."""
+    server, port = spawn.tcp(["--log-level", "debug"], app="echoapp:application")
+    sent = {
+        b"GET / HTTP/1.1\r\nHost : t\r\n\r\n": "400: ",
+        b"GET / HTTP/1.1\nHost: t\r\n\r\n": "400: bare LF ending the request line",
+        b"POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n": "400: invalid chunk size",
+    }
+    for raw, why in sent.items():
+        assert harness.request(port, raw).status == 400
+    harness.wait_for(lambda: server.log().count("Refused request from 127.0.0.1") == 3, 3.0)
+    for why in sent.values():
+        assert why in server.log(), (why, server.log())
+    assert "400: Bad Request" not in server.log()  # never the bare status instead of a reason
 
 
 def test_startup_log_lines(greenhorn, spawn):

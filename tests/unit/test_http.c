@@ -386,6 +386,29 @@ START_TEST(test_framing_fields)
 }
 END_TEST
 
+/* The reason for the debug log names what is wrong, not a neighbour of it. */
+START_TEST(test_error_reasons)
+{
+    static const struct {
+        const char *in, *reason;
+    } cases[] = {
+        {"GET / HTTP/1.1\nHost: x\r\n\r\n", "bare LF ending the request line"},
+        {"GET / HTTP/1.10\r\n\r\n", "invalid HTTP version"},
+        {"GET / HTTX/1.1\r\n\r\n", "invalid HTTP version"},
+        {"GET / HTTP/1.1\rX\r\n\r\n", "request line not ended by CRLF"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char buf[64];
+        struct http_request req;
+        size_t len = strlen(cases[i].in);
+        memcpy(buf, cases[i].in, len);
+        ck_assert_int_eq(parse(buf, len, NULL, &req), HTTP_ERROR);
+        ck_assert_int_eq(req.status, 400);
+        ck_assert_str_eq(req.error, cases[i].reason);
+    }
+}
+END_TEST
+
 /* Rewrites happen only in a complete head: casefolding and obs-fold joining. */
 START_TEST(test_rewrites)
 {
@@ -683,6 +706,7 @@ static Suite *http_suite(void)
     tcase_add_test(head, test_views);
     tcase_add_test(head, test_framing_fields);
     tcase_add_test(head, test_rewrites);
+    tcase_add_test(head, test_error_reasons);
     tcase_add_test(head, test_capacity_and_defaults);
     suite_add_tcase(s, head);
 
