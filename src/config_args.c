@@ -436,6 +436,9 @@ static void help_left(const struct config_setting *s, char *buf, size_t len)
         snprintf(buf + n, len - n, " %s", s->meta);
 }
 
+/* The width of --help's left column, the options; their help starts after it. */
+#define HELP_COLUMN 44
+
 /* config_print_help - see config.h.  Defaults are shown as the table has them. */
 void config_print_help(FILE *out)
 {
@@ -452,7 +455,10 @@ void config_print_help(FILE *out)
         if (s->names[0] == NULL)
             continue;
         help_left(s, left, sizeof left);
-        fprintf(out, "%-44s %s", left, s->help);
+        if (strlen(left) > HELP_COLUMN) /* as argparse: the help on a line of its own */
+            fprintf(out, "%s\n%-*s %s", left, HELP_COLUMN, "", s->help);
+        else
+            fprintf(out, "%-*s %s", HELP_COLUMN, left, s->help);
         if (s->def != NULL && s->env != NULL)
             fprintf(out, " [%s, or %s$%s]", s->def, s->env_prefix != NULL ? s->env_prefix : "",
                     s->env);

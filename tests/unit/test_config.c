@@ -593,6 +593,8 @@ START_TEST(test_gunicorn_sync_options)
 }
 END_TEST
 
+#define HELP_INDENT "                                             " /* 44 + 1 */
+
 START_TEST(test_help_and_version)
 {
     ck_assert_int_eq(load("--help"), CONFIG_EXIT);
@@ -601,7 +603,10 @@ START_TEST(test_help_and_version)
     ck_assert_ptr_nonnull(strstr(out_text, "--error-logfile, --log-file FILE"));
     ck_assert_ptr_nonnull(strstr(out_text, "[1, or $WEB_CONCURRENCY]"));
     ck_assert_ptr_nonnull(strstr(out_text, "[127.0.0.1:8000, or 0.0.0.0:$PORT]"));
-    ck_assert_ptr_null(strstr(out_text, "X-FORWARDED-SSL"));  /* no CLI, not shown */
+    ck_assert_ptr_null(strstr(out_text, "X-FORWARDED-SSL")); /* no CLI, not shown */
+    /* a left column too wide for its place puts the help on the next line */
+    ck_assert_ptr_nonnull(strstr(out_text, "--limit-request-field-size INT\n" HELP_INDENT "the "));
+    ck_assert_ptr_nonnull(strstr(out_text, "\n  -w, --workers INT                          the "));
     ck_assert_int_eq(load("-w 3 -h --wrokers"), CONFIG_EXIT); /* stops at -h, as argparse */
     ck_assert_ptr_nonnull(strstr(out_text, "usage:"));
     ck_assert_int_eq(load("-v"), CONFIG_EXIT);
