@@ -243,7 +243,12 @@ def run_chapter(path, root, binary, workdir):
     def local(s):
         return swap.sub(lambda m: ports[m.group(1)], s)
 
-    env = dict(os.environ, HOME=workdir, LC_ALL="C.UTF-8", TERM="dumb")
+    # A reader's terminal, not a make recipe's: when `make test` runs this,
+    # make's own variables (MAKEFLAGS carries `make coverage`'s BUILD=...)
+    # must not reach the chapter's `make`, nor make it say "Entering directory".
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES")}
+    env.update(HOME=workdir, LC_ALL="C.UTF-8", TERM="dumb")
     shell = Shell(tree, env)
     name = os.path.basename(path)
     try:
