@@ -49,7 +49,7 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 
-COMMAND_TIMEOUT = 120.0  # a `make` in a chapter may compile a few files
+COMMAND_TIMEOUT = 90.0  # a `make` in a chapter may compile a few files
 PORTS = range(8000, 8010)
 
 
@@ -140,10 +140,31 @@ def output_matches(expected, actual):
 # ------------------------------------------------------------------ running
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def free_ports(n):
+    """n different TCP ports on 127.0.0.1 that nobody listens on right now
+    (all held open until all are chosen, so no two are the same)."""
+    socks = [socket.socket() for _ in range(n)]
+    try:
+        for s in socks:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+def log_tails(tree, lines=15):
+    """The last lines of every *.log file in the chapter's copy: what the
+    servers said, for a failure message."""
+    out = []
+    for folder, _, names in os.walk(tree):
+        for name in sorted(n for n in names if n.endswith(".log")):
+            path = os.path.join(folder, name)
+            with open(path, errors="replace") as f:
+                tail = f.read().splitlines()[-lines:]
+            out.append(f"--- {os.path.relpath(path, tree)} (last {len(tail)} lines)")
+            out.extend(tail)
+    return "\n".join(out)
 
 
 def copy_repository(root, dest, binary):
@@ -170,8 +191,9 @@ class Shell:
             start_new_session=True)
         self.count = 0
 
-    def run(self, text, timeout=COMMAND_TIMEOUT):
+    def run(self, text, timeout=None):
         """Run one command; returns (output lines, exit status)."""
+        timeout = COMMAND_TIMEOUT if timeout is None else timeout
         self.count += 1
         marker = f"@@shelldoc-{self.count}@@"
         # The command's own stdin is /dev/null: it must not eat the script.
@@ -237,7 +259,7 @@ def run_chapter(path, root, binary, workdir):
     steps = read_steps(path)
     tree = os.path.join(workdir, "repo")
     copy_repository(root, tree, binary)
-    ports = {str(p): str(free_port()) for p in PORTS}
+    ports = {str(p): str(q) for p, q in zip(PORTS, free_ports(len(PORTS)))}
     swap = re.compile(r"\b(%s)\b" % "|".join(ports))
 
     def local(s):
@@ -260,8 +282,11 @@ def run_chapter(path, root, binary, workdir):
                     f"{name}:{step.line}: the diff does not apply:\n{r.stdout}{r.stderr}")
                 continue
             for c in step.commands:
-                lines, status = shell.run(local(c.text))
                 where = f"{name}:{c.line}: $ {c.text}"
+                try:
+                    lines, status = shell.run(local(c.text))
+                except TimeoutError as e:
+                    raise AssertionError(f"{where}\n{e}\n{log_tails(tree)}") from None
                 assert status == c.status, (
                     f"{where}\nexit status {status}, expected {c.status}; it printed:\n"
                     + "\n".join(lines))

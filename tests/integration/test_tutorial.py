@@ -128,3 +128,11 @@ def test_every_chapter_the_plan_links_is_written():
     assert len(links) == len(plan_rows()), "one link per chapter row"
     for name in links:
         assert os.path.exists(os.path.join(ROOT, "tutorial", name)), f"{name} is linked but missing"
+
+
+def test_a_command_that_never_ends_fails_with_the_logs(greenhorn, tmp_path, monkeypatch):
+    monkeypatch.setattr(shelldoc, "COMMAND_TIMEOUT", 1.0)
+    chapter = tmp_path / "99-hang.md"
+    chapter.write_text("```console\n$ echo the server said this > server.log\n$ sleep 30\n```\n")
+    with pytest.raises(AssertionError, match=r"(?s)sleep 30.*no end after 1 s.*server.log.*said this"):
+        shelldoc.run_chapter(str(chapter), ROOT, greenhorn, str(tmp_path / "w"))
