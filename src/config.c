@@ -696,5 +696,6 @@ void config_free(struct config *cfg)
             config_append_clear(cfg, s);
     }
     free(cfg->app_uri);
+    free(cfg->config_read);
     memset(cfg, 0, sizeof *cfg);
 }

@@ -28,8 +28,9 @@
  * Runs in a short-lived child process (wsgi_config_words), so the master
  * never starts Python.  The file is Python, executed as Gunicorn executes
  * it; its settings go back as command-line words through fd.  Gunicorn's
- * setting names map onto greenhorn's options; hooks (functions such as
- * post_fork) and the Gunicorn settings greenhorn lacks get a warning, other
+ * setting names map onto greenhorn's options.  The worker hooks (post_fork,
+ * post_worker_init, worker_exit) are left for the workers (hooks.c); other
+ * hooks and the Gunicorn settings greenhorn lacks get a warning; other
  * names are the file's own variables and are skipped, as Gunicorn skips them.
  */
 static const char config_reader_source[] =
@@ -59,6 +60,11 @@ static const char config_reader_source[] =
     "  'daemon', 'reload', 'proc_name', 'logconfig',\n"
     "  'logconfig_dict', 'secure_scheme_headers', 'statsd_host', 'reuse_port', 'sendfile',\n"
     "  'worker_tmp_dir', 'tmp_upload_dir', 'spew', 'syslog', 'paste')\n"
+    "# Gunicorn's hooks but post_fork, post_worker_init and worker_exit, which the\n"
+    "# workers run (hooks.c); other functions are the file's own, and skipped.\n"
+    "OTHER_HOOKS = ('on_starting', 'on_reload', 'when_ready', 'pre_fork', 'pre_exec',\n"
+    "  'pre_request', 'post_request', 'child_exit', 'worker_int', 'worker_abort',\n"
+    "  'nworkers_changed', 'on_exit', 'ssl_context')\n"
     "def read(path, fd):\n"
     "    ns = {'__file__': path, '__name__': '__config__'}\n"
     "    with open(path, 'rb') as f:\n"
@@ -71,10 +77,13 @@ static const char config_reader_source[] =
     "        if name == 'wsgi_app':\n"
     "            app = str(value)\n"
     "        elif option is None:\n"
-    "            if callable(value) or name in LACKING:\n"
-    "                what = 'hook' if callable(value) else 'setting'\n"
-    "                sys.stderr.write('greenhorn: warning: %s: the %s %r is not supported;'\n"
-    "                                 ' ignored\\n' % (path, what, name))\n"
+    "            if callable(value) and name in OTHER_HOOKS:\n"
+    "                sys.stderr.write('greenhorn: warning: %s: the hook %r is not supported'\n"
+    "                                 ' (only post_fork, post_worker_init and worker_exit run);'\n"
+    "                                 ' ignored\\n' % (path, name))\n"
+    "            elif name in LACKING:\n"
+    "                sys.stderr.write('greenhorn: warning: %s: the setting %r is not supported;'\n"
+    "                                 ' ignored\\n' % (path, name))\n"
     "        elif isinstance(value, bool):\n"
     "            if name == 'proxy_protocol':\n"
     "                words.append('--proxy-protocol=' + ('auto' if value else 'off'))\n"

@@ -105,6 +105,11 @@ static enum config_result read_config_file(struct config *cfg, int argc, char **
         config_load_file(cfg, argc, argv, words, count, label, true, stdout, err, errlen);
     free(words);
     free(buf);
+    /* Absolute, so that a worker finds the file's hooks after --chdir. */
+    if (res == CONFIG_RUN && (cfg->config_read = realpath(path, NULL)) == NULL) {
+        snprintf(err, errlen, "%.512s: %s", path, strerror(errno));
+        return CONFIG_ERROR;
+    }
     return res;
 }
 

@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "environ.h"
+#include "hooks.h"
 #include "input.h"
 #include "log.h"
 #include "response.h"
@@ -54,6 +55,7 @@ struct worker {
     size_t max_head;             /* the largest request head we will buffer */
     int epfd;
     bool alive;
+    bool booted;           /* the app is loaded and post_worker_init ran */
     int64_t last_check;    /* when the master was last looked for */
     long long served;      /* requests handed to the app so far */
     long long serve_limit; /* --max-requests plus this worker's jitter; 0 = no limit */
@@ -643,17 +645,27 @@ static int boot_python(struct worker *w)
     if (w->ctx->preloaded) {
         wsgi_fork_child();
         w->app = w->ctx->app;
-        return 0;
-    }
-    if (wsgi_init(w->cfg, err, sizeof(err)) < 0) {
+    } else if (wsgi_init(w->cfg, err, sizeof(err)) < 0) {
         log_msg(LOG_ERROR, "Worker failed to boot: %s", err);
         return WORKER_EXIT_BOOT_ERROR;
     }
-    w->app = wsgi_load_app(w->cfg->app_uri, err, sizeof(err));
-    if (w->app == NULL) {
+    /* The config file's hooks, where Gunicorn calls them: post_fork before
+     * the app is imported, post_worker_init after.  A hook that fails fails
+     * the boot, as in Gunicorn. */
+    if (hooks_load(w->cfg, w->ctx->master_pid, err, sizeof(err)) < 0 ||
+        hooks_run(HOOK_POST_FORK, err, sizeof(err)) < 0) {
+        log_msg(LOG_ERROR, "Worker failed to boot: %s: %s", w->cfg->config_read, err);
+        return WORKER_EXIT_BOOT_ERROR;
+    }
+    if (w->app == NULL && (w->app = wsgi_load_app(w->cfg->app_uri, err, sizeof(err))) == NULL) {
         log_msg(LOG_ERROR, "Failed to load application '%s': %s", w->cfg->app_uri, err);
         return WORKER_EXIT_APP_ERROR;
     }
+    if (hooks_run(HOOK_POST_WORKER_INIT, err, sizeof(err)) < 0) {
+        log_msg(LOG_ERROR, "Worker failed to boot: %s: %s", w->cfg->config_read, err);
+        return WORKER_EXIT_BOOT_ERROR;
+    }
+    w->booted = true;
     return 0;
 }
 
@@ -708,8 +720,15 @@ int worker_main(const struct worker_ctx *ctx)
     code = WORKER_EXIT_OK;
 
 done:
-    if (Py_IsInitialized())
+    if (w.booted) {
+        char err[512];
+        (void)hooks_run(HOOK_WORKER_EXIT, err,
+                        sizeof(err)); /* a failure is logged; we leave anyway */
+    }
+    if (Py_IsInitialized()) {
+        hooks_free();
         wsgi_fini(w.app);
+    }
     if (w.epfd >= 0)
         close(w.epfd);
     free(w.conn.buf);

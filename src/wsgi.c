@@ -52,8 +52,8 @@ void wsgi_exception_line(char *err, size_t errlen)
     PyErr_Restore(type, value, tb);
 }
 
-/* Log the current exception with its traceback at `level`, then clear it. */
-static void log_exception(enum log_level level, const char *what)
+/* wsgi_log_exception - see wsgi_internal.h. */
+void wsgi_log_exception(enum log_level level, const char *what)
 {
     PyObject *type, *exc, *tb;
     PyErr_Fetch(&type, &exc, &tb);
@@ -264,7 +264,7 @@ fail:
     if (strncmp(err, "AppImportError: ", 16) == 0)
         memmove(err, err + 16, strlen(err + 16) + 1);
     else
-        log_exception(LOG_DEBUG, "Traceback of the failed import:");
+        wsgi_log_exception(LOG_DEBUG, "Traceback of the failed import:");
     PyErr_Clear();
     Py_XDECREF(globals);
     return NULL;
@@ -619,7 +619,7 @@ static void close_result(PyObject *result)
         return;
     PyObject *r = PyObject_CallMethod(result, "close", NULL);
     if (r == NULL)
-        log_exception(LOG_ERROR, "Error in the response's close():");
+        wsgi_log_exception(LOG_ERROR, "Error in the response's close():");
     Py_XDECREF(r);
 }
 
@@ -632,7 +632,7 @@ static void app_failed(struct conn *c)
     snprintf(line, sizeof(line), "Error handling request %.*s", (int)c->line_len,
              c->buf + c->line_off);
     /* A client that went away or sent a bad body is not the app's bug. */
-    log_exception(status == 500 && !cur.failed ? LOG_ERROR : LOG_DEBUG, line);
+    wsgi_log_exception(status == 500 && !cur.failed ? LOG_ERROR : LOG_DEBUG, line);
     if (cur.resp.headers_sent || cur.failed)
         return;
     cur.resp.status = status;

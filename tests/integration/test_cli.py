@@ -312,7 +312,7 @@ max_requests = 1000
 raw_env = ["FROM_CONF=yes"]
 helper = multiprocessing.cpu_count()   # the file's own variable: skipped, as Gunicorn skips it
 threads = 4                            # a Gunicorn setting greenhorn lacks: a warning
-def post_fork(server, worker):         # a hook: a warning
+def when_ready(server):                # a hook of the master: a warning
     pass
 """
 
@@ -334,8 +334,65 @@ def test_gunicorn_conf_py_is_read(spawn, tmp_path):
     assert harness.wait_for(lambda: "conf 200 /osenv" in server.stdout(), 3.0)
     log = server.log()
     assert "the setting 'threads' is not supported" in log
-    assert "the hook 'post_fork' is not supported" in log
+    assert "the hook 'when_ready' is not supported" in log
     assert "helper" not in log
+
+
+HOOKS_CONF = """
+import os, sys
+bind = "127.0.0.1:%(port)d"
+workers = 1
+wsgi_app = "rawapp:application"
+def note(text):
+    with open("hooks.txt", "a") as f:
+        f.write(text + "\\n")
+def post_fork(server, worker):
+    server.log.info("post_fork says hello")
+    note("post_fork %%s %%s app-imported=%%s" %% (worker.pid == os.getpid(),
+                                              server.pid == os.getppid(), "rawapp" in sys.modules))
+def post_worker_init(worker):
+    note("post_worker_init app-imported=%%s" %% ("rawapp" in sys.modules))
+def worker_exit(server, worker):
+    note("worker_exit workers=%%s" %% worker.cfg.workers)
+"""
+
+
+@pytest.mark.parametrize("side", ["greenhorn", "gunicorn"])
+def test_worker_hooks_run_as_in_gunicorn(spawn, tmp_path, side):
+    """post_fork before the app is imported, post_worker_init after,
+    worker_exit when the worker leaves; server.log writes to the error log."""
+    port = harness.free_port()
+    folder = tmp_path / "app"
+    folder.mkdir()
+    shutil.copy(os.path.join(APPS, "rawapp.py"), folder)
+    (folder / "gunicorn.conf.py").write_text(HOOKS_CONF % {"port": port})
+    command = harness.GUNICORN if side == "gunicorn" else None
+    server = spawn.server([], cwd=str(folder), addr=port, command=command)
+    assert fetch(port, "/head").status == 200
+    server.signal(signal.SIGTERM)
+    assert server.wait_exit(10.0) == 0
+    assert (folder / "hooks.txt").read_text().splitlines() == [
+        "post_fork True True app-imported=False",
+        "post_worker_init app-imported=True",
+        "worker_exit workers=1",
+    ]
+    assert re.search(r"\[INFO\] post_fork says hello", server.log()), server.log()
+    assert "not supported" not in server.log()
+
+
+@pytest.mark.parametrize("side", ["greenhorn", "gunicorn"])
+def test_a_failing_post_fork_fails_the_boot(tmp_path, side):
+    """A hook that raises fails the worker's boot: exit status 3 from the
+    master, the exception in the log, as in Gunicorn."""
+    shutil.copy(os.path.join(APPS, "rawapp.py"), tmp_path)
+    (tmp_path / "gunicorn.conf.py").write_text(
+        "bind = '127.0.0.1:%d'\n" % harness.free_port()
+        + "def post_fork(server, worker):\n    raise RuntimeError('no database here')\n")
+    command = harness.GUNICORN if side == "gunicorn" else [os.environ["GREENHORN"]]
+    done = subprocess.run(command + ["rawapp:application"], cwd=str(tmp_path), timeout=20,
+                          env=harness.clean_env(None), capture_output=True, text=True)
+    assert done.returncode == 3, done.stderr
+    assert "RuntimeError: no database here" in done.stderr
 
 
 def test_the_command_line_and_gunicorn_cmd_args_win_over_the_file(spawn, tmp_path):

@@ -8,6 +8,7 @@
  */
 #include "unit.h"
 
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -15,6 +16,7 @@
 
 #include "config.h"
 #include "environ.h"
+#include "hooks.h"
 #include "http.h"
 #include "input.h"
 #include "log.h"
@@ -514,6 +516,56 @@ START_TEST(load_app_errors)
 }
 END_TEST
 
+/* A config file's worker hooks: found, called with server and worker, and a
+ * hook that raises is reported with its exception's line. */
+START_TEST(config_hooks)
+{
+    char err[512] = "", path[] = "/tmp/greenhorn-hooks-XXXXXX";
+    static const char text[] =
+        "import testapps\n"
+        "workers = 3\n"
+        "def post_fork(server, worker):\n"
+        "    testapps.hooked = (server.pid, worker.ppid, worker.cfg.workers)\n"
+        "def post_worker_init(worker):\n"
+        "    worker.log.info('ready %s', 1)\n"
+        "def worker_exit(server, worker):\n"
+        "    raise ValueError('bye')\n"
+        "def helper():\n"
+        "    pass\n";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, text, sizeof(text) - 1), (int)sizeof(text) - 1);
+    close(fd);
+
+    ck_assert_int_eq(hooks_load(&cfg, 4242, err, sizeof(err)), 0); /* no file read: none */
+    ck_assert_int_eq(hooks_run(HOOK_POST_FORK, err, sizeof(err)), 0);
+
+    cfg.config_read = strdup(path);
+    ck_assert_msg(hooks_load(&cfg, 4242, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_int_eq(hooks_run(HOOK_POST_FORK, err, sizeof(err)), 0);
+    PyObject *hooked = PyObject_GetAttrString(apps, "hooked");
+    PyObject *repr = hooked ? PyObject_Repr(hooked) : NULL;
+    ck_assert_str_eq(repr ? PyUnicode_AsUTF8(repr) : "?", "(4242, 4242, 3)");
+    Py_XDECREF(repr);
+    Py_XDECREF(hooked);
+    ck_assert_int_eq(hooks_run(HOOK_POST_WORKER_INIT, err, sizeof(err)), 0);
+    ck_assert_int_eq(hooks_run(HOOK_WORKER_EXIT, err, sizeof(err)), -1);
+    ck_assert_str_eq(err, "ValueError: bye");
+    ck_assert_ptr_null(PyErr_Occurred());
+    hooks_free();
+
+    fd = open(path, O_WRONLY | O_TRUNC);
+    ck_assert_int_eq(write(fd, "workers = \n", 10), 10);
+    close(fd);
+    ck_assert_int_eq(hooks_load(&cfg, 4242, err, sizeof(err)), -1);
+    ck_assert_msg(strncmp(err, "SyntaxError", 11) == 0, "%s", err);
+    ck_assert_ptr_null(PyErr_Occurred());
+    unlink(path);
+    free(cfg.config_read);
+    cfg.config_read = NULL;
+}
+END_TEST
+
 static const char test_apps_source[] =
     "import sys, types, os, tempfile\n"
     "m = types.ModuleType('testapps')\n"
@@ -633,6 +685,7 @@ static Suite *wsgi_suite(void)
     tcase_add_test(tc, handle_exc_info_replaces_status);
     tcase_add_test(tc, handle_file_wrapper_sendfile);
     tcase_add_test(tc, load_app_errors);
+    tcase_add_test(tc, config_hooks);
     suite_add_tcase(s, tc);
     return s;
 }
