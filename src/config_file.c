@@ -33,6 +33,13 @@
  * hooks and the Gunicorn settings greenhorn lacks get a warning; other
  * names are the file's own variables and are skipped, as Gunicorn skips them.
  */
+/* config_exec_source - see config_file.h. */
+const char config_exec_source[] = "def run_config(path):\n"
+                                  "    ns = {'__file__': path, '__name__': '__config__'}\n"
+                                  "    with open(path, 'rb') as f:\n"
+                                  "        exec(compile(f.read(), path, 'exec'), ns)\n"
+                                  "    return ns\n";
+
 static const char config_reader_source[] =
     "import os, sys, types\n"
     "OPTIONS = {'bind': 'bind', 'workers': 'workers', 'worker_class': 'worker-class',\n"
@@ -65,10 +72,8 @@ static const char config_reader_source[] =
     "OTHER_HOOKS = ('on_starting', 'on_reload', 'when_ready', 'pre_fork', 'pre_exec',\n"
     "  'pre_request', 'post_request', 'child_exit', 'worker_int', 'worker_abort',\n"
     "  'nworkers_changed', 'on_exit', 'ssl_context')\n"
-    "def read(path, fd):\n"
-    "    ns = {'__file__': path, '__name__': '__config__'}\n"
-    "    with open(path, 'rb') as f:\n"
-    "        exec(compile(f.read(), path, 'exec'), ns)\n"
+    "def read(path, fd, run_config):\n"
+    "    ns = run_config(path)\n"
     "    words, app = [], None\n"
     "    for name, value in ns.items():\n"
     "        if name.startswith('_') or isinstance(value, types.ModuleType):\n"
@@ -106,17 +111,16 @@ static const char config_reader_source[] =
 static int config_child(const struct config *cfg, const char *path, int fd)
 {
     char why[512] = "";
-    PyObject *globals = NULL, *read = NULL, *done = NULL;
+    PyObject *read = NULL, *run_config = NULL, *done = NULL;
 
-    if (wsgi_start_interpreter(cfg, why, sizeof why) == 0 && (globals = PyDict_New()) != NULL &&
-        PyDict_SetItemString(globals, "__builtins__", PyEval_GetBuiltins()) == 0) {
-        PyObject *r = PyRun_String(config_reader_source, Py_file_input, globals, globals);
-        Py_XDECREF(r);
-        read = r != NULL ? PyDict_GetItemString(globals, "read") : NULL;
-        done = read != NULL ? PyObject_CallFunction(read, "si", path, fd) : NULL;
+    if (wsgi_start_interpreter(cfg, why, sizeof why) == 0) {
+        read = wsgi_source_function(config_reader_source, "read");
+        run_config = read ? wsgi_source_function(config_exec_source, "run_config") : NULL;
+        done = run_config ? PyObject_CallFunction(read, "siO", path, fd, run_config) : NULL;
         if (done == NULL)
             wsgi_exception_line(why, sizeof why);
     }
+    /* No clean-up: this process exits right after. */
     if (done != NULL)
         return 0;
     ssize_t said = write(fd, why, strlen(why)); /* the parent reads this line as the reason */

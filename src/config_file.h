@@ -16,4 +16,12 @@
 int config_file_words(const struct config *cfg, const char *path, char **buf, char ***words,
                       int *count, char *err, size_t errlen);
 
+/*
+ * config_exec_source - Python: run_config(path) executes a config file as
+ * Gunicorn does and returns its namespace (a dict).  Shared by the reader in
+ * config_file.c and by the worker hooks in hooks.c, so both see the same file
+ * the same way.
+ */
+extern const char config_exec_source[];
+
 #endif

@@ -15,6 +15,7 @@
  * starts; config_file.c names them in a warning.
  */
 #include "hooks.h"
+#include "config_file.h"
 #include "log.h"
 #include "wsgi_internal.h"
 
@@ -45,10 +46,8 @@ static const char hooks_source[] =
     "    def exception(self, msg, *args, **kw):\n"
     "        self._say(3, msg, args)\n"
     "        self._emit(3, traceback.format_exc().rstrip())\n"
-    "def load(path, emit, master):\n"
-    "    ns = {'__file__': path, '__name__': '__config__'}\n"
-    "    with open(path, 'rb') as f:\n"
-    "        exec(compile(f.read(), path, 'exec'), ns)\n"
+    "def load(path, emit, master, run_config):\n"
+    "    ns = run_config(path)\n"
     "    cfg = types.SimpleNamespace(**{k: v for k, v in ns.items() if not k.startswith('_')\n"
     "        and not callable(v) and not isinstance(v, types.ModuleType)})\n"
     "    log = Log(emit)\n"
@@ -83,33 +82,24 @@ static PyMethodDef emit_def = {"emit", emit_call, METH_VARARGS, "emit(level, tex
 /* hooks_load - see hooks.h. */
 int hooks_load(const struct config *cfg, pid_t master, char *err, size_t errlen)
 {
-    PyObject *globals = NULL, *r = NULL, *emit = NULL;
-    int rc = -1;
+    PyObject *load = NULL, *run_config = NULL, *emit = NULL;
 
     Py_CLEAR(calls);
     if (cfg->config_read == NULL)
         return 0;
-    globals = PyDict_New();
-    if (globals == NULL || PyDict_SetItemString(globals, "__builtins__", PyEval_GetBuiltins()) < 0)
-        goto fail;
-    r = PyRun_String(hooks_source, Py_file_input, globals, globals);
-    emit = PyCFunction_New(&emit_def, NULL);
-    PyObject *load = r != NULL ? PyDict_GetItemString(globals, "load") : NULL; /* borrowed */
-    if (load == NULL || emit == NULL)
-        goto fail;
-    calls = PyObject_CallFunction(load, "sOi", cfg->config_read, emit, (int)master);
-    if (calls == NULL)
-        goto fail;
-    rc = 0;
-fail:
-    if (rc < 0) {
-        wsgi_exception_line(err, errlen);
-        wsgi_log_exception(LOG_DEBUG, "Traceback of the config file's failure in the worker:");
-    }
+    if ((load = wsgi_source_function(hooks_source, "load")) != NULL &&
+        (run_config = wsgi_source_function(config_exec_source, "run_config")) != NULL &&
+        (emit = PyCFunction_New(&emit_def, NULL)) != NULL)
+        calls =
+            PyObject_CallFunction(load, "sOiO", cfg->config_read, emit, (int)master, run_config);
     Py_XDECREF(emit);
-    Py_XDECREF(r);
-    Py_XDECREF(globals);
-    return rc;
+    Py_XDECREF(run_config);
+    Py_XDECREF(load);
+    if (calls != NULL)
+        return 0;
+    wsgi_exception_line(err, errlen);
+    wsgi_log_exception(LOG_DEBUG, "Traceback of the config file's failure in the worker:");
+    return -1;
 }
 
 /* hooks_run - see hooks.h. */

@@ -369,12 +369,12 @@ static void peer_text(struct conn *c, const struct sockaddr_storage *ss)
 /* Answer an error before the app ran, and close. */
 static void refuse(struct conn *c, int status, int version_minor)
 {
-    const char *why = response_reason(status);
+    const char *reason = response_reason(status), *why = reason;
     if (c->req.error != NULL)
         why = c->req.error; /* the head broke a rule */
     else if (c->chunked.error != NULL)
         why = c->chunked.error; /* the chunks that came with it did */
-    response_send_error(c->fd, version_minor, status, response_reason(status));
+    response_send_error(c->fd, version_minor, status, reason);
     log_msg(LOG_DEBUG, "Refused request from %s with %d: %s", c->peer_addr, status, why);
     conn_close(c, true);
 }
@@ -653,20 +653,20 @@ static int boot_python(struct worker *w)
      * the app is imported, post_worker_init after.  A hook that fails fails
      * the boot, as in Gunicorn. */
     if (hooks_load(w->cfg, w->ctx->master_pid, err, sizeof(err)) < 0 ||
-        hooks_run(HOOK_POST_FORK, err, sizeof(err)) < 0) {
-        log_msg(LOG_ERROR, "Worker failed to boot: %s: %s", w->cfg->config_read, err);
-        return WORKER_EXIT_BOOT_ERROR;
-    }
+        hooks_run(HOOK_POST_FORK, err, sizeof(err)) < 0)
+        goto hook_failed;
     if (w->app == NULL && (w->app = wsgi_load_app(w->cfg->app_uri, err, sizeof(err))) == NULL) {
         log_msg(LOG_ERROR, "Failed to load application '%s': %s", w->cfg->app_uri, err);
         return WORKER_EXIT_APP_ERROR;
     }
-    if (hooks_run(HOOK_POST_WORKER_INIT, err, sizeof(err)) < 0) {
-        log_msg(LOG_ERROR, "Worker failed to boot: %s: %s", w->cfg->config_read, err);
-        return WORKER_EXIT_BOOT_ERROR;
-    }
+    if (hooks_run(HOOK_POST_WORKER_INIT, err, sizeof(err)) < 0)
+        goto hook_failed;
     w->booted = true;
     return 0;
+
+hook_failed:
+    log_msg(LOG_ERROR, "Worker failed to boot: %s: %s", w->cfg->config_read, err);
+    return WORKER_EXIT_BOOT_ERROR;
 }
 
 static int setup_epoll(struct worker *w)
@@ -720,10 +720,9 @@ int worker_main(const struct worker_ctx *ctx)
     code = WORKER_EXIT_OK;
 
 done:
-    if (w.booted) {
+    if (w.booted) { /* a failing worker_exit is logged; the worker leaves anyway */
         char err[512];
-        (void)hooks_run(HOOK_WORKER_EXIT, err,
-                        sizeof(err)); /* a failure is logged; we leave anyway */
+        hooks_run(HOOK_WORKER_EXIT, err, sizeof(err));
     }
     if (Py_IsInitialized()) {
         hooks_free();

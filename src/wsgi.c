@@ -77,6 +77,23 @@ void wsgi_log_exception(enum log_level level, const char *what)
     Py_XDECREF(exc);
 }
 
+/* wsgi_source_function - see wsgi_internal.h. */
+void *wsgi_source_function(const char *source, const char *name)
+{
+    PyObject *globals = PyDict_New(), *r = NULL, *fn = NULL;
+    if (globals != NULL && PyDict_SetItemString(globals, "__builtins__", PyEval_GetBuiltins()) == 0)
+        r = PyRun_String(source, Py_file_input, globals, globals);
+    if (r != NULL) {
+        fn = PyDict_GetItemString(globals, name); /* borrowed */
+        if (fn == NULL)
+            PyErr_Format(PyExc_NameError, "no function %s in the embedded source", name);
+        Py_XINCREF(fn);
+    }
+    Py_XDECREF(r);
+    Py_XDECREF(globals);
+    return fn;
+}
+
 /* ---- starting Python --------------------------------------------------- */
 
 /* The virtualenv to use: --virtualenv, else $VIRTUAL_ENV, as `python` would. */
@@ -244,29 +261,17 @@ static const char loader_source[] =
  * so its traceback is logged at debug level. */
 void *wsgi_load_app(const char *uri, char *err, size_t errlen)
 {
-    PyObject *globals = PyDict_New();
-    PyObject *app = NULL;
-    if (globals == NULL || PyDict_SetItemString(globals, "__builtins__", PyEval_GetBuiltins()))
-        goto fail;
-    PyObject *r = PyRun_String(loader_source, Py_file_input, globals, globals);
-    if (r == NULL)
-        goto fail;
-    Py_DECREF(r);
-    PyObject *load = PyDict_GetItemString(globals, "load"); /* borrowed */
-    app = load ? PyObject_CallFunction(load, "s", uri) : NULL;
-    if (app == NULL)
-        goto fail;
-    Py_DECREF(globals);
-    return app;
-
-fail:
+    PyObject *load = wsgi_source_function(loader_source, "load");
+    PyObject *app = load ? PyObject_CallFunction(load, "s", uri) : NULL;
+    Py_XDECREF(load);
+    if (app != NULL)
+        return app;
     wsgi_exception_line(err, errlen);
     if (strncmp(err, "AppImportError: ", 16) == 0)
         memmove(err, err + 16, strlen(err + 16) + 1);
     else
         wsgi_log_exception(LOG_DEBUG, "Traceback of the failed import:");
     PyErr_Clear();
-    Py_XDECREF(globals);
     return NULL;
 }
 

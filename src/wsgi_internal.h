@@ -19,6 +19,11 @@ int wsgi_start_interpreter(const struct config *cfg, char *err, size_t errlen);
  * The exception stays set. */
 void wsgi_exception_line(char *err, size_t errlen);
 
+/* Run a Python module's source in a fresh namespace and return a new
+ * reference to its function name (a PyObject *), or NULL with the Python
+ * exception set.  The C files that embed a bit of Python all use it. */
+void *wsgi_source_function(const char *source, const char *name);
+
 /* Log the current Python exception with its traceback at level, after the
  * line what, then clear it. */
 void wsgi_log_exception(enum log_level level, const char *what);
