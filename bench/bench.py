@@ -613,11 +613,4 @@ def main():
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except h.BenchError as err:
-        h.say("bench: %s" % err)
-        sys.exit(1)
-    except KeyboardInterrupt:
-        h.say("bench: interrupted, stopping the servers")
-        sys.exit(130)
+    h.run_main(main, "bench")

@@ -55,6 +55,19 @@ def say(*parts):
     print(*parts, flush=True)
 
 
+def run_main(main, name):
+    """Run a bench script's main(): a BenchError is one line and exit status
+    1; Ctrl-C stops the servers (the atexit clean-up) with exit status 130."""
+    try:
+        main()
+    except BenchError as err:
+        say("%s: %s" % (name, err))
+        sys.exit(1)
+    except KeyboardInterrupt:
+        say("%s: interrupted, stopping the servers" % name)
+        sys.exit(130)
+
+
 def greenhorn_path():
     """The greenhorn binary to measure: $GREENHORN, else ./greenhorn at the repo root."""
     return os.environ.get("GREENHORN") or os.path.join(REPO_ROOT, "greenhorn")
