@@ -253,6 +253,23 @@ def _group_alive(pgid):
         return False
 
 
+# Variables of the environment that runs the tests, not of a reader's
+# terminal.  make's own (MAKEFLAGS carries `make coverage`'s BUILD=...) would
+# reach the chapter's `make` and make it say "Entering directory"; CI and
+# BUILD_NUMBER make pytest print whole failure messages in its summary, as it
+# does on a CI service; the rest change what pytest prints or how.
+NOT_A_READERS = ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES", "CI", "BUILD_NUMBER",
+                 "PYTEST_ADDOPTS", "PY_COLORS", "FORCE_COLOR", "NO_COLOR")
+
+
+def reader_environment(environ, home):
+    """The environment a chapter's commands run in: a reader's terminal,
+    80 columns wide, whatever terminal or CI service runs the tests."""
+    env = {k: v for k, v in environ.items() if k not in NOT_A_READERS}
+    env.update(HOME=home, LC_ALL="C.UTF-8", TERM="dumb", COLUMNS="80", LINES="24")
+    return env
+
+
 def run_chapter(path, root, binary, workdir):
     """Run every step of one chapter in a copy of the repository under
     workdir.  Raises AssertionError naming the first command that failed."""
@@ -265,12 +282,7 @@ def run_chapter(path, root, binary, workdir):
     def local(s):
         return swap.sub(lambda m: ports[m.group(1)], s)
 
-    # A reader's terminal, not a make recipe's: when `make test` runs this,
-    # make's own variables (MAKEFLAGS carries `make coverage`'s BUILD=...)
-    # must not reach the chapter's `make`, nor make it say "Entering directory".
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES")}
-    env.update(HOME=workdir, LC_ALL="C.UTF-8", TERM="dumb")
+    env = reader_environment(os.environ, workdir)
     shell = Shell(tree, env)
     name = os.path.basename(path)
     try:

@@ -122,6 +122,18 @@ def test_exit_status_state_and_ports_carry_over(greenhorn, tmp_path):
         shelldoc.run_chapter(str(chapter), ROOT, greenhorn, str(tmp_path / "w2"))
 
 
+def test_a_chapter_runs_as_in_a_readers_terminal(greenhorn, tmp_path, monkeypatch):
+    # A CI service sets CI, and pytest then prints whole failure messages in
+    # its summary: the chapters' expected output must not depend on that.
+    for name, value in (("CI", "true"), ("BUILD_NUMBER", "7"), ("MAKEFLAGS", "-s"),
+                        ("PYTEST_ADDOPTS", "-v"), ("COLUMNS", "200")):
+        monkeypatch.setenv(name, value)
+    chapter = tmp_path / "99-env.md"
+    chapter.write_text("```console\n$ echo ${CI-none} ${BUILD_NUMBER-none} ${MAKEFLAGS-none}"
+                       " ${PYTEST_ADDOPTS-none} $COLUMNS\nnone none none none 80\n```\n")
+    shelldoc.run_chapter(str(chapter), ROOT, greenhorn, str(tmp_path / "w"))
+
+
 def test_every_chapter_the_plan_links_is_written():
     text = open(PLAN, encoding="utf-8").read()
     links = re.findall(r"\]\((\d\d-[\w-]+\.md)\)", text)
