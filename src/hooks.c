@@ -4,12 +4,13 @@
  * Stage 4, accept (Gunicorn counterpart: the hooks of gunicorn/config.py,
  * called from gunicorn/arbiter.py spawn_worker and gunicorn/workers/base.py).
  * Owns: running the config file once more, inside the worker, to find its
- * post_fork, post_worker_init and worker_exit functions, and calling them
- * with stand-ins for Gunicorn's server and worker objects.  Does not own:
- * reading the file's settings (config_file.c, in the master's short-lived
- * child) or deciding when a hook runs (worker.c).
+ * post_fork, post_worker_init, worker_exit, pre_request and post_request
+ * functions, and calling them with stand-ins for Gunicorn's server, worker,
+ * request and response objects.  Does not own: reading the file's settings
+ * (config_file.c, in the master's short-lived child) or deciding when a hook
+ * runs (worker.c; wsgi.c for the two around each request).
  *
- * Why only these three: they run in the worker in Gunicorn too, where
+ * Why only these five: they run in the worker in Gunicorn too, where
  * greenhorn has Python.  The master's hooks (on_starting, when_ready,
  * child_exit, ...) would need Python in the master, which greenhorn never
  * starts; config_file.c names them in a warning.
@@ -22,6 +23,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+#include <stdbool.h>
 #include <stdio.h>
 
 /*
@@ -55,13 +57,39 @@ static const char hooks_source[] =
     "    worker = types.SimpleNamespace(pid=os.getpid(), ppid=master, cfg=cfg, log=log,\n"
     "                                   alive=True)\n"
     "    args = {'post_fork': (server, worker), 'post_worker_init': (worker,),\n"
-    "            'worker_exit': (server, worker)}\n"
+    "            'worker_exit': (server, worker), 'pre_request': (worker,),\n"
+    "            'post_request': (worker,)}\n"
     "    return [(ns[name], args[name]) if callable(ns.get(name)) else None\n"
-    "            for name in ('post_fork', 'post_worker_init', 'worker_exit')]\n";
+    "            for name in ('post_fork', 'post_worker_init', 'worker_exit',\n"
+    "                         'pre_request', 'post_request')]\n"
+    /* Gunicorn's Request, as its hooks see it: the parts of the target as
+     * urlsplit cuts them, header names in capitals, in the order sent. */
+    "def request(environ, headers):\n"
+    "    from urllib.parse import urlsplit\n"
+    "    uri = environ['RAW_URI']\n"
+    "    parts = urlsplit(uri)\n"
+    "    major, minor = environ['SERVER_PROTOCOL'][5:].split('.')\n"
+    "    return types.SimpleNamespace(method=environ['REQUEST_METHOD'], uri=uri,\n"
+    "        path=parts.path, query=parts.query, fragment=parts.fragment,\n"
+    "        version=(int(major), int(minor)), scheme=environ['wsgi.url_scheme'],\n"
+    "        headers=[(n.upper(), v) for n, v in headers],\n"
+    "        remote_addr=environ.get('REMOTE_ADDR', ''))\n"
+    /* ... and its Response: what the app set, and how much body went out. */
+    "def response(status, headers, sent):\n"
+    "    code = int(status.split(None, 1)[0]) if isinstance(status, str) else None\n"
+    "    headers = [(n.strip(), v) for n, v in headers or ()]\n"
+    "    length = [int(v) for n, v in headers if n.lower() == 'content-length']\n"
+    "    return types.SimpleNamespace(status=status, status_code=code, headers=headers,\n"
+    "        sent=sent, response_length=length[-1] if length else None)\n";
 
-static const char *const hook_names[HOOK_COUNT] = {"post_fork", "post_worker_init", "worker_exit"};
+static const char *const hook_names[HOOK_COUNT] = {"post_fork", "post_worker_init", "worker_exit",
+                                                   "pre_request", "post_request"};
 
-static PyObject *calls; /* list: (function, args) or None, by enum hook */
+static PyObject *calls;         /* list: (function, args) or None, by enum hook */
+static PyObject *make_request;  /* request(environ, headers): the stand-in */
+static PyObject *make_response; /* response(status, headers, sent) */
+static PyObject *current;       /* the request stand-in, from pre to post_request */
+static bool pre_failed;         /* pre_request raised for the current request */
 
 /* emit(level, text): a log line from a hook, at greenhorn's log level. */
 static PyObject *emit_call(PyObject *self, PyObject *args)
@@ -84,10 +112,12 @@ int hooks_load(const struct config *cfg, pid_t master, char *err, size_t errlen)
 {
     PyObject *load = NULL, *run_config = NULL, *emit = NULL;
 
-    Py_CLEAR(calls);
+    hooks_free();
     if (cfg->config_read == NULL)
         return 0;
     if ((load = wsgi_source_function(hooks_source, "load")) != NULL &&
+        (make_request = wsgi_source_function(hooks_source, "request")) != NULL &&
+        (make_response = wsgi_source_function(hooks_source, "response")) != NULL &&
         (run_config = wsgi_source_function(config_exec_source, "run_config")) != NULL &&
         (emit = PyCFunction_New(&emit_def, NULL)) != NULL)
         calls =
@@ -102,15 +132,43 @@ int hooks_load(const struct config *cfg, pid_t master, char *err, size_t errlen)
     return -1;
 }
 
+/* The (function, args) pair of a hook the file defines, or NULL (borrowed). */
+static PyObject *defined(enum hook which)
+{
+    if (calls == NULL || which < 0 || which >= HOOK_COUNT)
+        return NULL;
+    PyObject *call = PyList_GetItem(calls, which);
+    return call == Py_None ? NULL : call;
+}
+
+/* Call a hook with its fixed arguments followed by more (a tuple, or NULL
+ * for none).  Returns the hook's result (new), or NULL with the exception. */
+static PyObject *call_hook(PyObject *call, PyObject *more)
+{
+    PyObject *args = PyTuple_GetItem(call, 1);
+    PyObject *all = more ? PySequence_Concat(args, more) : Py_NewRef(args);
+    PyObject *done = all ? PyObject_Call(PyTuple_GetItem(call, 0), all, NULL) : NULL;
+    Py_XDECREF(all);
+    return done;
+}
+
+/* Call a request hook with more arguments (a new tuple, NULL if making it
+ * failed; released here).  0, or -1 with the exception set. */
+static int call_request_hook(PyObject *call, PyObject *more)
+{
+    PyObject *done = more ? call_hook(call, more) : NULL;
+    Py_XDECREF(more);
+    Py_XDECREF(done);
+    return done != NULL ? 0 : -1;
+}
+
 /* hooks_run - see hooks.h. */
 int hooks_run(enum hook which, char *err, size_t errlen)
 {
-    if (calls == NULL || which < 0 || which >= HOOK_COUNT)
+    PyObject *call = which < HOOK_PRE_REQUEST ? defined(which) : NULL;
+    if (call == NULL)
         return 0;
-    PyObject *call = PyList_GetItem(calls, which); /* borrowed */
-    if (call == NULL || call == Py_None)
-        return 0;
-    PyObject *done = PyObject_Call(PyTuple_GetItem(call, 0), PyTuple_GetItem(call, 1), NULL);
+    PyObject *done = call_hook(call, NULL);
     if (done != NULL) {
         Py_DECREF(done);
         return 0;
@@ -122,8 +180,74 @@ int hooks_run(enum hook which, char *err, size_t errlen)
     return -1;
 }
 
+/* The request's fields as Gunicorn's Request.headers: (name, value) str
+ * pairs in the order sent (latin-1, as the environ decodes them). */
+static PyObject *header_list(const struct http_request *req)
+{
+    PyObject *list = PyList_New((Py_ssize_t)req->num_headers);
+    for (size_t i = 0; list != NULL && i < req->num_headers; i++) {
+        const struct http_header *h = &req->headers[i];
+        PyObject *pair =
+            Py_BuildValue("(NN)", PyUnicode_DecodeLatin1(h->name, (Py_ssize_t)h->name_len, NULL),
+                          PyUnicode_DecodeLatin1(h->value, (Py_ssize_t)h->value_len, NULL));
+        if (pair == NULL)
+            Py_CLEAR(list);
+        else
+            PyList_SET_ITEM(list, (Py_ssize_t)i, pair);
+    }
+    return list;
+}
+
+/* hooks_request_begin - see hooks.h. */
+int hooks_request_begin(const struct http_request *req, void *environ)
+{
+    PyObject *pre = defined(HOOK_PRE_REQUEST);
+    Py_CLEAR(current);
+    pre_failed = false;
+    if (pre == NULL && defined(HOOK_POST_REQUEST) == NULL)
+        return 0;
+    PyObject *headers = header_list(req);
+    if (headers != NULL)
+        current = PyObject_CallFunctionObjArgs(make_request, (PyObject *)environ, headers, NULL);
+    Py_XDECREF(headers);
+    if (current != NULL && (pre == NULL || call_request_hook(pre, PyTuple_Pack(1, current)) == 0))
+        return 0;
+    pre_failed = true;
+    return -1;
+}
+
+/* post_request's resp: None after a failed pre_request, as in Gunicorn;
+ * else made from what the app passed to start_response (each may be NULL). */
+static PyObject *response_object(PyObject *status, PyObject *headers, long long sent)
+{
+    if (pre_failed)
+        return Py_NewRef(Py_None);
+    return PyObject_CallFunction(make_response, "OOL", status ? status : Py_None,
+                                 headers ? headers : Py_None, sent);
+}
+
+/* hooks_request_end - see hooks.h. */
+void hooks_request_end(void *environ, void *status, void *headers, long long sent)
+{
+    PyObject *post = defined(HOOK_POST_REQUEST);
+    if (post != NULL && current != NULL) {
+        /* After a failed pre_request, post_request gets an empty environ. */
+        PyObject *env = pre_failed ? PyDict_New() : Py_NewRef((PyObject *)environ);
+        PyObject *resp = response_object(status, headers, sent);
+        PyObject *more = env && resp ? PyTuple_Pack(3, current, env, resp) : NULL;
+        if (call_request_hook(post, more) < 0)
+            wsgi_log_exception(LOG_ERROR, "Exception in post_request hook");
+        Py_XDECREF(resp);
+        Py_XDECREF(env);
+    }
+    Py_CLEAR(current);
+}
+
 /* hooks_free - see hooks.h. */
 void hooks_free(void)
 {
+    Py_CLEAR(current);
+    Py_CLEAR(make_response);
+    Py_CLEAR(make_request);
     Py_CLEAR(calls);
 }

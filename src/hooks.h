@@ -2,7 +2,8 @@
  * hooks.h - the worker hooks of a Gunicorn config file, run in the worker.
  *
  * Stage 4, accept (Gunicorn counterpart: the hooks in gunicorn/config.py,
- * called from gunicorn/arbiter.py and gunicorn/workers/base.py).
+ * called from gunicorn/arbiter.py, gunicorn/workers/base.py and, around
+ * each request, gunicorn/workers/sync.py).
  * Every function here needs the GIL.
  */
 #ifndef GREENHORN_HOOKS_H
@@ -12,9 +13,18 @@
 #include <sys/types.h>
 
 #include "config.h"
+#include "http.h"
 
-/* The hooks a worker runs, in the order of a worker's life. */
-enum hook { HOOK_POST_FORK, HOOK_POST_WORKER_INIT, HOOK_WORKER_EXIT, HOOK_COUNT };
+/* The hooks a worker runs: at its start and end (hooks_run), and around
+ * each request (hooks_request_begin and hooks_request_end). */
+enum hook {
+    HOOK_POST_FORK,
+    HOOK_POST_WORKER_INIT,
+    HOOK_WORKER_EXIT,
+    HOOK_PRE_REQUEST,
+    HOOK_POST_REQUEST,
+    HOOK_COUNT
+};
 
 /*
  * hooks_load - run cfg->config_read (the config file, if one was read) in
@@ -31,6 +41,26 @@ int hooks_load(const struct config *cfg, pid_t master, char *err, size_t errlen)
  * line; the whole traceback is logged).
  */
 int hooks_run(enum hook which, char *err, size_t errlen);
+
+/*
+ * hooks_request_begin - before the app is called: if the file defines
+ * pre_request or post_request, make the request's stand-in (Gunicorn's
+ * Request: method, uri, path, query, fragment, version, scheme, headers,
+ * remote_addr) from req and environ (a dict), and call pre_request(worker,
+ * req).  Returns 0, or -1 with the Python exception set: the caller answers
+ * 500, as Gunicorn does.
+ */
+int hooks_request_begin(const struct http_request *req, void *environ);
+
+/*
+ * hooks_request_end - after the response and the app's close(): call
+ * post_request(worker, req, environ, resp) if the file defines it.  resp is
+ * made from status and headers (what the app passed to start_response, each
+ * NULL if it never did) and sent (body bytes).  After a failed pre_request,
+ * environ is {} and resp None, as in Gunicorn.  An exception is logged, not
+ * raised.  Drops the request's stand-in.
+ */
+void hooks_request_end(void *environ, void *status, void *headers, long long sent);
 
 /* hooks_free - drop the hooks and their objects. */
 void hooks_free(void);

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "environ.h"
+#include "hooks.h"
 #include "input.h"
 #include "log.h"
 #include "response.h"
@@ -67,8 +68,15 @@ void wsgi_log_exception(enum log_level level, const char *what)
         tb_mod && exc ? PyObject_CallMethod(tb_mod, "format_exception", "O", exc) : NULL;
     PyObject *empty = PyUnicode_FromString("");
     PyObject *text = lines && empty ? PyUnicode_Join(empty, lines) : NULL;
-    const char *s = text ? PyUnicode_AsUTF8(text) : NULL;
-    log_msg(level, "%s\n%s", what, s ? s : "(no traceback available)");
+    Py_ssize_t n = 0;
+    const char *s = text ? PyUnicode_AsUTF8AndSize(text, &n) : NULL;
+    if (s == NULL) {
+        s = "(no traceback available)";
+        n = (Py_ssize_t)strlen(s);
+    }
+    while (n > 0 && s[n - 1] == '\n') /* the log line ends it, not a blank line */
+        n--;
+    log_msg(level, "%s\n%.*s", what, (int)n, s);
     PyErr_Clear();
     Py_XDECREF(text);
     Py_XDECREF(empty);
@@ -351,6 +359,8 @@ static struct {
     bool started;     /* start_response was called */
     bool failed;      /* the socket failed: stop writing */
     PyObject *result; /* what the app returned, until wsgi_end_request */
+    /* For a config file's post_request hook, until wsgi_end_request: */
+    PyObject *environ, *status, *headers; /* as the app had them */
 } cur;
 
 /* Send body bytes with the GIL released.  Returns 0 or -1 (logged once). */
@@ -502,6 +512,8 @@ static PyObject *start_response_call(PyObject *self, PyObject *const *args, Py_s
     }
     if (set_status_and_headers(a[0], a[1]) < 0)
         return NULL;
+    Py_XSETREF(cur.status, Py_NewRef(a[0]));
+    Py_XSETREF(cur.headers, Py_NewRef(a[1]));
     cur.started = true;
     return Py_NewRef(write_obj);
 }
@@ -655,7 +667,9 @@ void wsgi_handle(void *app, struct conn *c, struct wsgi_result *out)
     cur.result = NULL;
     response_init(&cur.resp, c->fd, c->req.version_minor, is_head);
 
-    if (environ != NULL) {
+    /* A config file's pre_request hook that raises is answered as an app
+     * error would be: a 500 (Gunicorn's handle_request). */
+    if (environ != NULL && hooks_request_begin(&c->req, environ) == 0) {
         PyObject *args[2] = {environ, start_response_obj};
         cur.result = PyObject_Vectorcall(app, args, 2, NULL);
     }
@@ -689,7 +703,7 @@ void wsgi_handle(void *app, struct conn *c, struct wsgi_result *out)
     input_end_request();
     cur.conn = NULL;
     response_free(&cur.resp);
-    Py_XDECREF(environ);
+    Py_XSETREF(cur.environ, environ);
 }
 
 void wsgi_end_request(void)
@@ -698,6 +712,11 @@ void wsgi_end_request(void)
     cur.result = NULL;
     close_result(result);
     Py_XDECREF(result);
+    if (cur.environ != NULL)
+        hooks_request_end(cur.environ, cur.status, cur.headers, (long long)cur.resp.body_sent);
+    Py_CLEAR(cur.environ);
+    Py_CLEAR(cur.status);
+    Py_CLEAR(cur.headers);
 }
 
 /* ---- the end, and fork ------------------------------------------------- */

@@ -380,6 +380,65 @@ def test_worker_hooks_run_as_in_gunicorn(spawn, tmp_path, side):
     assert "not supported" not in server.log()
 
 
+REQUEST_HOOKS_CONF = """
+bind = "127.0.0.1:%(port)d"
+workers = 1
+wsgi_app = "rawapp:application"
+def note(text):
+    with open("hooks.txt", "a") as f:
+        f.write(text + "\\n")
+def pre_request(worker, req):
+    mine = [h for h in req.headers if h[0].startswith("X-")]
+    note("pre %%s %%s %%r %%r %%r %%s %%r" %% (req.method, req.path, req.query, req.uri,
+                                         req.version, req.scheme, mine))
+    if req.path == "/no-pre":
+        raise RuntimeError("pre_request says no")
+def post_request(worker, req, environ, resp):
+    answer = resp and (resp.status, resp.status_code, resp.sent, resp.response_length,
+                       sorted(resp.headers))
+    note("post %%s %%r %%r" %% (req.path, environ.get("PATH_INFO"), answer))
+    if req.path == "/generator":
+        raise ValueError("post_request fails")
+"""
+
+
+@pytest.mark.parametrize("side", ["greenhorn", "gunicorn"])
+def test_request_hooks_run_as_in_gunicorn(spawn, tmp_path, side):
+    """pre_request(worker, req) before the app, post_request(worker, req,
+    environ, resp) after it: the same stand-ins' fields on both servers.  A
+    pre_request that raises is a 500 (and post_request gets {} and None); a
+    post_request that raises is logged, the answer already went out."""
+    port = harness.free_port()
+    folder = tmp_path / "app"
+    folder.mkdir()
+    shutil.copy(os.path.join(APPS, "rawapp.py"), folder)
+    (folder / "gunicorn.conf.py").write_text(REQUEST_HOOKS_CONF % {"port": port})
+    command = harness.GUNICORN if side == "gunicorn" else None
+    server = spawn.server([], cwd=str(folder), addr=port, command=command)
+    reply = harness.request(port, b"GET /head?x=1 HTTP/1.0\r\nX-Trace: a b\r\nHost: t\r\n\r\n")
+    assert reply.status == 200
+    assert fetch(port, "/no-pre").status == 500
+    assert fetch(port, "/generator").status == 200
+    assert harness.wait_for(lambda: "post_request fails" in server.log()), server.log()
+    server.signal(signal.SIGTERM)
+    assert server.wait_exit(10.0) == 0
+    assert (folder / "hooks.txt").read_text().splitlines() == [
+        "pre GET /head 'x=1' '/head?x=1' (1, 0) http [('X-TRACE', 'a b')]",
+        "post /head '/head' ('200 OK', 200, 31, 31, [('Content-Length', '31'),"
+        " ('Content-Type', 'text/plain')])",
+        "pre GET /no-pre '' '/no-pre' (1, 1) http []",
+        "post /no-pre None None",
+        "pre GET /generator '' '/generator' (1, 1) http []",
+        "post /generator '/generator' ('200 OK', 200, 40, None, [('Content-Type', 'text/plain')])",
+    ]
+    log = server.log()
+    assert re.search(r"\[ERROR\] Error handling request .*/no-pre", log), log
+    assert "RuntimeError: pre_request says no" in log
+    assert re.search(r"\[ERROR\] Exception in post_request hook\n(.+\n)*ValueError: post_request"
+                     r" fails", log), log
+    assert "not supported" not in log
+
+
 @pytest.mark.parametrize("side", ["greenhorn", "gunicorn"])
 def test_a_failing_post_fork_fails_the_boot(tmp_path, side):
     """A hook that raises fails the worker's boot: exit status 3 from the

@@ -566,6 +566,56 @@ START_TEST(config_hooks)
 }
 END_TEST
 
+/* pre_request and post_request around a request served: the stand-ins'
+ * fields, a pre_request that raises answered with 500 (and post_request
+ * given {} and None), a post_request that raises logged, not raised. */
+START_TEST(request_hooks)
+{
+    char err[512] = "", path[] = "/tmp/greenhorn-hooks-XXXXXX";
+    static const char text[] =
+        "import testapps\n"
+        "testapps.seen = []\n"
+        "def pre_request(worker, req):\n"
+        "    testapps.seen.append((req.method, req.path, req.query, req.version, req.headers))\n"
+        "    if req.path == '/no':\n"
+        "        raise RuntimeError('refused')\n"
+        "def post_request(worker, req, environ, resp):\n"
+        "    testapps.seen.append(resp and (environ['PATH_INFO'], resp.status_code, resp.sent))\n"
+        "    testapps.seen.append(resp or environ)\n"
+        "    raise ValueError('after')\n";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, text, sizeof(text) - 1), (int)sizeof(text) - 1);
+    close(fd);
+    cfg.config_read = strdup(path);
+    ck_assert_msg(hooks_load(&cfg, 4242, err, sizeof(err)) == 0, "%s", err);
+
+    struct wsgi_result res;
+    serve("hello", "GET /a?b=1 HTTP/1.0\r\nX-Y: z\r\n\r\n", &res);
+    ck_assert_int_eq(res.status, 200);
+    const char *out = serve("hello", "GET /no HTTP/1.1\r\n\r\n", &res);
+    ck_assert_int_eq(res.status, 500);
+    ck_assert(strncmp(out, "HTTP/1.1 500 ", 13) == 0);
+    ck_assert_ptr_null(PyErr_Occurred());
+
+    PyObject *seen = PyObject_GetAttrString(apps, "seen");
+    PyObject *repr = seen ? PyObject_Repr(seen) : NULL;
+    ck_assert_str_eq(repr ? PyUnicode_AsUTF8(repr) : "?",
+                     "[('GET', '/a', 'b=1', (1, 0), [('X-Y', 'z')]), ('/a', 200, 5), "
+                     "namespace(status='200 OK', status_code=200, headers=[('Content-Length', "
+                     "'5')], sent=5, response_length=5), ('GET', '/no', '', (1, 1), []), None, "
+                     "{}]");
+    Py_XDECREF(repr);
+    Py_XDECREF(seen);
+    hooks_free();
+    serve("hello", "GET / HTTP/1.1\r\n\r\n", &res); /* no hooks: nothing kept, nothing run */
+    ck_assert_int_eq(res.status, 200);
+    unlink(path);
+    free(cfg.config_read);
+    cfg.config_read = NULL;
+}
+END_TEST
+
 static const char test_apps_source[] =
     "import sys, types, os, tempfile\n"
     "m = types.ModuleType('testapps')\n"
@@ -686,6 +736,7 @@ static Suite *wsgi_suite(void)
     tcase_add_test(tc, handle_file_wrapper_sendfile);
     tcase_add_test(tc, load_app_errors);
     tcase_add_test(tc, config_hooks);
+    tcase_add_test(tc, request_hooks);
     suite_add_tcase(s, tc);
     return s;
 }
