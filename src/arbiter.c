@@ -4,9 +4,10 @@
  * Stage 3, fork (Gunicorn counterpart: gunicorn/arbiter.py).
  * Owns: the worker table, fork/reap/respawn, the heartbeat check and the
  * master's signals (see arbiter.h for the table).
- * Does not own: serving requests (worker.c).  The master never starts
- * Python unless --preload asks it to: it stays small, and a bug in the app
- * can never take it down.
+ * Does not own: serving requests (worker.c), running a config file's
+ * hooks (master_hooks.c: the master only says when).  The master never
+ * starts Python unless --preload asks it to: it stays small, and a bug in
+ * the app can never take it down.
  *
  * The heartbeat: each worker writes the time into its slot of a shared
  * memory page on every turn of its loop.  Gunicorn uses a temp file's mtime
@@ -27,6 +28,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "master_hooks.h"
 #include "signals.h"
 #include "worker.h"
 #include "wsgi.h"
@@ -57,6 +59,25 @@ static struct {
 
 static const int master_signals[] = {SIGHUP,  SIGINT,  SIGQUIT, SIGTERM, SIGCHLD,
                                      SIGTTIN, SIGTTOU, SIGUSR1, SIGUSR2, SIGWINCH};
+
+/* ---- the config file's master hooks -------------------------------------- */
+
+/* Run one of the master's hooks (master_hooks.c); a failure is logged.
+ * Returns 0, or -1 if it failed. */
+static int run_hook(enum master_hook which, int pid, int age, int new_value, int old_value)
+{
+    char why[512];
+    struct master_call call = {.which = which,
+                               .num_workers = arb.target,
+                               .worker_pid = pid,
+                               .worker_age = age,
+                               .new_value = new_value,
+                               .old_value = old_value};
+    if (master_hooks_call(&call, why, sizeof why) == 0)
+        return 0;
+    log_msg(LOG_ERROR, "%s", why);
+    return -1;
+}
 
 /* ---- the worker table --------------------------------------------------- */
 
@@ -91,11 +112,14 @@ static int spawn_worker(int slot)
         .app = arb.app,
     };
     arb.beats[slot] = worker_now_ms(); /* a fresh worker gets a full timeout to boot */
+    run_hook(MASTER_PRE_FORK, -1, ctx.age, 0, 0);
     if (arb.app != NULL)
         wsgi_fork_prepare();
     pid_t pid = fork();
-    if (pid == 0)
+    if (pid == 0) {
+        master_hooks_forget();
         exit(worker_main(&ctx)); /* exit(), not _exit(): flush stdio and coverage data */
+    }
     if (arb.app != NULL)
         wsgi_fork_parent();
     if (pid < 0) {
@@ -168,20 +192,31 @@ static void note_exit(struct proc *p, int status)
     }
 }
 
+/* A child is gone: free its slot, and run child_exit for a worker that did
+ * not halt the master (Gunicorn stops before child_exit then). */
+static void reaped(pid_t pid, int status)
+{
+    if (master_hooks_reaped(pid, status))
+        return;
+    for (int i = 0; i < MAX_SLOTS; i++) {
+        struct proc *p = &arb.procs[i];
+        if (p->pid == pid) {
+            note_exit(p, status);
+            p->pid = 0;
+            if (arb.halt_code == 0)
+                run_hook(MASTER_CHILD_EXIT, (int)pid, p->age, 0, 0);
+            return;
+        }
+    }
+}
+
 /* Collect every exited worker (SIGCHLD). */
 static void reap_workers(void)
 {
     int status;
     pid_t pid;
-    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-        for (int i = 0; i < MAX_SLOTS; i++) {
-            if (arb.procs[i].pid == pid) {
-                note_exit(&arb.procs[i], status);
-                arb.procs[i].pid = 0;
-                break;
-            }
-        }
-    }
+    while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+        reaped(pid, status);
 }
 
 /* Kill workers whose heartbeat is older than --timeout (Gunicorn's
@@ -227,10 +262,13 @@ static void stop_workers(bool graceful)
     }
     if (count_workers(true) > 0) {
         signal_all(SIGKILL);
-        while (count_workers(true) > 0 && waitpid(-1, NULL, 0) > 0)
-            reap_workers();
-        for (int i = 0; i < MAX_SLOTS; i++)
+        for (int i = 0; i < MAX_SLOTS; i++) {
+            int status;
+            pid_t pid = arb.procs[i].pid;
+            if (pid > 0 && waitpid(pid, &status, 0) == pid)
+                reaped(pid, status);
             arb.procs[i].pid = 0;
+        }
     }
 }
 
@@ -239,6 +277,7 @@ static void stop_workers(bool graceful)
 static void reload(void)
 {
     log_msg(LOG_INFO, "Hang up: Master");
+    run_hook(MASTER_ON_RELOAD, 0, 0, 0, 0);
     for (int i = 0; i < MAX_SLOTS; i++)
         if (arb.procs[i].pid > 0)
             arb.procs[i].retiring = true;
@@ -275,10 +314,13 @@ static bool handle_signal(int sig, bool *graceful)
         return true;
     case SIGTTIN:
         arb.target++;
+        run_hook(MASTER_NWORKERS_CHANGED, 0, 0, arb.target, arb.target - 1);
         return false;
     case SIGTTOU:
-        if (arb.target > 1)
+        if (arb.target > 1) {
             arb.target--;
+            run_hook(MASTER_NWORKERS_CHANGED, 0, 0, arb.target, arb.target + 1);
+        }
         return false;
     case SIGUSR1:
         log_reopen();
@@ -315,6 +357,10 @@ int arbiter_run(const struct config *cfg, struct listener *listeners, size_t num
         return 1;
     }
     log_start();
+    if (run_hook(MASTER_WHEN_READY, 0, 0, 0, 0) < 0) { /* as in Gunicorn: no start */
+        arb.halt_code = 1;
+        arb.halt_reason = "The when_ready hook failed.";
+    }
 
     bool graceful = true;
     manage_workers();

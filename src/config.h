@@ -52,6 +52,8 @@ struct config {
     char *config_file;             /* -c: a Gunicorn config file (Python); NULL = none given */
     char *config_read;             /* the config file read, as an absolute path (the workers
                                       run its hooks); NULL = none; not a setting */
+    unsigned master_hooks;         /* the master's hooks that file defines, as bits
+                                      (master_hooks.h); not a setting */
     char *chdir;                   /* --chdir; NULL = stay */
     struct config_list pythonpath; /* --pythonpath a,b: prepended to sys.path */
     char *virtualenv;              /* --virtualenv; NULL = use $VIRTUAL_ENV if set */

@@ -27,11 +27,13 @@
 /*
  * Runs in a short-lived child process (wsgi_config_words), so the master
  * never starts Python.  The file is Python, executed as Gunicorn executes
- * it; its settings go back as command-line words through fd.  Gunicorn's
- * setting names map onto greenhorn's options.  The worker hooks (post_fork,
- * post_worker_init, worker_exit) are left for the workers (hooks.c); other
- * hooks and the Gunicorn settings greenhorn lacks get a warning; other
- * names are the file's own variables and are skipped, as Gunicorn skips them.
+ * it; its settings go back as command-line words through fd, after a first
+ * word that names the master's hooks it defines (as bits), for the hook
+ * process (master_hooks.c).  Gunicorn's setting names map onto greenhorn's
+ * options.  The worker's hooks are left for the workers (hooks.c); the hooks
+ * greenhorn does not run and the Gunicorn settings it lacks get a warning;
+ * other names are the file's own variables and are skipped, as Gunicorn
+ * skips them.
  */
 /* config_exec_source - see config_file.h. */
 const char config_exec_source[] = "def run_config(path):\n"
@@ -67,14 +69,17 @@ static const char config_reader_source[] =
     "  'daemon', 'reload', 'proc_name', 'logconfig',\n"
     "  'logconfig_dict', 'secure_scheme_headers', 'statsd_host', 'reuse_port', 'sendfile',\n"
     "  'worker_tmp_dir', 'tmp_upload_dir', 'spew', 'syslog', 'paste')\n"
-    "# Gunicorn's hooks but post_fork, post_worker_init and worker_exit, which the\n"
-    "# workers run (hooks.c); other functions are the file's own, and skipped.\n"
-    "OTHER_HOOKS = ('on_starting', 'on_reload', 'when_ready', 'pre_fork', 'pre_exec',\n"
-    "  'child_exit', 'worker_int', 'worker_abort', 'nworkers_changed', 'on_exit',\n"
-    "  'ssl_context')\n"
+    "# The master's hooks, in the order of enum master_hook (master_hooks.h): the\n"
+    "# ones the file defines go back as bits, for the hook process.\n"
+    "MASTER_HOOKS = ('nworkers_changed', 'on_starting', 'when_ready', 'pre_fork',\n"
+    "  'child_exit', 'on_reload', 'on_exit')\n"
+    "# Gunicorn's hooks that greenhorn does not run.  The worker's (hooks.c) and\n"
+    "# the master's run; other functions are the file's own, and skipped.\n"
+    "OTHER_HOOKS = ('pre_exec', 'worker_int', 'worker_abort', 'ssl_context')\n"
     "def read(path, fd, run_config):\n"
     "    ns = run_config(path)\n"
-    "    words, app = [], None\n"
+    "    mask = sum(1 << i for i, name in enumerate(MASTER_HOOKS) if callable(ns.get(name)))\n"
+    "    words, app = ['%d' % mask], None\n"
     "    for name, value in ns.items():\n"
     "        if name.startswith('_') or isinstance(value, types.ModuleType):\n"
     "            continue\n"
@@ -83,9 +88,7 @@ static const char config_reader_source[] =
     "            app = str(value)\n"
     "        elif option is None:\n"
     "            if callable(value) and name in OTHER_HOOKS:\n"
-    "                sys.stderr.write('greenhorn: warning: %s: the hook %r is not supported'\n"
-    "                                 ' (only post_fork, post_worker_init, worker_exit,'\n"
-    "                                 ' pre_request and post_request run);'\n"
+    "                sys.stderr.write('greenhorn: warning: %s: the hook %r is not supported;'\n"
     "                                 ' ignored\\n' % (path, name))\n"
     "            elif name in LACKING:\n"
     "                sys.stderr.write('greenhorn: warning: %s: the setting %r is not supported;'\n"
@@ -165,7 +168,7 @@ static char *read_to_end(int fd, size_t *len)
 
 /* config_file_words - see config_file.h. */
 int config_file_words(const struct config *cfg, const char *path, char **buf, char ***words,
-                      int *count, char *err, size_t errlen)
+                      int *count, unsigned *master_hooks, char *err, size_t errlen)
 {
     int fds[2], status = 0;
     size_t len = 0;
@@ -175,6 +178,7 @@ int config_file_words(const struct config *cfg, const char *path, char **buf, ch
     *buf = NULL;
     *words = NULL;
     *count = 0;
+    *master_hooks = 0;
     if (pipe2(fds, O_CLOEXEC) < 0) {
         snprintf(err, errlen, "%s: %s", path, strerror(errno));
         return -1;
@@ -198,9 +202,11 @@ int config_file_words(const struct config *cfg, const char *path, char **buf, ch
         free(data);
         return -1;
     }
-    /* NUL-separated words; an empty file gives none. */
-    int n = len > 0 ? 1 : 0;
-    for (size_t i = 0; i < len; i++)
+    /* NUL-separated words, after the first: the master's hooks, as bits. */
+    *master_hooks = (unsigned)strtoul(data, NULL, 10);
+    size_t first = strlen(data) + (len > strlen(data) ? 1 : 0);
+    int n = len > first ? 1 : 0;
+    for (size_t i = first; i < len; i++)
         n += data[i] == '\0';
     char **list = calloc((size_t)n + 1, sizeof *list);
     if (list == NULL) {
@@ -208,7 +214,7 @@ int config_file_words(const struct config *cfg, const char *path, char **buf, ch
         free(data);
         return -1;
     }
-    for (size_t i = 0, k = 0; k < (size_t)n; k++) {
+    for (size_t i = first, k = 0; k < (size_t)n; k++) {
         list[k] = data + i;
         i += strlen(data + i) + 1;
     }

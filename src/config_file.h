@@ -10,11 +10,13 @@
  * config_file_words - run a Gunicorn config file (Python) in a short-lived
  * child process, so that the caller (the master) never starts Python, and
  * return its settings as command-line words for config_load_file: *words
- * (free it) points into *buf (free it too), *count words.  Returns 0, or -1
- * with err such as "gunicorn.conf.py: NameError: name 'x' is not defined".
+ * (free it) points into *buf (free it too), *count words.  *master_hooks
+ * gets the master's hooks the file defines, as bits 1 << enum master_hook.
+ * Returns 0, or -1 with err such as
+ * "gunicorn.conf.py: NameError: name 'x' is not defined".
  */
 int config_file_words(const struct config *cfg, const char *path, char **buf, char ***words,
-                      int *count, char *err, size_t errlen);
+                      int *count, unsigned *master_hooks, char *err, size_t errlen);
 
 /*
  * config_exec_source - Python: run_config(path) executes a config file as

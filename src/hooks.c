@@ -48,12 +48,14 @@ static const char hooks_source[] =
     "    def exception(self, msg, *args, **kw):\n"
     "        self._say(3, msg, args)\n"
     "        self._emit(3, traceback.format_exc().rstrip())\n"
-    "def load(path, emit, master, run_config):\n"
+    "def stand_ins(path, emit, master, run_config):\n"
     "    ns = run_config(path)\n"
     "    cfg = types.SimpleNamespace(**{k: v for k, v in ns.items() if not k.startswith('_')\n"
     "        and not callable(v) and not isinstance(v, types.ModuleType)})\n"
     "    log = Log(emit)\n"
-    "    server = types.SimpleNamespace(pid=master, cfg=cfg, log=log)\n"
+    "    return ns, cfg, log, types.SimpleNamespace(pid=master, cfg=cfg, log=log)\n"
+    "def load(path, emit, master, run_config):\n"
+    "    ns, cfg, log, server = stand_ins(path, emit, master, run_config)\n"
     "    worker = types.SimpleNamespace(pid=os.getpid(), ppid=master, cfg=cfg, log=log,\n"
     "                                   alive=True)\n"
     "    args = {'post_fork': (server, worker), 'post_worker_init': (worker,),\n"
@@ -62,6 +64,22 @@ static const char hooks_source[] =
     "    return [(ns[name], args[name]) if callable(ns.get(name)) else None\n"
     "            for name in ('post_fork', 'post_worker_init', 'worker_exit',\n"
     "                         'pre_request', 'post_request')]\n"
+    /* In the hook process (master_hooks.c): call(name, ...) runs one of the
+     * master's hooks; server.num_workers is the count wanted at the time. */
+    "def master_load(path, emit, master, run_config):\n"
+    "    ns, cfg, log, server = stand_ins(path, emit, master, run_config)\n"
+    "    def call(name, num_workers, pid, age, new, old):\n"
+    "        hook = ns.get(name)\n"
+    "        if not callable(hook):\n"
+    "            return\n"
+    "        server.num_workers = num_workers\n"
+    "        if name == 'nworkers_changed':\n"
+    "            return hook(server, new, None if old < 0 else old)\n"
+    "        if name in ('pre_fork', 'child_exit'):\n"
+    "            return hook(server, types.SimpleNamespace(pid=pid if pid > 0 else '[booting]',\n"
+    "                ppid=master, age=age, cfg=cfg, log=log, alive=name == 'pre_fork'))\n"
+    "        return hook(server)\n"
+    "    return call\n"
     /* Gunicorn's Request, as its hooks see it: the parts of the target as
      * urlsplit cuts them, header names in capitals, in the order sent. */
     "def request(environ, headers):\n"
@@ -89,6 +107,7 @@ static PyObject *calls;         /* list: (function, args) or None, by enum hook 
 static PyObject *make_request;  /* request(environ, headers): the stand-in */
 static PyObject *make_response; /* response(status, headers, sent) */
 static PyObject *current;       /* the request stand-in, from pre to post_request */
+static PyObject *master_call;   /* in the hook process: call(name, ...), see master_load */
 static bool pre_failed;         /* pre_request raised for the current request */
 
 /* emit(level, text): a log line from a hook, at greenhorn's log level. */
@@ -107,29 +126,51 @@ static PyObject *emit_call(PyObject *self, PyObject *args)
 
 static PyMethodDef emit_def = {"emit", emit_call, METH_VARARGS, "emit(level, text): log a line"};
 
-/* hooks_load - see hooks.h. */
-int hooks_load(const struct config *cfg, pid_t master, char *err, size_t errlen)
+/* Run loader (load or master_load of hooks_source) on the config file:
+ * its result (new), or NULL with err, the traceback logged at debug. */
+static PyObject *run_loader(const char *loader, const struct config *cfg, pid_t master, char *err,
+                            size_t errlen)
 {
-    PyObject *load = NULL, *run_config = NULL, *emit = NULL;
+    PyObject *load = NULL, *run_config = NULL, *emit = NULL, *result = NULL;
 
-    hooks_free();
-    if (cfg->config_read == NULL)
-        return 0;
-    if ((load = wsgi_source_function(hooks_source, "load")) != NULL &&
-        (make_request = wsgi_source_function(hooks_source, "request")) != NULL &&
-        (make_response = wsgi_source_function(hooks_source, "response")) != NULL &&
+    if ((load = wsgi_source_function(hooks_source, loader)) != NULL &&
         (run_config = wsgi_source_function(config_exec_source, "run_config")) != NULL &&
         (emit = PyCFunction_New(&emit_def, NULL)) != NULL)
-        calls =
+        result =
             PyObject_CallFunction(load, "sOiO", cfg->config_read, emit, (int)master, run_config);
     Py_XDECREF(emit);
     Py_XDECREF(run_config);
     Py_XDECREF(load);
-    if (calls != NULL)
-        return 0;
+    if (result != NULL)
+        return result;
     wsgi_exception_line(err, errlen);
-    wsgi_log_exception(LOG_DEBUG, "Traceback of the config file's failure in the worker:");
-    return -1;
+    wsgi_log_exception(LOG_DEBUG, "Traceback of the config file's failure:");
+    return NULL;
+}
+
+/* hooks_load - see hooks.h. */
+int hooks_load(const struct config *cfg, pid_t master, char *err, size_t errlen)
+{
+    hooks_free();
+    if (cfg->config_read == NULL)
+        return 0;
+    if ((make_request = wsgi_source_function(hooks_source, "request")) == NULL ||
+        (make_response = wsgi_source_function(hooks_source, "response")) == NULL) {
+        wsgi_exception_line(err, errlen);
+        wsgi_log_exception(LOG_ERROR, "Cannot set up the request hooks:");
+        return -1;
+    }
+    calls = run_loader("load", cfg, master, err, errlen);
+    return calls != NULL ? 0 : -1;
+}
+
+/* Log the current exception as a failure of hook name; its last line in err. */
+static void hook_failed(const char *name, char *err, size_t errlen)
+{
+    char what[64];
+    snprintf(what, sizeof what, "Exception in the %s hook:", name);
+    wsgi_exception_line(err, errlen);
+    wsgi_log_exception(LOG_ERROR, what);
 }
 
 /* The (function, args) pair of a hook the file defines, or NULL (borrowed). */
@@ -173,10 +214,7 @@ int hooks_run(enum hook which, char *err, size_t errlen)
         Py_DECREF(done);
         return 0;
     }
-    char what[64];
-    snprintf(what, sizeof what, "Exception in the %s hook:", hook_names[which]);
-    wsgi_exception_line(err, errlen);
-    wsgi_log_exception(LOG_ERROR, what);
+    hook_failed(hook_names[which], err, errlen);
     return -1;
 }
 
@@ -243,9 +281,35 @@ void hooks_request_end(void *environ, void *status, void *headers, long long sen
     Py_CLEAR(current);
 }
 
+/* hooks_master_load - see hooks.h. */
+int hooks_master_load(const struct config *cfg, pid_t master, char *err, size_t errlen)
+{
+    Py_CLEAR(master_call);
+    master_call = run_loader("master_load", cfg, master, err, errlen);
+    return master_call != NULL ? 0 : -1;
+}
+
+/* hooks_master_call - see hooks.h. */
+int hooks_master_call(const struct master_call *c, const char *name, char *err, size_t errlen)
+{
+    PyObject *done = NULL;
+    if (master_call == NULL)
+        PyErr_SetString(PyExc_RuntimeError, "the master's hooks were not loaded");
+    else
+        done = PyObject_CallFunction(master_call, "siiiii", name, c->num_workers, c->worker_pid,
+                                     c->worker_age, c->new_value, c->old_value);
+    if (done != NULL) {
+        Py_DECREF(done);
+        return 0;
+    }
+    hook_failed(name, err, errlen);
+    return -1;
+}
+
 /* hooks_free - see hooks.h. */
 void hooks_free(void)
 {
+    Py_CLEAR(master_call);
     Py_CLEAR(current);
     Py_CLEAR(make_response);
     Py_CLEAR(make_request);

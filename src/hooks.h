@@ -14,6 +14,7 @@
 
 #include "config.h"
 #include "http.h"
+#include "master_hooks.h"
 
 /* The hooks a worker runs: at its start and end (hooks_run), and around
  * each request (hooks_request_begin and hooks_request_end). */
@@ -61,6 +62,22 @@ int hooks_request_begin(const struct http_request *req, void *environ);
  * raised.  Drops the request's stand-in.
  */
 void hooks_request_end(void *environ, void *status, void *headers, long long sent);
+
+/*
+ * hooks_master_load - in the hook process (master_hooks.c): run the config
+ * file and keep what the master's hooks need.  master is the master's pid.
+ * Returns 0, or -1 with err (the traceback is logged at debug).
+ */
+int hooks_master_load(const struct config *cfg, pid_t master, char *err, size_t errlen);
+
+/*
+ * hooks_master_call - in the hook process: call the master's hook name with
+ * stand-ins made from c (server with .pid, .cfg, .log and .num_workers; for
+ * pre_fork and child_exit a worker with .pid, .ppid, .age, .cfg and .log),
+ * if the file defines it.  Returns 0, or -1 with err (the exception's last
+ * line; the traceback is logged).
+ */
+int hooks_master_call(const struct master_call *c, const char *name, char *err, size_t errlen);
 
 /* hooks_free - drop the hooks and their objects. */
 void hooks_free(void);

@@ -12,6 +12,7 @@
  *   the app failed to load                       exit 4 (from the arbiter, or --preload)
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,7 @@
 #include "config.h"
 #include "config_file.h"
 #include "log.h"
+#include "master_hooks.h"
 #include "worker.h"
 #include "wsgi.h"
 
@@ -89,6 +91,7 @@ static enum config_result read_config_file(struct config *cfg, int argc, char **
     char path[4096], label[4200];
     char *buf = NULL, **words = NULL;
     int count = 0;
+    unsigned master_hooks = 0;
 
     if (cfg->config_file == NULL && access("gunicorn.conf.py", F_OK) != 0) {
         if (cfg->app_uri != NULL)
@@ -97,7 +100,7 @@ static enum config_result read_config_file(struct config *cfg, int argc, char **
         return CONFIG_ERROR;
     }
     snprintf(path, sizeof path, "%s", cfg->config_file ? cfg->config_file : "gunicorn.conf.py");
-    if (config_file_words(cfg, path, &buf, &words, &count, err, errlen) < 0)
+    if (config_file_words(cfg, path, &buf, &words, &count, &master_hooks, err, errlen) < 0)
         return CONFIG_ERROR;
     snprintf(label, sizeof label, "%s: ", path);
     config_free(cfg);
@@ -110,6 +113,7 @@ static enum config_result read_config_file(struct config *cfg, int argc, char **
         snprintf(err, errlen, "%.512s: %s", path, strerror(errno));
         return CONFIG_ERROR;
     }
+    cfg->master_hooks = master_hooks;
     return res;
 }
 
@@ -184,12 +188,45 @@ static void *preload_app(const struct config *cfg, char *err, size_t errlen)
     return app;
 }
 
+/*
+ * The config file's master hooks: the hook process starts before the
+ * sockets are bound (it holds none of them), and runs what Gunicorn's
+ * master runs first: nworkers_changed(server, workers, None) as the
+ * arbiter is set up, then on_starting(server).  A failing on_starting stops
+ * the start, as in Gunicorn.
+ */
+static int start_master_hooks(const struct config *cfg, char *err, size_t errlen)
+{
+    char why[512];
+    struct master_call set_up = {.which = MASTER_NWORKERS_CHANGED,
+                                 .num_workers = cfg->workers,
+                                 .new_value = cfg->workers,
+                                 .old_value = -1};
+    struct master_call starting = {.which = MASTER_ON_STARTING, .num_workers = cfg->workers};
+
+    if (master_hooks_start(cfg, err, errlen) < 0)
+        return -1;
+    if (master_hooks_call(&set_up, why, sizeof why) < 0)
+        log_msg(LOG_ERROR, "%s", why);
+    return master_hooks_call(&starting, err, errlen);
+}
+
+/* on_exit(server): the master's last hook, once the workers are gone. */
+static void on_exit_hook(const struct config *cfg)
+{
+    char why[512];
+    struct master_call on_exit = {.which = MASTER_ON_EXIT, .num_workers = cfg->workers};
+    if (master_hooks_call(&on_exit, why, sizeof why) < 0)
+        log_msg(LOG_ERROR, "%s", why);
+}
+
 int main(int argc, char **argv)
 {
     struct config cfg;
     struct listener listeners[CONFIG_MAX_BINDS];
     char err[1024];
     int code = 1, nbound = 0;
+    bool ran = false; /* the master loop ran */
     void *app = NULL;
 
     /* The application may be named by a config file, read next. */
@@ -229,6 +266,8 @@ int main(int argc, char **argv)
         code = 0;
         goto done;
     }
+    if (start_master_hooks(&cfg, err, sizeof(err)) < 0)
+        goto fail;
     if ((nbound = bind_all(&cfg, listeners, err, sizeof(err))) < 0) {
         nbound = 0;
         goto fail;
@@ -245,6 +284,7 @@ int main(int argc, char **argv)
     }
 
     code = arbiter_run(&cfg, listeners, (size_t)nbound, app);
+    ran = true;
     goto done;
 
 fail:
@@ -254,6 +294,9 @@ done:
         bind_close(&listeners[i]);
     if (cfg.pidfile != NULL)
         unlink(cfg.pidfile);
+    if (ran) /* after the pid file is gone, as in Gunicorn's halt() */
+        on_exit_hook(&cfg);
+    master_hooks_stop();
     if (app != NULL)
         wsgi_fini(app);
     log_close();

@@ -312,7 +312,7 @@ max_requests = 1000
 raw_env = ["FROM_CONF=yes"]
 helper = multiprocessing.cpu_count()   # the file's own variable: skipped, as Gunicorn skips it
 threads = 4                            # a Gunicorn setting greenhorn lacks: a warning
-def when_ready(server):                # a hook of the master: a warning
+def worker_int(worker):                # a hook greenhorn does not run: a warning
     pass
 """
 
@@ -334,7 +334,7 @@ def test_gunicorn_conf_py_is_read(spawn, tmp_path):
     assert harness.wait_for(lambda: "conf 200 /osenv" in server.stdout(), 3.0)
     log = server.log()
     assert "the setting 'threads' is not supported" in log
-    assert "the hook 'when_ready' is not supported" in log
+    assert "the hook 'worker_int' is not supported" in log
     assert "helper" not in log
 
 

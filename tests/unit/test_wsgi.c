@@ -616,6 +616,59 @@ START_TEST(request_hooks)
 }
 END_TEST
 
+/* The master's hooks, as the hook process calls them: the stand-ins'
+ * fields, None for an old count at start-up and for a pid before the fork,
+ * state kept between calls, and a hook that raises reported by name. */
+START_TEST(master_hooks)
+{
+    char err[512] = "", path[] = "/tmp/greenhorn-hooks-XXXXXX";
+    static const char text[] =
+        "import testapps\n"
+        "workers = 2\n"
+        "testapps.master = []\n"
+        "def nworkers_changed(server, new, old):\n"
+        "    testapps.master.append((new, old, server.pid, server.num_workers))\n"
+        "def pre_fork(server, worker):\n"
+        "    testapps.master.append((worker.pid, worker.age, worker.ppid, worker.cfg.workers))\n"
+        "def child_exit(server, worker):\n"
+        "    testapps.master.append((worker.pid, worker.age, len(testapps.master)))\n"
+        "def when_ready(server):\n"
+        "    raise KeyError('ready')\n";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, text, sizeof(text) - 1), (int)sizeof(text) - 1);
+    close(fd);
+    cfg.config_read = strdup(path);
+    ck_assert_msg(hooks_master_load(&cfg, 4242, err, sizeof(err)) == 0, "%s", err);
+
+    struct master_call set_up = {MASTER_NWORKERS_CHANGED, 2, 0, 0, 2, -1};
+    struct master_call fork_one = {MASTER_PRE_FORK, 2, -1, 1, 0, 0};
+    struct master_call gone = {MASTER_CHILD_EXIT, 3, 77, 1, 0, 0};
+    struct master_call ready = {MASTER_WHEN_READY, 2, 0, 0, 0, 0};
+    struct master_call exiting = {MASTER_ON_EXIT, 2, 0, 0, 0, 0};
+    ck_assert_int_eq(hooks_master_call(&set_up, "nworkers_changed", err, sizeof(err)), 0);
+    ck_assert_int_eq(hooks_master_call(&fork_one, "pre_fork", err, sizeof(err)), 0);
+    ck_assert_int_eq(hooks_master_call(&gone, "child_exit", err, sizeof(err)), 0);
+    ck_assert_int_eq(hooks_master_call(&exiting, "on_exit", err, sizeof(err)), 0); /* none */
+    ck_assert_int_eq(hooks_master_call(&ready, "when_ready", err, sizeof(err)), -1);
+    ck_assert_str_eq(err, "KeyError: 'ready'");
+    ck_assert_ptr_null(PyErr_Occurred());
+
+    PyObject *seen = PyObject_GetAttrString(apps, "master");
+    PyObject *repr = seen ? PyObject_Repr(seen) : NULL;
+    ck_assert_str_eq(repr ? PyUnicode_AsUTF8(repr) : "?",
+                     "[(2, None, 4242, 2), ('[booting]', 1, 4242, 2), (77, 1, 2)]");
+    Py_XDECREF(repr);
+    Py_XDECREF(seen);
+    hooks_free();
+    ck_assert_int_eq(hooks_master_call(&ready, "when_ready", err, sizeof(err)), -1);
+    ck_assert_str_eq(err, "RuntimeError: the master's hooks were not loaded");
+    unlink(path);
+    free(cfg.config_read);
+    cfg.config_read = NULL;
+}
+END_TEST
+
 static const char test_apps_source[] =
     "import sys, types, os, tempfile\n"
     "m = types.ModuleType('testapps')\n"
@@ -737,6 +790,7 @@ static Suite *wsgi_suite(void)
     tcase_add_test(tc, load_app_errors);
     tcase_add_test(tc, config_hooks);
     tcase_add_test(tc, request_hooks);
+    tcase_add_test(tc, master_hooks);
     suite_add_tcase(s, tc);
     return s;
 }
