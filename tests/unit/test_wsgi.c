@@ -516,6 +516,24 @@ START_TEST(load_app_errors)
 }
 END_TEST
 
+/* Write text to a new temporary file; path is its mkstemp template. */
+static void write_temp(char *path, const char *text)
+{
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    ssize_t n = (ssize_t)strlen(text);
+    ck_assert_int_eq(write(fd, text, (size_t)n), n);
+    close(fd);
+}
+
+/* Remove the config file a hooks test wrote, and forget it. */
+static void drop_config_file(const char *path)
+{
+    unlink(path);
+    free(cfg.config_read);
+    cfg.config_read = NULL;
+}
+
 /* A config file's worker hooks: found, called with server and worker, and a
  * hook that raises is reported with its exception's line. */
 START_TEST(config_hooks)
@@ -532,10 +550,7 @@ START_TEST(config_hooks)
         "    raise ValueError('bye')\n"
         "def helper():\n"
         "    pass\n";
-    int fd = mkstemp(path);
-    ck_assert_int_ge(fd, 0);
-    ck_assert_int_eq(write(fd, text, sizeof(text) - 1), (int)sizeof(text) - 1);
-    close(fd);
+    write_temp(path, text);
 
     ck_assert_int_eq(hooks_load(&cfg, 4242, err, sizeof(err)), 0); /* no file read: none */
     ck_assert_int_eq(hooks_run(HOOK_POST_FORK, err, sizeof(err)), 0);
@@ -554,15 +569,13 @@ START_TEST(config_hooks)
     ck_assert_ptr_null(PyErr_Occurred());
     hooks_free();
 
-    fd = open(path, O_WRONLY | O_TRUNC);
+    int fd = open(path, O_WRONLY | O_TRUNC);
     ck_assert_int_eq(write(fd, "workers = \n", 10), 10);
     close(fd);
     ck_assert_int_eq(hooks_load(&cfg, 4242, err, sizeof(err)), -1);
     ck_assert_msg(strncmp(err, "SyntaxError", 11) == 0, "%s", err);
     ck_assert_ptr_null(PyErr_Occurred());
-    unlink(path);
-    free(cfg.config_read);
-    cfg.config_read = NULL;
+    drop_config_file(path);
 }
 END_TEST
 
@@ -583,10 +596,7 @@ START_TEST(request_hooks)
         "    testapps.seen.append(resp and (environ['PATH_INFO'], resp.status_code, resp.sent))\n"
         "    testapps.seen.append(resp or environ)\n"
         "    raise ValueError('after')\n";
-    int fd = mkstemp(path);
-    ck_assert_int_ge(fd, 0);
-    ck_assert_int_eq(write(fd, text, sizeof(text) - 1), (int)sizeof(text) - 1);
-    close(fd);
+    write_temp(path, text);
     cfg.config_read = strdup(path);
     ck_assert_msg(hooks_load(&cfg, 4242, err, sizeof(err)) == 0, "%s", err);
 
@@ -610,9 +620,7 @@ START_TEST(request_hooks)
     hooks_free();
     serve("hello", "GET / HTTP/1.1\r\n\r\n", &res); /* no hooks: nothing kept, nothing run */
     ck_assert_int_eq(res.status, 200);
-    unlink(path);
-    free(cfg.config_read);
-    cfg.config_read = NULL;
+    drop_config_file(path);
 }
 END_TEST
 
@@ -634,10 +642,7 @@ START_TEST(master_hooks)
         "    testapps.master.append((worker.pid, worker.age, len(testapps.master)))\n"
         "def when_ready(server):\n"
         "    raise KeyError('ready')\n";
-    int fd = mkstemp(path);
-    ck_assert_int_ge(fd, 0);
-    ck_assert_int_eq(write(fd, text, sizeof(text) - 1), (int)sizeof(text) - 1);
-    close(fd);
+    write_temp(path, text);
     cfg.config_read = strdup(path);
     ck_assert_msg(hooks_master_load(&cfg, 4242, err, sizeof(err)) == 0, "%s", err);
 
@@ -663,9 +668,7 @@ START_TEST(master_hooks)
     hooks_free();
     ck_assert_int_eq(hooks_master_call(&ready, "when_ready", err, sizeof(err)), -1);
     ck_assert_str_eq(err, "RuntimeError: the master's hooks were not loaded");
-    unlink(path);
-    free(cfg.config_read);
-    cfg.config_read = NULL;
+    drop_config_file(path);
 }
 END_TEST
 
