@@ -18,9 +18,10 @@
  * the next, as in Gunicorn: a module-level variable, or a thread that
  * when_ready started (a metrics server, say).
  *
- * The protocol is two fixed-size records, each one write() on a stream
- * socket: struct master_call from the master, struct answer back.  A
- * record under PIPE_BUF bytes is never split by a signal.
+ * The protocol is two fixed-size records on a unix stream socket: struct
+ * master_call from the master, struct answer back.  transfer() moves a
+ * whole record, through short reads and signals, so the two ends never
+ * lose their place.
  */
 #include "master_hooks.h"
 #include "hooks.h"
