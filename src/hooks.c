@@ -61,9 +61,10 @@ static const char hooks_source[] =
     "    args = {'post_fork': (server, worker), 'post_worker_init': (worker,),\n"
     "            'worker_exit': (server, worker), 'pre_request': (worker,),\n"
     "            'post_request': (worker,)}\n"
-    "    return [(ns[name], args[name]) if callable(ns.get(name)) else None\n"
-    "            for name in ('post_fork', 'post_worker_init', 'worker_exit',\n"
-    "                         'pre_request', 'post_request')]\n"
+    "    calls = [(ns[name], args[name]) if callable(ns.get(name)) else None\n"
+    "             for name in ('post_fork', 'post_worker_init', 'worker_exit',\n"
+    "                          'pre_request', 'post_request')]\n"
+    "    return calls, request, response\n"
     /* In the hook process (master_hooks.c): call(name, ...) runs one of the
      * master's hooks; server.num_workers is the count wanted at the time. */
     "def master_load(path, emit, master, run_config):\n"
@@ -154,14 +155,15 @@ int hooks_load(const struct config *cfg, pid_t master, char *err, size_t errlen)
     hooks_free();
     if (cfg->config_read == NULL)
         return 0;
-    if ((make_request = wsgi_source_function(hooks_source, "request")) == NULL ||
-        (make_response = wsgi_source_function(hooks_source, "response")) == NULL) {
-        wsgi_exception_line(err, errlen);
-        wsgi_log_exception(LOG_ERROR, "Cannot set up the request hooks:");
+    /* (calls, request, response): one run of hooks_source gives all three. */
+    PyObject *loaded = run_loader("load", cfg, master, err, errlen);
+    if (loaded == NULL)
         return -1;
-    }
-    calls = run_loader("load", cfg, master, err, errlen);
-    return calls != NULL ? 0 : -1;
+    calls = Py_NewRef(PyTuple_GET_ITEM(loaded, 0));
+    make_request = Py_NewRef(PyTuple_GET_ITEM(loaded, 1));
+    make_response = Py_NewRef(PyTuple_GET_ITEM(loaded, 2));
+    Py_DECREF(loaded);
+    return 0;
 }
 
 /* Log the current exception as a failure of hook name; its last line in err. */
