@@ -11,7 +11,7 @@
  * exits right after: the master itself never starts Python.
  */
 #include "config_file.h"
-#include "wsgi_internal.h"
+#include "pyembed.h"
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -117,12 +117,12 @@ static int config_child(const struct config *cfg, const char *path, int fd)
     char why[512] = "";
     PyObject *read = NULL, *run_config = NULL, *done = NULL;
 
-    if (wsgi_start_interpreter(cfg, why, sizeof why) == 0) {
-        read = wsgi_source_function(config_reader_source, "read");
-        run_config = read ? wsgi_source_function(config_exec_source, "run_config") : NULL;
+    if (pyembed_start(cfg, why, sizeof why) == 0) {
+        read = pyembed_source_function(config_reader_source, "read");
+        run_config = read ? pyembed_source_function(config_exec_source, "run_config") : NULL;
         done = run_config ? PyObject_CallFunction(read, "siO", path, fd, run_config) : NULL;
         if (done == NULL)
-            wsgi_exception_line(why, sizeof why);
+            pyembed_exception_line(why, sizeof why);
     }
     /* No clean-up: this process exits right after. */
     if (done != NULL)

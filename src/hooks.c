@@ -18,7 +18,7 @@
 #include "hooks.h"
 #include "config_file.h"
 #include "log.h"
-#include "wsgi_internal.h"
+#include "pyembed.h"
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -134,8 +134,8 @@ static PyObject *run_loader(const char *loader, const struct config *cfg, pid_t 
 {
     PyObject *load = NULL, *run_config = NULL, *emit = NULL, *result = NULL;
 
-    if ((load = wsgi_source_function(hooks_source, loader)) != NULL &&
-        (run_config = wsgi_source_function(config_exec_source, "run_config")) != NULL &&
+    if ((load = pyembed_source_function(hooks_source, loader)) != NULL &&
+        (run_config = pyembed_source_function(config_exec_source, "run_config")) != NULL &&
         (emit = PyCFunction_New(&emit_def, NULL)) != NULL)
         result =
             PyObject_CallFunction(load, "sOiO", cfg->config_read, emit, (int)master, run_config);
@@ -144,8 +144,8 @@ static PyObject *run_loader(const char *loader, const struct config *cfg, pid_t 
     Py_XDECREF(load);
     if (result != NULL)
         return result;
-    wsgi_exception_line(err, errlen);
-    wsgi_log_exception(LOG_DEBUG, "Traceback of the config file's failure:");
+    pyembed_exception_line(err, errlen);
+    pyembed_log_exception(LOG_DEBUG, "Traceback of the config file's failure:");
     return NULL;
 }
 
@@ -171,8 +171,8 @@ static void hook_failed(const char *name, char *err, size_t errlen)
 {
     char what[64];
     snprintf(what, sizeof what, "Exception in the %s hook:", name);
-    wsgi_exception_line(err, errlen);
-    wsgi_log_exception(LOG_ERROR, what);
+    pyembed_exception_line(err, errlen);
+    pyembed_log_exception(LOG_ERROR, what);
 }
 
 /* The (function, args) pair of a hook the file defines, or NULL (borrowed). */
@@ -276,7 +276,7 @@ void hooks_request_end(void *environ, void *status, void *headers, long long sen
         PyObject *resp = response_object(status, headers, sent);
         PyObject *more = env && resp ? PyTuple_Pack(3, current, env, resp) : NULL;
         if (call_request_hook(post, more) < 0)
-            wsgi_log_exception(LOG_ERROR, "Exception in post_request hook");
+            pyembed_log_exception(LOG_ERROR, "Exception in post_request hook");
         Py_XDECREF(resp);
         Py_XDECREF(env);
     }

@@ -26,7 +26,7 @@
 #include "master_hooks.h"
 #include "hooks.h"
 #include "log.h"
-#include "wsgi_internal.h"
+#include "pyembed.h"
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -98,7 +98,7 @@ static int host_main(const struct config *cfg, pid_t master, int fd)
 
     for (size_t i = 0; i < sizeof ignored / sizeof ignored[0]; i++)
         signal(ignored[i], SIG_IGN);
-    if (wsgi_start_interpreter(cfg, err, sizeof err) < 0 ||
+    if (pyembed_start(cfg, err, sizeof err) < 0 ||
         hooks_master_load(cfg, master, err, sizeof err) < 0) {
         answer(fd, 0, err);
         return 1;

@@ -16,7 +16,7 @@
  *   result.close(), whatever happened
  */
 #include "wsgi.h"
-#include "wsgi_internal.h"
+#include "pyembed.h"
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -32,125 +32,6 @@
 #include "input.h"
 #include "log.h"
 #include "response.h"
-
-/* ---- errors ------------------------------------------------------------ */
-
-/* wsgi_exception_line - see wsgi_internal.h. */
-void wsgi_exception_line(char *err, size_t errlen)
-{
-    PyObject *type, *value, *tb;
-    PyErr_Fetch(&type, &value, &tb);
-    PyErr_NormalizeException(&type, &value, &tb);
-    PyObject *s = value ? PyObject_Str(value) : NULL;
-    const char *msg = s ? PyUnicode_AsUTF8(s) : NULL;
-    const char *name = type ? ((PyTypeObject *)type)->tp_name : "error";
-    if (msg != NULL && msg[0] != '\0')
-        snprintf(err, errlen, "%s: %s", name, msg);
-    else
-        snprintf(err, errlen, "%s", name);
-    PyErr_Clear();
-    Py_XDECREF(s);
-    PyErr_Restore(type, value, tb);
-}
-
-/* wsgi_log_exception - see wsgi_internal.h. */
-void wsgi_log_exception(enum log_level level, const char *what)
-{
-    PyObject *type, *exc, *tb;
-    PyErr_Fetch(&type, &exc, &tb);
-    PyErr_NormalizeException(&type, &exc, &tb);
-    if (exc != NULL && tb != NULL)
-        PyException_SetTraceback(exc, tb);
-    Py_XDECREF(type);
-    Py_XDECREF(tb);
-    PyObject *tb_mod = PyImport_ImportModule("traceback");
-    PyObject *lines =
-        tb_mod && exc ? PyObject_CallMethod(tb_mod, "format_exception", "O", exc) : NULL;
-    PyObject *empty = PyUnicode_FromString("");
-    PyObject *text = lines && empty ? PyUnicode_Join(empty, lines) : NULL;
-    Py_ssize_t n = 0;
-    const char *s = text ? PyUnicode_AsUTF8AndSize(text, &n) : NULL;
-    if (s == NULL) {
-        s = "(no traceback available)";
-        n = (Py_ssize_t)strlen(s);
-    }
-    while (n > 0 && s[n - 1] == '\n') /* the log line ends it, not a blank line */
-        n--;
-    log_msg(level, "%s\n%.*s", what, (int)n, s);
-    PyErr_Clear();
-    Py_XDECREF(text);
-    Py_XDECREF(empty);
-    Py_XDECREF(lines);
-    Py_XDECREF(tb_mod);
-    Py_XDECREF(exc);
-}
-
-/* wsgi_source_function - see wsgi_internal.h. */
-void *wsgi_source_function(const char *source, const char *name)
-{
-    PyObject *globals = PyDict_New(), *r = NULL, *fn = NULL;
-    if (globals != NULL && PyDict_SetItemString(globals, "__builtins__", PyEval_GetBuiltins()) == 0)
-        r = PyRun_String(source, Py_file_input, globals, globals);
-    if (r != NULL) {
-        fn = PyDict_GetItemString(globals, name); /* borrowed */
-        if (fn == NULL)
-            PyErr_Format(PyExc_NameError, "no function %s in the embedded source", name);
-        Py_XINCREF(fn);
-    }
-    Py_XDECREF(r);
-    Py_XDECREF(globals);
-    return fn;
-}
-
-/* ---- starting Python --------------------------------------------------- */
-
-/* The virtualenv to use: --virtualenv, else $VIRTUAL_ENV, as `python` would. */
-static const char *virtualenv_dir(const struct config *cfg)
-{
-    if (cfg->virtualenv != NULL)
-        return cfg->virtualenv;
-    const char *v = getenv("VIRTUAL_ENV");
-    return v != NULL && v[0] != '\0' ? v : NULL;
-}
-
-/* wsgi_start_interpreter - see wsgi_internal.h. */
-int wsgi_start_interpreter(const struct config *cfg, char *err, size_t errlen)
-{
-    PyConfig pc;
-    PyConfig_InitPythonConfig(&pc);
-    pc.install_signal_handlers = 0; /* the worker's loop owns signals */
-    pc.parse_argv = 0;
-    char *argv[] = {"greenhorn", NULL};
-    PyStatus st = PyConfig_SetBytesArgv(&pc, 1, argv);
-    /* sys.executable: the venv's python, as when it starts itself (getpath
-     * then finds pyvenv.cfg beside it), else the python that goes with the
-     * libpython we were built against (GREENHORN_PYTHON, from the Makefile),
-     * so that an app can start Python subprocesses. */
-    const char *venv = virtualenv_dir(cfg);
-    char exe[4096];
-    if (venv != NULL) {
-        /* A virtual environment is a folder with pyvenv.cfg (PEP 405). */
-        snprintf(exe, sizeof(exe), "%s/pyvenv.cfg", venv);
-        if (access(exe, R_OK) != 0) {
-            snprintf(err, errlen, "virtualenv '%s' is not a virtual environment (no pyvenv.cfg)",
-                     venv);
-            PyConfig_Clear(&pc);
-            return -1;
-        }
-        snprintf(exe, sizeof(exe), "%s/bin/python", venv);
-    } else
-        snprintf(exe, sizeof(exe), "%s", GREENHORN_PYTHON);
-    if (!PyStatus_Exception(st))
-        st = PyConfig_SetBytesString(&pc, &pc.executable, exe);
-    if (!PyStatus_Exception(st))
-        st = Py_InitializeFromConfig(&pc);
-    PyConfig_Clear(&pc);
-    if (PyStatus_Exception(st)) {
-        snprintf(err, errlen, "cannot start Python: %s", st.err_msg ? st.err_msg : "unknown");
-        return -1;
-    }
-    return 0;
-}
 
 /* sys.path: --pythonpath entries first, then the working directory (which
  * --chdir already changed), as Gunicorn's app loader arranges it. */
@@ -191,7 +72,7 @@ static PyObject *write_obj; /* the write() callable start_response returns */
 
 int wsgi_init(const struct config *cfg, char *err, size_t errlen)
 {
-    if (!Py_IsInitialized() && wsgi_start_interpreter(cfg, err, errlen) < 0)
+    if (!Py_IsInitialized() && pyembed_start(cfg, err, errlen) < 0)
         return -1; /* err says why; no Python exception to fetch */
     if (setup_sys_path(cfg) < 0 || enable_faulthandler() < 0 ||
         PyType_Ready(&FileWrapperType) < 0 || environ_init(cfg, (PyObject *)&FileWrapperType) < 0)
@@ -203,7 +84,7 @@ int wsgi_init(const struct config *cfg, char *err, size_t errlen)
     return 0;
 
 fail:
-    wsgi_exception_line(err, errlen);
+    pyembed_exception_line(err, errlen);
     PyErr_Clear();
     return -1;
 }
@@ -269,16 +150,16 @@ static const char loader_source[] =
  * so its traceback is logged at debug level. */
 void *wsgi_load_app(const char *uri, char *err, size_t errlen)
 {
-    PyObject *load = wsgi_source_function(loader_source, "load");
+    PyObject *load = pyembed_source_function(loader_source, "load");
     PyObject *app = load ? PyObject_CallFunction(load, "s", uri) : NULL;
     Py_XDECREF(load);
     if (app != NULL)
         return app;
-    wsgi_exception_line(err, errlen);
+    pyembed_exception_line(err, errlen);
     if (strncmp(err, "AppImportError: ", 16) == 0)
         memmove(err, err + 16, strlen(err + 16) + 1);
     else
-        wsgi_log_exception(LOG_DEBUG, "Traceback of the failed import:");
+        pyembed_log_exception(LOG_DEBUG, "Traceback of the failed import:");
     PyErr_Clear();
     return NULL;
 }
@@ -636,7 +517,7 @@ static void close_result(PyObject *result)
         return;
     PyObject *r = PyObject_CallMethod(result, "close", NULL);
     if (r == NULL)
-        wsgi_log_exception(LOG_ERROR, "Error in the response's close():");
+        pyembed_log_exception(LOG_ERROR, "Error in the response's close():");
     Py_XDECREF(r);
 }
 
@@ -649,7 +530,7 @@ static void app_failed(struct conn *c)
     snprintf(line, sizeof(line), "Error handling request %.*s", (int)c->line_len,
              c->buf + c->line_off);
     /* A client that went away or sent a bad body is not the app's bug. */
-    wsgi_log_exception(status == 500 && !cur.failed ? LOG_ERROR : LOG_DEBUG, line);
+    pyembed_log_exception(status == 500 && !cur.failed ? LOG_ERROR : LOG_DEBUG, line);
     if (cur.resp.headers_sent || cur.failed)
         return;
     cur.resp.status = status;
