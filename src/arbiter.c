@@ -16,6 +16,7 @@
  * SIGABRT (faulthandler logs the Python stack), then SIGKILL on its next turn.
  */
 #include "arbiter.h"
+#include "conn.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -111,7 +112,7 @@ static int spawn_worker(int slot)
         .preloaded = arb.app != NULL,
         .app = arb.app,
     };
-    arb.beats[slot] = worker_now_ms(); /* a fresh worker gets a full timeout to boot */
+    arb.beats[slot] = conn_now_ms(); /* a fresh worker gets a full timeout to boot */
     run_hook(MASTER_PRE_FORK, -1, ctx.age, 0, 0);
     if (arb.app != NULL)
         wsgi_fork_prepare();
@@ -225,7 +226,7 @@ static void murder_workers(void)
 {
     if (arb.cfg->timeout <= 0)
         return;
-    int64_t now = worker_now_ms();
+    int64_t now = conn_now_ms();
     int64_t limit = (int64_t)arb.cfg->timeout * 1000;
     for (int i = 0; i < MAX_SLOTS; i++) {
         struct proc *p = &arb.procs[i];
@@ -252,8 +253,8 @@ static void stop_workers(bool graceful)
     for (size_t i = 0; i < arb.num_listeners; i++)
         bind_close(&arb.listeners[i]);
     signal_all(graceful ? SIGTERM : SIGQUIT);
-    int64_t deadline = worker_now_ms() + (int64_t)arb.cfg->graceful_timeout * 1000;
-    while (count_workers(true) > 0 && worker_now_ms() < deadline) {
+    int64_t deadline = conn_now_ms() + (int64_t)arb.cfg->graceful_timeout * 1000;
+    while (count_workers(true) > 0 && conn_now_ms() < deadline) {
         struct pollfd p = {.fd = signals_fd(), .events = POLLIN};
         poll(&p, 1, 100);
         while (signals_next() != 0)

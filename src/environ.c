@@ -4,8 +4,8 @@
  * Stage 6, environ (Gunicorn counterpart: create() and base_environ() in
  * gunicorn/http/wsgi.py; wsgi.input mirrors gunicorn/http/body.py).
  * Owns: the interned environ keys, the base environ, and wsgi.errors.
- * Does not own: wsgi.input (input.c), the socket (worker.c) or the app call
- * (wsgi.c).
+ * Does not own: wsgi.input (input.c), the request (request.h: this file
+ * only reads it) or the app call (wsgi.c).
  *
  * Why a base environ: most keys (wsgi.version, wsgi.errors, SERVER_SOFTWARE,
  * ...) are the same for every request, so they are built once and each
@@ -21,6 +21,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 
+#include "bind.h"
 #include "input.h"
 #include "log.h"
 
@@ -190,10 +191,10 @@ static size_t percent_decode(const char *s, size_t n, char *out)
  * text (PEP 3333 "Unicode Issues").  A path outside SCRIPT_NAME cannot be
  * split into the two, so it is refused with 400, as Gunicorn 22+ does
  * ("Request path ... does not start with SCRIPT_NAME"). */
-static int set_path_info(PyObject *d, struct conn *c, PyObject *script_name)
+static int set_path_info(PyObject *d, struct request *r, PyObject *script_name)
 {
-    const char *path = c->req.path;
-    size_t len = c->req.path_len;
+    const char *path = r->http.path;
+    size_t len = r->http.path_len;
     Py_ssize_t sn_len;
     const char *sn = PyUnicode_AsUTF8AndSize(script_name, &sn_len);
     if (sn == NULL)
@@ -204,7 +205,7 @@ static int set_path_info(PyObject *d, struct conn *c, PyObject *script_name)
         if (len < (size_t)sn_len || memcmp(path, sn, (size_t)sn_len) != 0 ||
             (len > (size_t)sn_len && path[sn_len] != '/')) {
             PyObject *p = PyUnicode_DecodeLatin1(path, (Py_ssize_t)len, NULL);
-            c->error_status = 400;
+            r->error_status = 400;
             if (p != NULL)
                 PyErr_Format(PyExc_ValueError, "request path %R does not start with SCRIPT_NAME %R",
                              p, script_name);
@@ -293,12 +294,12 @@ static const struct http_header *find_header(const struct http_request *r, const
 
 /* SERVER_NAME and SERVER_PORT: the listening address, as Gunicorn takes them
  * from getsockname(); for a unix socket, from the Host header. */
-static int set_server(PyObject *d, const struct conn *c)
+static int set_server(PyObject *d, const struct request *r)
 {
-    const struct listener *l = c->listener;
+    const struct listener *l = r->conn->listener;
     const char *name = l->server_name, *port = l->server_port;
     size_t name_len = strlen(name), port_len = strlen(port);
-    const struct http_header *host = find_header(&c->req, "Host");
+    const struct http_header *host = find_header(&r->http, "Host");
     if (l->family == AF_UNIX) {
         name = port = "";
         name_len = port_len = 0;
@@ -316,12 +317,12 @@ static int set_server(PyObject *d, const struct conn *c)
 }
 
 /* REMOTE_ADDR and REMOTE_PORT, or the PROXY protocol's view of them. */
-static int set_remote(PyObject *d, const struct conn *c)
+static int set_remote(PyObject *d, const struct request *r)
 {
-    if (c->proxy.present) {
+    if (r->proxy.present) {
         /* Gunicorn's proxy_environ(): the client as the proxy saw it, and
          * the address the client connected to on the proxy. */
-        const struct http_proxy *p = &c->proxy;
+        const struct http_proxy *p = &r->proxy;
         char sport[8], dport[8];
         int sn = snprintf(sport, sizeof(sport), "%u", (unsigned)p->src_port);
         int dn = snprintf(dport, sizeof(dport), "%u", (unsigned)p->dst_port);
@@ -332,27 +333,27 @@ static int set_remote(PyObject *d, const struct conn *c)
             return -1;
         return 0;
     }
-    if (set_text(d, env.keys[K_REMOTE_ADDR], c->peer_addr, strlen(c->peer_addr)) < 0)
+    if (set_text(d, env.keys[K_REMOTE_ADDR], r->conn->peer_addr, strlen(r->conn->peer_addr)) < 0)
         return -1;
-    if (c->listener->family == AF_UNIX)
+    if (r->conn->family == AF_UNIX)
         return 0;
-    return set_text(d, env.keys[K_REMOTE_PORT], c->peer_port, strlen(c->peer_port));
+    return set_text(d, env.keys[K_REMOTE_PORT], r->conn->peer_port, strlen(r->conn->peer_port));
 }
 
 /* The request line, the scheme and the input stream. */
-static int set_request(PyObject *d, struct conn *c)
+static int set_request(PyObject *d, struct request *r)
 {
-    const struct http_request *r = &c->req;
-    PyObject *scheme = r->scheme_https ? env.https : env.http;
-    if (set_text(d, env.keys[K_REQUEST_METHOD], r->method, r->method_len) < 0 ||
-        set_text(d, env.keys[K_QUERY_STRING], r->query, r->query_len) < 0 ||
-        set_text(d, env.keys[K_RAW_URI], r->target, r->target_len) < 0 ||
+    const struct http_request *h = &r->http;
+    PyObject *scheme = h->scheme_https ? env.https : env.http;
+    if (set_text(d, env.keys[K_REQUEST_METHOD], h->method, h->method_len) < 0 ||
+        set_text(d, env.keys[K_QUERY_STRING], h->query, h->query_len) < 0 ||
+        set_text(d, env.keys[K_RAW_URI], h->target, h->target_len) < 0 ||
         PyDict_SetItem(d, env.keys[K_SERVER_PROTOCOL],
-                       r->version_minor == 0 ? env.http10 : env.http11) < 0 ||
+                       h->version_minor == 0 ? env.http10 : env.http11) < 0 ||
         PyDict_SetItem(d, env.keys[K_URL_SCHEME], scheme) < 0)
         return -1;
 
-    PyObject *in = input_new(c);
+    PyObject *in = input_new(r);
     if (in == NULL)
         return -1;
     int rc = PyDict_SetItem(d, env.keys[K_INPUT], in);
@@ -360,27 +361,45 @@ static int set_request(PyObject *d, struct conn *c)
     return rc;
 }
 
-PyObject *environ_build(struct conn *c)
+/*
+ * SCRIPT_NAME: from $SCRIPT_NAME, or from a SCRIPT_NAME header, which the
+ * parser keeps only from a trusted forwarder (Gunicorn's forwarder_headers).
+ * As in Gunicorn's create(), the last such header wins.  The value is made
+ * from the header's own bytes, a reference this function owns: the
+ * HTTP_SCRIPT_NAME item in the dict may be replaced (and freed) by a later
+ * header that maps to the same key ("Script-Name"), so a borrowed reference
+ * to it would dangle.  Returns a new reference, or NULL with an exception.
+ */
+static PyObject *script_name(const struct request *r)
 {
-    PyObject *d = PyDict_Copy(env.base);
+    const struct http_header *found = NULL;
+    for (size_t i = 0; i < r->http.num_headers; i++) {
+        const struct http_header *h = &r->http.headers[i];
+        if (h->name_len == 11 && strncasecmp(h->name, "SCRIPT_NAME", 11) == 0)
+            found = h;
+    }
+    if (found == NULL)
+        return Py_NewRef(env.script_name);
+    return PyUnicode_DecodeLatin1(found->value, (Py_ssize_t)found->value_len, NULL);
+}
+
+PyObject *environ_build(struct request *r)
+{
+    PyObject *d = PyDict_Copy(env.base), *sn = NULL;
     if (d == NULL)
         return NULL;
-    PyObject *script_name = env.script_name;
-    for (size_t i = 0; i < c->req.num_headers; i++) {
-        const struct http_header *h = &c->req.headers[i];
-        if (add_header(d, h) < 0)
+    for (size_t i = 0; i < r->http.num_headers; i++)
+        if (add_header(d, &r->http.headers[i]) < 0)
             goto fail;
-        /* A trusted forwarder may set SCRIPT_NAME (Gunicorn's forwarder_headers). */
-        if (h->name_len == 11 && strncasecmp(h->name, "SCRIPT_NAME", 11) == 0)
-            script_name = PyDict_GetItemString(d, "HTTP_SCRIPT_NAME");
-    }
-    if (set_request(d, c) < 0 || set_remote(d, c) < 0 || set_server(d, c) < 0 ||
-        PyDict_SetItem(d, env.keys[K_SCRIPT_NAME], script_name) < 0 ||
-        set_path_info(d, c, script_name) < 0)
+    if ((sn = script_name(r)) == NULL || set_request(d, r) < 0 || set_remote(d, r) < 0 ||
+        set_server(d, r) < 0 || PyDict_SetItem(d, env.keys[K_SCRIPT_NAME], sn) < 0 ||
+        set_path_info(d, r, sn) < 0)
         goto fail;
+    Py_DECREF(sn);
     return d;
 
 fail:
+    Py_XDECREF(sn);
     Py_DECREF(d);
     return NULL;
 }
@@ -449,7 +468,6 @@ int environ_init(const struct config *cfg, PyObject *file_wrapper)
 
 void environ_fini(void)
 {
-    input_end_request();
     for (int i = 0; i < K_COUNT; i++)
         Py_CLEAR(env.keys[i]);
     for (size_t i = 0; i < NUM_COMMON; i++)

@@ -16,7 +16,7 @@
 #include <Python.h>
 
 #include "config.h"
-#include "worker.h"
+#include "request.h"
 
 /*
  * environ_init - build the interned keys and the base environ for this
@@ -29,10 +29,10 @@ int environ_init(const struct config *cfg, PyObject *file_wrapper);
 void environ_fini(void);
 
 /*
- * environ_build - the environ for the request in c (c->req parsed, the body
+ * environ_build - the environ for the request r (its head parsed, the body
  * state set up).  Returns a new reference, or NULL with an exception set.
- * The wsgi.input inside reads from c until input_end_request().
+ * The wsgi.input inside reads r's body until input_detach(r).
  */
-PyObject *environ_build(struct conn *c);
+PyObject *environ_build(struct request *r);
 
 #endif

@@ -107,9 +107,7 @@ static const char *const hook_names[HOOK_COUNT] = {"post_fork", "post_worker_ini
 static PyObject *calls;         /* list: (function, args) or None, by enum hook */
 static PyObject *make_request;  /* request(environ, headers): the stand-in */
 static PyObject *make_response; /* response(status, headers, sent) */
-static PyObject *current;       /* the request stand-in, from pre to post_request */
 static PyObject *master_call;   /* in the hook process: call(name, ...), see master_load */
-static bool pre_failed;         /* pre_request raised for the current request */
 
 /* emit(level, text): a log line from a hook, at greenhorn's log level. */
 static PyObject *emit_call(PyObject *self, PyObject *args)
@@ -238,49 +236,50 @@ static PyObject *header_list(const struct http_request *req)
     return list;
 }
 
-/* hooks_request_begin - see hooks.h. */
-int hooks_request_begin(const struct http_request *req, void *environ)
+/* hooks_pre_request - see hooks.h. */
+int hooks_pre_request(struct request *r)
 {
     PyObject *pre = defined(HOOK_PRE_REQUEST);
-    Py_CLEAR(current);
-    pre_failed = false;
+    Py_CLEAR(r->hook_request);
+    r->hook_failed = false;
     if (pre == NULL && defined(HOOK_POST_REQUEST) == NULL)
         return 0;
-    PyObject *headers = header_list(req);
+    PyObject *headers = header_list(&r->http);
     if (headers != NULL)
-        current = PyObject_CallFunctionObjArgs(make_request, (PyObject *)environ, headers, NULL);
+        r->hook_request = PyObject_CallFunctionObjArgs(make_request, r->environ, headers, NULL);
     Py_XDECREF(headers);
-    if (current != NULL && (pre == NULL || call_request_hook(pre, PyTuple_Pack(1, current)) == 0))
+    if (r->hook_request != NULL &&
+        (pre == NULL || call_request_hook(pre, PyTuple_Pack(1, r->hook_request)) == 0))
         return 0;
-    pre_failed = true;
+    r->hook_failed = true;
     return -1;
 }
 
 /* post_request's resp: None after a failed pre_request, as in Gunicorn;
  * else made from what the app passed to start_response (each may be NULL). */
-static PyObject *response_object(PyObject *status, PyObject *headers, long long sent)
+static PyObject *response_object(const struct request *r)
 {
-    if (pre_failed)
+    if (r->hook_failed)
         return Py_NewRef(Py_None);
-    return PyObject_CallFunction(make_response, "OOL", status ? status : Py_None,
-                                 headers ? headers : Py_None, sent);
+    return PyObject_CallFunction(make_response, "OOL", r->status ? r->status : Py_None,
+                                 r->headers ? r->headers : Py_None, (long long)r->resp.body_sent);
 }
 
-/* hooks_request_end - see hooks.h. */
-void hooks_request_end(void *environ, void *status, void *headers, long long sent)
+/* hooks_post_request - see hooks.h. */
+void hooks_post_request(struct request *r)
 {
     PyObject *post = defined(HOOK_POST_REQUEST);
-    if (post != NULL && current != NULL) {
+    if (post != NULL && r->hook_request != NULL) {
         /* After a failed pre_request, post_request gets an empty environ. */
-        PyObject *env = pre_failed ? PyDict_New() : Py_NewRef((PyObject *)environ);
-        PyObject *resp = response_object(status, headers, sent);
-        PyObject *more = env && resp ? PyTuple_Pack(3, current, env, resp) : NULL;
+        PyObject *env = r->hook_failed || r->environ == NULL ? PyDict_New() : Py_NewRef(r->environ);
+        PyObject *resp = response_object(r);
+        PyObject *more = env && resp ? PyTuple_Pack(3, r->hook_request, env, resp) : NULL;
         if (call_request_hook(post, more) < 0)
             pyembed_log_exception(LOG_ERROR, "Exception in post_request hook");
         Py_XDECREF(resp);
         Py_XDECREF(env);
     }
-    Py_CLEAR(current);
+    Py_CLEAR(r->hook_request);
 }
 
 /* hooks_master_load - see hooks.h. */
@@ -312,7 +311,6 @@ int hooks_master_call(const struct master_call *c, const char *name, char *err, 
 void hooks_free(void)
 {
     Py_CLEAR(master_call);
-    Py_CLEAR(current);
     Py_CLEAR(make_response);
     Py_CLEAR(make_request);
     Py_CLEAR(calls);

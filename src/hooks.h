@@ -13,7 +13,7 @@
 #include <sys/types.h>
 
 #include "config.h"
-#include "http.h"
+#include "request.h"
 #include "master_hooks.h"
 
 /* The hooks a worker runs: at its start and end (hooks_run), and around
@@ -44,24 +44,24 @@ int hooks_load(const struct config *cfg, pid_t master, char *err, size_t errlen)
 int hooks_run(enum hook which, char *err, size_t errlen);
 
 /*
- * hooks_request_begin - before the app is called: if the file defines
- * pre_request or post_request, make the request's stand-in (Gunicorn's
- * Request: method, uri, path, query, fragment, version, scheme, headers,
- * remote_addr) from req and environ (a dict), and call pre_request(worker,
- * req).  Returns 0, or -1 with the Python exception set: the caller answers
- * 500, as Gunicorn does.
+ * hooks_pre_request - before the app is called, with r->environ built: if
+ * the file defines pre_request or post_request, make the request's
+ * stand-in (Gunicorn's Request: method, uri, path, query, fragment,
+ * version, scheme, headers, remote_addr) into r->hook_request, and call
+ * pre_request(worker, req).  Returns 0, or -1 with the Python exception set
+ * (r->hook_failed): the caller answers 500, as Gunicorn does.
  */
-int hooks_request_begin(const struct http_request *req, void *environ);
+int hooks_pre_request(struct request *r);
 
 /*
- * hooks_request_end - after the response and the app's close(): call
+ * hooks_post_request - after the response and the app's close(): call
  * post_request(worker, req, environ, resp) if the file defines it.  resp is
- * made from status and headers (what the app passed to start_response, each
- * NULL if it never did) and sent (body bytes).  After a failed pre_request,
- * environ is {} and resp None, as in Gunicorn.  An exception is logged, not
- * raised.  Drops the request's stand-in.
+ * made from what the app passed to start_response (r->status, r->headers)
+ * and the body bytes sent.  After a failed pre_request, environ is {} and
+ * resp None, as in Gunicorn.  An exception is logged, not raised.  Drops
+ * r->hook_request.
  */
-void hooks_request_end(void *environ, void *status, void *headers, long long sent);
+void hooks_post_request(struct request *r);
 
 /*
  * hooks_master_load - in the hook process (master_hooks.c): run the config

@@ -3,15 +3,17 @@
  *
  * Stage 6, environ (Gunicorn counterpart: gunicorn/http/body.py, the
  * LengthReader, ChunkedReader and Body classes).
- * Owns: the body's framing state in struct conn, reading more body bytes
- * from the socket (with the body idle timeout, and "100 Continue" when the
- * client asked for it), chunked decoding through http.c, and the Python type
- * behind wsgi.input: read, readline, readlines, iteration.
- * Does not own: the connection (worker.c) or the environ dict (environ.c).
+ * Owns: the body part of struct request (its framing state and its own
+ * buffer), reading more body bytes through conn.c (with the body idle
+ * timeout, and "100 Continue" when the client asked for it), chunked
+ * decoding through http.c, and the Python type behind wsgi.input: read,
+ * readline, readlines, iteration.
+ * Does not own: the connection (the worker's), the head buffer (frozen
+ * once parsed: body bytes never go there) or the environ dict (environ.c).
  *
  * The body is never read past its end: a Content-Length body stops at its
  * length, a chunked body at its last chunk, and anything after that is
- * left alone (and drained before close, see worker.c).
+ * left alone (and drained by the lingering close, conn.c).
  */
 #include "input.h"
 
@@ -20,112 +22,122 @@
 
 /* ---- the request body -------------------------------------------------- */
 
-/* Size of one read from the socket into the connection buffer. */
+/* Size of one read from the socket into the body buffer. */
 #define BODY_READ_CHUNK (64 * 1024)
 
-static size_t buffered(const struct conn *c)
+static size_t buffered(const struct request *r)
 {
-    return c->body_end - c->body_start;
+    return r->body_end - r->body_start;
 }
 
-int input_body_begin(struct conn *c)
+int input_body_begin(struct request *r)
 {
-    size_t extra = c->len - c->head_len;
-    c->body_start = c->body_end = c->head_len;
-    c->error_status = 0;
-    switch (c->req.body) {
-    case HTTP_BODY_NONE:
-        c->body = BODY_NONE;
-        c->extra_bytes = extra > 0;
-        c->len = c->head_len;
+    size_t extra = r->head_read - r->head_len;
+    r->body_start = r->body_end = r->body_len = 0;
+    r->error_status = 0;
+    r->expect_continue = r->http.expect_continue;
+    if (r->http.body == HTTP_BODY_NONE) {
+        r->body_state = BODY_NONE;
+        r->extra_bytes = extra > 0; /* pipelined bytes: never read, drained on close */
         return 0;
+    }
+    /* Bytes that came with the head move to the body's own buffer, so the
+     * head, which the parsed views point into, never moves again. */
+    if (extra > 0) {
+        if (request_body_reserve(r, extra) < 0)
+            return 500;
+        memcpy(r->body, r->head + r->head_len, extra);
+        r->body_len = extra;
+    }
+    switch (r->http.body) {
     case HTTP_BODY_LENGTH: {
-        if (c->req.content_length > (uint64_t)PY_SSIZE_T_MAX)
+        if (r->http.content_length > (uint64_t)PY_SSIZE_T_MAX)
             return 413; /* larger than any Python bytes object can be */
-        uint64_t have = extra < c->req.content_length ? extra : c->req.content_length;
-        c->body_end += (size_t)have;
-        c->body_remaining = c->req.content_length - have;
-        c->body = c->body_remaining > 0 ? BODY_LENGTH : BODY_NONE;
-        c->extra_bytes = extra > have;
-        c->len = c->body_end;
+        uint64_t have = extra < r->http.content_length ? extra : r->http.content_length;
+        r->body_end = (size_t)have;
+        r->body_remaining = r->http.content_length - have;
+        r->body_state = r->body_remaining > 0 ? BODY_LENGTH : BODY_NONE;
+        r->extra_bytes = extra > have;
+        r->body_len = r->body_end;
         return 0;
     }
     case HTTP_BODY_CHUNKED: {
-        c->body = BODY_CHUNKED;
+        r->body_state = BODY_CHUNKED;
         size_t n = extra;
-        long r = http_decode_chunked(&c->chunked, c->buf + c->head_len, &n);
-        c->body_end = c->head_len + n;
-        c->len = c->body_end;
-        if (r == HTTP_ERROR) {
-            c->body = BODY_FAILED;
-            return c->chunked.status;
+        long done = http_decode_chunked(&r->chunked, r->body, &n);
+        r->body_end = r->body_len = n;
+        if (done == HTTP_ERROR) {
+            r->body_state = BODY_FAILED;
+            return r->chunked.status;
         }
-        if (r >= 0) {
-            c->body = BODY_NONE;
-            c->extra_bytes = r > 0;
+        if (done >= 0) {
+            r->body_state = BODY_NONE;
+            r->extra_bytes = done > 0;
         }
         return 0;
     }
+    case HTTP_BODY_NONE:
+        break;
     }
     return 400;
 }
 
 /* Owed a "100 Continue"?  Send it before the first read that waits for the
  * client (RFC 9110 section 10.1.1: the client may be holding the body back). */
-static int send_continue(struct conn *c)
+static int send_continue(struct request *r)
 {
     static const char line[] = "HTTP/1.1 100 Continue\r\n\r\n";
-    if (!c->expect_continue)
+    if (!r->expect_continue)
         return 0;
-    c->expect_continue = false;
-    if (c->response_started)
+    r->expect_continue = false;
+    if (r->resp.headers_sent)
         return 0;
-    return conn_send_all(c->fd, line, sizeof(line) - 1);
+    return conn_send_all(r->conn->fd, line, sizeof(line) - 1, 0);
 }
 
 /* Record why the body could not be read; the app sees an OSError and the
  * worker answers this status if nothing was sent yet. */
-static ssize_t body_failed(struct conn *c, int status, const char *why)
+static ssize_t body_failed(struct request *r, int status, const char *why)
 {
-    c->body = BODY_FAILED;
-    c->error_status = status;
+    r->body_state = BODY_FAILED;
+    r->error_status = status;
     PyErr_Format(PyExc_OSError, "request body: %s", why);
     return -1;
 }
 
-/* Move buffered body bytes down to head_len, so the buffer does not creep. */
-static void body_compact(struct conn *c)
+/* Move buffered body bytes down to the start, so the buffer does not creep. */
+static void body_compact(struct request *r)
 {
-    size_t keep = c->len - c->body_start;
-    if (c->body_start == c->head_len)
+    size_t keep = r->body_len - r->body_start;
+    if (r->body_start == 0)
         return;
-    memmove(c->buf + c->head_len, c->buf + c->body_start, keep);
-    c->body_end -= c->body_start - c->head_len;
-    c->len = c->head_len + keep;
-    c->body_start = c->head_len;
+    memmove(r->body, r->body + r->body_start, keep);
+    r->body_end -= r->body_start;
+    r->body_len = keep;
+    r->body_start = 0;
 }
 
 /* Receive raw bytes at buf + len (GIL released around the wait). */
-static ssize_t body_recv(struct conn *c, size_t want)
+static ssize_t body_recv(struct request *r, size_t want)
 {
-    if (send_continue(c) < 0)
-        return body_failed(c, 0, strerror(errno));
-    body_compact(c);
-    if (conn_reserve(c, want) < 0) {
+    if (send_continue(r) < 0)
+        return body_failed(r, 0, strerror(errno));
+    body_compact(r);
+    if (request_body_reserve(r, want) < 0) {
         PyErr_NoMemory();
         return -1;
     }
     ssize_t n;
     Py_BEGIN_ALLOW_THREADS
-        n = conn_recv(c, c->buf + c->len, want, c->body_timeout_ms);
+        n = conn_recv(r->conn, r->body + r->body_len, want, r->body_timeout_ms);
     Py_END_ALLOW_THREADS
     if (n < 0 && errno == ETIMEDOUT)
-        return body_failed(c, 408, "read timed out");
+        return body_failed(r, 408, "read timed out");
     if (n < 0)
-        return body_failed(c, 0, strerror(errno));
+        return body_failed(r, 0, strerror(errno));
     if (n == 0)
-        return body_failed(c, 400, "client closed the connection before the body ended");
-    c->len += (size_t)n;
+        return body_failed(r, 400, "client closed the connection before the body ended");
+    r->body_len += (size_t)n;
     return n;
 }
 
@@ -134,9 +146,9 @@ static ssize_t body_recv(struct conn *c, size_t want)
  * Returns the number of body bytes added (> 0), 0 at the end of the body,
  * or -1 with a Python exception set.
  */
-static ssize_t body_fill(struct conn *c)
+static ssize_t body_fill(struct request *r)
 {
-    switch (c->body) {
+    switch (r->body_state) {
     case BODY_NONE:
         return 0;
     case BODY_FAILED:
@@ -144,31 +156,31 @@ static ssize_t body_fill(struct conn *c)
         return -1;
     case BODY_LENGTH: {
         size_t want =
-            c->body_remaining < BODY_READ_CHUNK ? (size_t)c->body_remaining : BODY_READ_CHUNK;
-        ssize_t n = body_recv(c, want);
+            r->body_remaining < BODY_READ_CHUNK ? (size_t)r->body_remaining : BODY_READ_CHUNK;
+        ssize_t n = body_recv(r, want);
         if (n < 0)
             return -1;
-        c->body_end = c->len;
-        c->body_remaining -= (uint64_t)n;
-        if (c->body_remaining == 0)
-            c->body = BODY_NONE;
+        r->body_end = r->body_len;
+        r->body_remaining -= (uint64_t)n;
+        if (r->body_remaining == 0)
+            r->body_state = BODY_NONE;
         return n;
     }
     case BODY_CHUNKED:
         for (;;) {
-            if (body_recv(c, BODY_READ_CHUNK) < 0)
+            if (body_recv(r, BODY_READ_CHUNK) < 0)
                 return -1;
-            size_t n = c->len - c->body_end;
-            long r = http_decode_chunked(&c->chunked, c->buf + c->body_end, &n);
-            c->body_end += n;
-            c->len = c->body_end;
-            if (r == HTTP_ERROR)
-                return body_failed(c, c->chunked.status, c->chunked.error);
-            if (r >= 0) {
-                c->body = BODY_NONE;
-                c->extra_bytes = c->extra_bytes || r > 0;
+            size_t n = r->body_len - r->body_end;
+            long done = http_decode_chunked(&r->chunked, r->body + r->body_end, &n);
+            r->body_end += n;
+            r->body_len = r->body_end;
+            if (done == HTTP_ERROR)
+                return body_failed(r, r->chunked.status, r->chunked.error);
+            if (done >= 0) {
+                r->body_state = BODY_NONE;
+                r->extra_bytes = r->extra_bytes || done > 0;
             }
-            if (n > 0 || r >= 0)
+            if (n > 0 || done >= 0)
                 return (ssize_t)n;
         }
     }
@@ -176,11 +188,11 @@ static ssize_t body_fill(struct conn *c)
 }
 
 /* Take n buffered bytes as a new bytes object. */
-static PyObject *take(struct conn *c, size_t n)
+static PyObject *take(struct request *r, size_t n)
 {
-    PyObject *b = PyBytes_FromStringAndSize(c->buf + c->body_start, (Py_ssize_t)n);
+    PyObject *b = PyBytes_FromStringAndSize(r->body + r->body_start, (Py_ssize_t)n);
     if (b != NULL)
-        c->body_start += n;
+        r->body_start += n;
     return b;
 }
 
@@ -192,25 +204,25 @@ static PyObject *take(struct conn *c, size_t n)
  * upload is copied once, not through the connection buffer.  The result
  * starts small and doubles as bytes arrive, so a client that declares a
  * huge Content-Length and then sends nothing cannot make us allocate it. */
-static PyObject *read_sized(struct conn *c, size_t want)
+static PyObject *read_sized(struct request *r, size_t want)
 {
-    while (buffered(c) < want && c->body == BODY_CHUNKED)
-        if (body_fill(c) < 0)
+    while (buffered(r) < want && r->body_state == BODY_CHUNKED)
+        if (body_fill(r) < 0)
             return NULL;
-    if (buffered(c) >= want || c->body != BODY_LENGTH)
-        return take(c, buffered(c) < want ? buffered(c) : want);
+    if (buffered(r) >= want || r->body_state != BODY_LENGTH)
+        return take(r, buffered(r) < want ? buffered(r) : want);
 
-    uint64_t avail = buffered(c) + c->body_remaining;
+    uint64_t avail = buffered(r) + r->body_remaining;
     size_t total = avail < want ? (size_t)avail : want;
-    size_t got = buffered(c);
+    size_t got = buffered(r);
     size_t cap = total < DIRECT_INITIAL ? total : (got > DIRECT_INITIAL ? got : DIRECT_INITIAL);
     PyObject *out = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)cap);
     if (out == NULL)
         return NULL;
     ssize_t n = -1;
-    memcpy(PyBytes_AS_STRING(out), c->buf + c->body_start, got);
-    c->body_start = c->body_end = c->len = c->head_len;
-    if (send_continue(c) < 0)
+    memcpy(PyBytes_AS_STRING(out), r->body + r->body_start, got);
+    r->body_start = r->body_end = r->body_len = 0;
+    if (send_continue(r) < 0)
         goto fail_errno;
     while (got < total) {
         if (got == cap) {
@@ -220,78 +232,77 @@ static PyObject *read_sized(struct conn *c, size_t want)
         }
         char *dst = PyBytes_AS_STRING(out);
         Py_BEGIN_ALLOW_THREADS
-            n = conn_recv(c, dst + got, cap - got, c->body_timeout_ms);
+            n = conn_recv(r->conn, dst + got, cap - got, r->body_timeout_ms);
         Py_END_ALLOW_THREADS
         if (n <= 0)
             goto fail_errno;
         got += (size_t)n;
-        c->body_remaining -= (uint64_t)n;
+        r->body_remaining -= (uint64_t)n;
     }
-    if (c->body_remaining == 0)
-        c->body = BODY_NONE;
+    if (r->body_remaining == 0)
+        r->body_state = BODY_NONE;
     return out;
 
 fail_errno:
     Py_DECREF(out);
     if (n < 0 && errno == ETIMEDOUT)
-        body_failed(c, 408, "read timed out");
+        body_failed(r, 408, "read timed out");
     else
-        body_failed(c, 400, "client closed the connection before the body ended");
+        body_failed(r, 400, "client closed the connection before the body ended");
     return NULL;
 }
 
 /* Read everything that is left. */
-static PyObject *read_all(struct conn *c)
+static PyObject *read_all(struct request *r)
 {
-    if (c->body == BODY_LENGTH)
-        return read_sized(c, buffered(c) + (size_t)c->body_remaining);
+    if (r->body_state == BODY_LENGTH)
+        return read_sized(r, buffered(r) + (size_t)r->body_remaining);
     for (;;) {
-        ssize_t n = body_fill(c);
+        ssize_t n = body_fill(r);
         if (n < 0)
             return NULL;
         if (n == 0)
-            return take(c, buffered(c));
+            return take(r, buffered(r));
     }
 }
 
 /* One line, at most limit bytes (limit < 0: no limit). */
-static PyObject *read_line(struct conn *c, Py_ssize_t limit)
+static PyObject *read_line(struct request *r, Py_ssize_t limit)
 {
     size_t scanned = 0;
     for (;;) {
-        size_t avail = buffered(c);
+        size_t avail = buffered(r);
         size_t cap = limit >= 0 && (size_t)limit < avail ? (size_t)limit : avail;
-        const char *start = c->buf + c->body_start;
+        const char *start = r->body + r->body_start;
         const char *nl = memchr(start + scanned, '\n', cap - scanned);
         if (nl != NULL)
-            return take(c, (size_t)(nl - start) + 1);
+            return take(r, (size_t)(nl - start) + 1);
         if (limit >= 0 && avail >= (size_t)limit)
-            return take(c, (size_t)limit);
+            return take(r, (size_t)limit);
         scanned = cap;
-        ssize_t n = body_fill(c);
+        ssize_t n = body_fill(r);
         if (n < 0)
             return NULL;
         if (n == 0)
-            return take(c, buffered(c));
+            return take(r, buffered(r));
     }
 }
 
 /* ---- wsgi.input -------------------------------------------------------- */
 
 /* wsgi.input (PEP 3333 "Input and Error Streams"): read, readline,
- * readlines, iteration.  It holds a plain pointer to the connection, cleared
- * by environ_end_request when the request is over. */
+ * readlines, iteration.  It holds a plain pointer to its request, which
+ * input_detach clears when the request is over: an app that kept the
+ * object gets ValueError, never a read of another request's body. */
 typedef struct {
-    PyObject_HEAD struct conn *conn;
+    PyObject_HEAD struct request *req;
 } InputObject;
 
-static InputObject *current_input; /* a strong reference, dropped at the end of the request */
-
-static struct conn *input_conn(InputObject *self)
+static struct request *input_request(InputObject *self)
 {
-    if (self->conn == NULL)
+    if (self->req == NULL)
         PyErr_SetString(PyExc_ValueError, "wsgi.input used after its request ended");
-    return self->conn;
+    return self->req;
 }
 
 /* Parse an optional size argument: absent or None mean -1. */
@@ -310,31 +321,31 @@ static int size_arg(PyObject *args, Py_ssize_t *size)
 static PyObject *input_read(InputObject *self, PyObject *args)
 {
     Py_ssize_t size;
-    struct conn *c = input_conn(self);
-    if (c == NULL || size_arg(args, &size) < 0)
+    struct request *r = input_request(self);
+    if (r == NULL || size_arg(args, &size) < 0)
         return NULL;
-    return size < 0 ? read_all(c) : read_sized(c, (size_t)size);
+    return size < 0 ? read_all(r) : read_sized(r, (size_t)size);
 }
 
 static PyObject *input_readline(InputObject *self, PyObject *args)
 {
     Py_ssize_t size;
-    struct conn *c = input_conn(self);
-    if (c == NULL || size_arg(args, &size) < 0)
+    struct request *r = input_request(self);
+    if (r == NULL || size_arg(args, &size) < 0)
         return NULL;
-    return read_line(c, size);
+    return read_line(r, size);
 }
 
 static PyObject *input_readlines(InputObject *self, PyObject *args)
 {
     Py_ssize_t hint;
-    struct conn *c = input_conn(self);
-    if (c == NULL || size_arg(args, &hint) < 0)
+    struct request *r = input_request(self);
+    if (r == NULL || size_arg(args, &hint) < 0)
         return NULL;
     PyObject *lines = PyList_New(0);
     Py_ssize_t total = 0;
     while (lines != NULL) {
-        PyObject *line = read_line(c, -1);
+        PyObject *line = read_line(r, -1);
         if (line == NULL || PyBytes_GET_SIZE(line) == 0) {
             if (line == NULL)
                 Py_CLEAR(lines);
@@ -354,10 +365,10 @@ static PyObject *input_readlines(InputObject *self, PyObject *args)
 
 static PyObject *input_iternext(InputObject *self)
 {
-    struct conn *c = input_conn(self);
-    if (c == NULL)
+    struct request *r = input_request(self);
+    if (r == NULL)
         return NULL;
-    PyObject *line = read_line(c, -1);
+    PyObject *line = read_line(r, -1);
     if (line != NULL && PyBytes_GET_SIZE(line) == 0)
         Py_CLEAR(line); /* NULL without an exception: StopIteration */
     return line;
@@ -380,22 +391,22 @@ static PyTypeObject InputType = {
     .tp_methods = input_methods,
 };
 
-void input_end_request(void)
+void input_detach(struct request *r)
 {
-    if (current_input != NULL)
-        current_input->conn = NULL;
-    Py_CLEAR(current_input);
+    if (r->input != NULL)
+        ((InputObject *)r->input)->req = NULL;
+    Py_CLEAR(r->input);
 }
 
-PyObject *input_new(struct conn *c)
+PyObject *input_new(struct request *r)
 {
     if (!(InputType.tp_flags & Py_TPFLAGS_READY) && PyType_Ready(&InputType) < 0)
         return NULL;
     InputObject *in = PyObject_New(InputObject, &InputType);
     if (in == NULL)
         return NULL;
-    input_end_request();
-    in->conn = c;
-    current_input = (InputObject *)Py_NewRef(in);
+    input_detach(r);
+    in->req = r;
+    r->input = Py_NewRef(in);
     return (PyObject *)in;
 }

@@ -155,4 +155,3 @@ int pyembed_start(const struct config *cfg, char *err, size_t errlen)
     }
     return 0;
 }
-

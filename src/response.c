@@ -5,7 +5,7 @@
  * to put a bad byte on the wire where Gunicorn 20.1 would pass it through.
  * Owns: validating the app's status line and headers, the head buffer, the
  * default headers, choosing the body framing, and every write to the client
- * socket for a response (response_send_all, which response_text.c uses too).
+ * socket for a response, each sent through conn.c's one send loop.
  * Does not own: the fixed texts - canned error pages, reason phrases and
  * the cached Date live in response_text.c; Python objects (wsgi.c hands over
  * plain bytes); logging (functions return -1 with errno; the caller logs);
@@ -21,6 +21,7 @@
  * malloc here.
  */
 #include "response_internal.h"
+#include "conn.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -34,11 +35,10 @@
 #include <unistd.h>
 
 enum {
-    OUT_IOV_MAX = 8,                  /* status, defaults, headers, CRLF, size, data, CRLF */
-    DEFAULTS_MAX = 160,               /* the longest default headers are 125 bytes */
-    CHUNK_LINE_MAX = 24,              /* 16 hex digits + CRLF */
-    COPY_BLOCK = 64 * 1024,           /* pread block for chunked files */
-    SENDFILE_MAX = 1024 * 1024 * 1024 /* Linux moves under 2 GiB per call anyway */
+    OUT_IOV_MAX = 8,        /* status, defaults, headers, CRLF, size, data, CRLF */
+    DEFAULTS_MAX = 160,     /* the longest default headers are 125 bytes */
+    CHUNK_LINE_MAX = 24,    /* 16 hex digits + CRLF */
+    COPY_BLOCK = 64 * 1024, /* pread block for chunked files */
 };
 
 /* ---- validation ------------------------------------------------------ */
@@ -459,42 +459,6 @@ static void out_body(struct out *o, const struct response *r, const void *data, 
         out_add(o, "\r\n", 2);
 }
 
-/* Drop the first sent bytes of msg's iovecs, after a partial sendmsg. */
-static void iov_advance(struct msghdr *msg, size_t sent)
-{
-    while (msg->msg_iovlen > 0 && sent >= msg->msg_iov->iov_len) {
-        sent -= msg->msg_iov->iov_len;
-        msg->msg_iov++;
-        msg->msg_iovlen--;
-    }
-    if (sent > 0) {
-        msg->msg_iov->iov_base = (char *)msg->msg_iov->iov_base + sent;
-        msg->msg_iov->iov_len -= sent;
-    }
-}
-
-/*
- * sendmsg until every byte is out.  MSG_NOSIGNAL: a peer that went away
- * gives EPIPE instead of a SIGPIPE whose default action kills the worker.
- * A signal or a full socket buffer may cut a send short; we resume.
- */
-int response_send_all(int fd, struct iovec *iov, int n, int flags)
-{
-    struct msghdr msg;
-    memset(&msg, 0, sizeof msg);
-    msg.msg_iov = iov;
-    msg.msg_iovlen = (size_t)n;
-    while (msg.msg_iovlen > 0) {
-        ssize_t sent = sendmsg(fd, &msg, flags | MSG_NOSIGNAL);
-        if (sent < 0 && errno == EINTR)
-            continue;
-        if (sent < 0)
-            return -1;
-        iov_advance(&msg, (size_t)sent);
-    }
-    return 0;
-}
-
 /* Send what o holds.  From the first byte on, it is too late for a 500. */
 static int out_flush(struct response *r, struct out *o, int flags)
 {
@@ -503,7 +467,7 @@ static int out_flush(struct response *r, struct out *o, int flags)
         return 0;
     o->n = 0;
     r->headers_sent = true;
-    return response_send_all(r->fd, o->iov, n, flags);
+    return conn_sendv(r->fd, o->iov, n, flags);
 }
 
 /* How many of len offered body bytes may go on the wire (framing known). */
@@ -571,52 +535,6 @@ int response_write(struct response *r, const void *data, size_t len)
 /* ---- files ------------------------------------------------------------ */
 
 /*
- * sendfile(2) has no MSG_NOSIGNAL, so SIGPIPE is blocked around it and a
- * SIGPIPE it raised is taken off the pending set before the mask returns.
- * One already pending before we started belongs to someone else: left alone.
- */
-struct sigpipe_guard {
-    sigset_t saved;
-    bool was_pending;
-};
-
-static void sigpipe_set(sigset_t *set)
-{
-    sigemptyset(set);
-    sigaddset(set, SIGPIPE);
-}
-
-static int sigpipe_hold(struct sigpipe_guard *g)
-{
-    sigset_t pipe_set;
-    sigset_t pending;
-    sigpipe_set(&pipe_set);
-    if (sigpending(&pending) < 0)
-        return -1;
-    g->was_pending = sigismember(&pending, SIGPIPE) == 1;
-    int err = pthread_sigmask(SIG_BLOCK, &pipe_set, &g->saved);
-    if (err != 0) {
-        errno = err;
-        return -1;
-    }
-    return 0;
-}
-
-static void sigpipe_release(const struct sigpipe_guard *g, bool raised)
-{
-    int saved_errno = errno;
-    sigset_t pipe_set;
-    sigpipe_set(&pipe_set);
-    if (raised && !g->was_pending) {
-        struct timespec zero = {0, 0};
-        while (sigtimedwait(&pipe_set, NULL, &zero) < 0 && errno == EINTR)
-            continue;
-    }
-    pthread_sigmask(SIG_SETMASK, &g->saved, NULL);
-    errno = saved_errno;
-}
-
-/*
  * pread + sendmsg, block by block: the chunked path (each block one chunk,
  * so a file shorter than promised still ends on a chunk boundary), and the
  * fallback when sendfile(2) refuses the file.  o may hold the head, which
@@ -653,32 +571,19 @@ fail:
     return ret;
 }
 
-/* The zero-copy path: the kernel moves file pages straight to the socket. */
+/* The zero-copy path: the kernel moves file pages straight to the socket
+ * (conn_sendfile); a file it cannot map is copied by hand from where it
+ * stopped. */
 static int sendfile_all(struct response *r, int file_fd, off_t offset, uint64_t n)
 {
-    struct sigpipe_guard guard;
-    ssize_t got = 0;
+    uint64_t before = r->body_sent;
     struct out none;
-    if (sigpipe_hold(&guard) < 0)
-        return -1;
-    while (n > 0) {
-        size_t want = n < SENDFILE_MAX ? (size_t)n : SENDFILE_MAX;
-        got = sendfile(r->fd, file_fd, &offset, want);
-        if (got < 0 && errno == EINTR)
-            continue;
-        if (got <= 0)
-            break; /* 0: the file ended early; finish reports a short body */
-        r->body_sent += (uint64_t)got;
-        n -= (uint64_t)got;
-    }
-    sigpipe_release(&guard, got < 0 && errno == EPIPE);
-    if (got >= 0)
+    if (conn_sendfile(r->fd, file_fd, &offset, n, &r->body_sent) == 0)
         return 0;
     if (errno != EINVAL && errno != ENOSYS)
         return -1;
-    /* A file sendfile cannot map: copy the rest by hand (offset is where it stopped). */
     out_init(&none);
-    return copy_blocks(r, &none, file_fd, offset, n);
+    return copy_blocks(r, &none, file_fd, offset, n - (r->body_sent - before));
 }
 
 int response_sendfile(struct response *r, int file_fd, off_t offset, uint64_t count)

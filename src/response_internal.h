@@ -4,8 +4,7 @@
  * Stage 8, respond (Gunicorn counterpart: Response in gunicorn/http/wsgi.py).
  * Private to stage 8: only response.c and response_text.c include it.
  * Everyone else uses response.h, the one public header.
- * Owns: the status-line version digit and the one socket write both files
- * use.
+ * Owns: the status-line version digit.  Both files send through conn.c.
  * Does not own: any response state; that is struct response, in response.h.
  */
 #ifndef GREENHORN_RESPONSE_INTERNAL_H
@@ -13,20 +12,10 @@
 
 #include "response.h"
 
-struct iovec;
-
 /* RFC 9110 section 6.2: answer 1.1 to 1.1 (or a later 1.x), 1.0 to 1.0, as Gunicorn does. */
 static inline char response_minor_digit(int version_minor)
 {
     return version_minor >= 1 ? '1' : '0';
 }
-
-/*
- * response_send_all - sendmsg(2) the n pieces of iov on the socket fd, with
- * flags | MSG_NOSIGNAL, until every byte is out (EINTR and short sends are
- * resumed).  iov is advanced in place: its contents are garbage afterwards.
- * Returns 0, or -1 with errno (EPIPE: the peer went away).
- */
-int response_send_all(int fd, struct iovec *iov, int n, int flags);
 
 #endif

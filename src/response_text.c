@@ -10,9 +10,10 @@
  * IMF-fixdate of the Date header, cached per second (response_date).
  * Does not own: the application's responses (response.c frames and writes
  * them, and calls response_date for their Date), or the socket: the one
- * write here goes through response_send_all.
+ * write here goes through conn_sendv (conn.c).
  */
 #include "response_internal.h"
+#include "conn.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -112,7 +113,7 @@ int response_send_error(int fd, int version_minor, int status, const char *reaso
     }
     struct iovec iov[2] = {{head, (size_t)head_len}, {page, page_len}};
     /* The connection closes next: MSG_MORE lets the page share the FIN's packet. */
-    ret = response_send_all(fd, iov, 2, MSG_MORE);
+    ret = conn_sendv(fd, iov, 2, MSG_MORE);
 fail:
     free(heap);
     return ret;

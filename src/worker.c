@@ -34,25 +34,20 @@
 #include "hooks.h"
 #include "input.h"
 #include "log.h"
+#include "pyembed.h"
 #include "response.h"
 #include "signals.h"
 #include "wsgi.h"
-
-/* Cleanly closing after an error: how long and how much to drain. */
-#define DRAIN_MS    2000
-#define DRAIN_BYTES (64 * 1024)
-#define BUF_INITIAL (16 * 1024)
 
 /* Everything one worker keeps between requests. */
 struct worker {
     const struct worker_ctx *ctx;
     const struct config *cfg;
-    void *app;                   /* the WSGI callable (a PyObject *) */
-    PyThreadState *tstate;       /* saved while the loop runs without the GIL */
-    struct conn conn;            /* reused for every connection */
-    struct http_options opts;    /* parser limits, built once */
-    struct http_header *headers; /* capacity opts.limit_request_fields */
-    size_t max_head;             /* the largest request head we will buffer */
+    void *app;                /* the WSGI callable (a PyObject *) */
+    PyThreadState *tstate;    /* saved while the loop runs without the GIL */
+    struct request req;       /* reused for every request: its buffers stay */
+    struct http_options opts; /* parser limits, built once */
+    size_t max_head;          /* the largest request head we will buffer */
     int epfd;
     bool alive;
     bool booted;           /* the app is loaded and post_worker_init ran */
@@ -61,13 +56,6 @@ struct worker {
     long long serve_limit; /* --max-requests plus this worker's jitter; 0 = no limit */
 };
 
-int64_t worker_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int64_t now_us(void)
 {
     struct timespec ts;
@@ -75,110 +63,24 @@ static int64_t now_us(void)
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-/* ---- connection I/O ---------------------------------------------------- */
-
-ssize_t conn_recv(struct conn *c, void *dst, size_t n, int timeout_ms)
-{
-    for (;;) {
-        /* Try first: after accept the request is usually already here, so
-         * the common case costs one system call, not a poll and a recv. */
-        ssize_t r = recv(c->fd, dst, n, MSG_DONTWAIT);
-        if (r >= 0)
-            return r;
-        if (errno == EINTR)
-            continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK)
-            return -1;
-        struct pollfd p = {.fd = c->fd, .events = POLLIN};
-        int pr = poll(&p, 1, timeout_ms);
-        if (pr == 0) {
-            errno = ETIMEDOUT;
-            return -1;
-        }
-        if (pr < 0 && errno != EINTR)
-            return -1;
-    }
-}
-
-int conn_send_all(int fd, const void *data, size_t len)
-{
-    const char *p = data;
-    while (len > 0) {
-        ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return -1;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
-int conn_reserve(struct conn *c, size_t room)
-{
-    if (c->cap - c->len >= room)
-        return 0;
-    size_t cap = c->cap ? c->cap : BUF_INITIAL;
-    while (cap - c->len < room)
-        cap *= 2;
-    char *buf = realloc(c->buf, cap);
-    if (buf == NULL) {
-        errno = ENOMEM;
-        return -1;
-    }
-    c->buf = buf;
-    c->cap = cap;
-    return 0;
-}
-
-/*
- * Close the connection, in two steps.  shutdown(SHUT_WR) first: it sends
- * whatever response bytes the kernel still holds (the last ones were sent
- * with MSG_MORE to share this packet) together with our FIN.  Only then
- * close(): if request bytes are still unread at that moment, the kernel
- * answers them with RST and throws away anything not yet sent, which is
- * why nothing may be left unsent by then (RFC 9112 section 9.6,
- * "Tear-down").  When we know bytes are unread (an unread body, pipelined
- * requests), we also read and discard what the client still sends, bounded
- * in time and bytes, so the RST never races the answer.
- */
-static void conn_close(struct conn *c, bool drain)
-{
-    if (shutdown(c->fd, SHUT_WR) == 0 && drain) {
-        char sink[4096];
-        size_t total = 0;
-        int64_t deadline = worker_now_ms() + DRAIN_MS;
-        while (total < DRAIN_BYTES) {
-            int64_t left = deadline - worker_now_ms();
-            ssize_t n = left > 0 ? conn_recv(c, sink, sizeof(sink), (int)left) : -1;
-            if (n <= 0)
-                break;
-            total += (size_t)n;
-        }
-    }
-    close(c->fd);
-    c->fd = -1;
-}
-
 /* ---- reading the request head ------------------------------------------ */
 
 /* Parse a PROXY protocol header at the start of buf, if configured; remove
  * it from the buffer.  Returns 1 done, 0 need more, or an HTTP status. */
-static int take_proxy_header(struct worker *w, struct conn *c)
+static int take_proxy_header(struct worker *w, struct request *r)
 {
     int status = 400;
     const char *why = NULL;
     int mode = (int)w->cfg->proxy_protocol; /* V1 = 1, V2 = 2, AUTO = 3 */
-    int r = http_parse_proxy(c->buf, c->len, mode, &c->proxy, &status, &why);
-    if (r == HTTP_NEED_MORE)
+    int n = http_parse_proxy(r->head, r->head_read, mode, &r->proxy, &status, &why);
+    if (n == HTTP_NEED_MORE)
         return 0;
-    if (r == HTTP_ERROR) {
-        log_msg(LOG_DEBUG, "Invalid PROXY header from %s: %s", c->peer_addr, why ? why : "");
+    if (n == HTTP_ERROR) {
+        log_msg(LOG_DEBUG, "Invalid PROXY header from %s: %s", r->conn->peer_addr, why ? why : "");
         return status;
     }
-    memmove(c->buf, c->buf + r, c->len - (size_t)r);
-    c->len -= (size_t)r;
+    memmove(r->head, r->head + n, r->head_read - (size_t)n); /* nothing is parsed yet */
+    r->head_read -= (size_t)n;
     return 1;
 }
 
@@ -191,12 +93,13 @@ static int take_proxy_header(struct worker *w, struct conn *c)
  * buffer grew by an eighth since the last parse, which keeps the total
  * parsing work linear while limits are still caught early.
  */
-static bool worth_parsing(const struct conn *c, size_t parsed_len)
+static bool worth_parsing(const struct request *r, size_t parsed_len)
 {
-    if (c->len <= 4096 || parsed_len > c->len || c->len >= parsed_len + parsed_len / 8)
+    size_t len = r->head_read;
+    if (len <= 4096 || parsed_len > len || len >= parsed_len + parsed_len / 8)
         return true;
     size_t from = parsed_len >= 3 ? parsed_len - 3 : 0;
-    const char *p = c->buf + from, *end = c->buf + c->len;
+    const char *p = r->head + from, *end = r->head + len;
     while ((p = memchr(p, '\n', (size_t)(end - p))) != NULL && ++p < end)
         if (*p == '\n' || (*p == '\r' && p + 1 < end && p[1] == '\n'))
             return true;
@@ -212,233 +115,174 @@ static bool worth_parsing(const struct conn *c, size_t parsed_len)
  */
 static bool peer_allowed(const struct conn *c, const struct config_list *list)
 {
-    return c->listener->family == AF_UNIX || config_addr_allowed(list, c->peer_addr);
+    return c->family == AF_UNIX || config_addr_allowed(list, c->peer_addr);
 }
 
 /*
- * Read until the request head is complete.  Returns 1 when c->req is
- * parsed, 0 when the client left without a request (close quietly), or the
- * HTTP status to answer with (400, 408, 414, 431, ...).
+ * Read until the request head is complete, into the request's own head
+ * buffer, which may grow (up to max_head) only until the parse succeeds.
+ * Returns 1 when r->http is parsed, 0 when the client left without a
+ * request (close quietly), or the HTTP status to answer with (400, 408,
+ * 414, 431, ...).
  */
-static int read_head(struct worker *w, struct conn *c)
+static int read_head(struct worker *w, struct request *r)
 {
-    size_t parsed_len = 0; /* c->len when the parser last ran */
-    int64_t deadline = worker_now_ms() + (int64_t)w->cfg->header_timeout * 1000;
-    bool want_proxy =
-        w->cfg->proxy_protocol != CONFIG_PROXY_OFF && peer_allowed(c, &w->cfg->proxy_allow_ips);
+    size_t parsed_len = 0; /* head_read when the parser last ran */
+    int64_t deadline = conn_now_ms() + (int64_t)w->cfg->header_timeout * 1000;
+    bool want_proxy = w->cfg->proxy_protocol != CONFIG_PROXY_OFF &&
+                      peer_allowed(r->conn, &w->cfg->proxy_allow_ips);
     for (;;) {
-        if (c->len >= w->max_head)
+        if (r->head_read >= r->max_head)
             return 431;
-        if (conn_reserve(c, 4096) < 0)
+        if (request_head_reserve(r, 4096) < 0)
             return 500;
-        size_t room = c->cap - c->len;
-        if (room > w->max_head - c->len)
-            room = w->max_head - c->len;
-        int64_t left = deadline - worker_now_ms();
-        ssize_t n = left > 0 ? conn_recv(c, c->buf + c->len, room, (int)left) : -1;
+        int64_t left = deadline - conn_now_ms();
+        ssize_t n = left > 0 ? conn_recv(r->conn, r->head + r->head_read,
+                                         r->head_cap - r->head_read, (int)left)
+                             : -1;
         if (left <= 0)
             errno = ETIMEDOUT;
         if (n == 0)
             return 0; /* closed: before a request, or mid-head (Gunicorn: NoMoreData) */
         if (n < 0)
             return errno == ETIMEDOUT ? 408 : 0;
-        c->len += (size_t)n;
+        r->head_read += (size_t)n;
 
         if (want_proxy) {
-            int p = take_proxy_header(w, c);
+            int p = take_proxy_header(w, r);
             if (p == 0)
                 continue;
             if (p != 1)
                 return p;
             want_proxy = false;
         }
-        if (!worth_parsing(c, parsed_len))
+        if (!worth_parsing(r, parsed_len))
             continue;
-        parsed_len = c->len;
-        int r = http_parse_request(c->buf, c->len, &w->opts, &c->req);
-        if (r > 0) {
-            c->head_len = (size_t)r;
+        parsed_len = r->head_read;
+        int done = http_parse_request(r->head, r->head_read, &w->opts, &r->http);
+        if (done > 0) {
+            r->head_len = (size_t)done; /* frozen from here on */
             return 1;
         }
-        if (r == HTTP_ERROR)
-            return c->req.status;
+        if (done == HTTP_ERROR)
+            return r->http.status;
     }
 }
 
-/* Remember where the request line, Referer and User-Agent are, as offsets
- * (the buffer may move while the body is read). */
-static void note_log_fields(struct conn *c)
+/* A header's value by name (ASCII case-insensitive), or NULL. */
+static const struct http_header *find_header(const struct http_request *h, const char *name,
+                                             size_t len)
 {
-    const struct http_request *r = &c->req;
-    c->line_off = (size_t)(r->method - c->buf);
-    const char *end = memchr(r->method, '\n', c->head_len - c->line_off);
-    c->line_len = end ? (size_t)(end - r->method) : 0;
-    if (c->line_len > 0 && r->method[c->line_len - 1] == '\r')
-        c->line_len--;
-    c->referer_len = c->agent_len = 0;
-    for (size_t i = 0; i < r->num_headers; i++) {
-        const struct http_header *h = &r->headers[i];
-        if (h->name_len == 7 && strncasecmp(h->name, "Referer", 7) == 0) {
-            c->referer_off = (size_t)(h->value - c->buf);
-            c->referer_len = h->value_len;
-        } else if (h->name_len == 10 && strncasecmp(h->name, "User-Agent", 10) == 0) {
-            c->agent_off = (size_t)(h->value - c->buf);
-            c->agent_len = h->value_len;
-        }
-    }
+    for (size_t i = 0; i < h->num_headers; i++)
+        if (h->headers[i].name_len == len && strncasecmp(h->headers[i].name, name, len) == 0)
+            return &h->headers[i];
+    return NULL;
 }
 
-static void log_request(const struct conn *c, const struct wsgi_result *res)
+/* One access-log line.  Every view points into memory the request owns
+ * and that has not moved since the head was parsed: the head buffer (frozen)
+ * and the response's own head buffer (freed by wsgi_request_end, later). */
+static void log_request(const struct request *r)
 {
     if (!log_access_enabled())
         return;
+    const struct http_request *h = &r->http;
+    const struct http_header *referer = find_header(h, "Referer", 7);
+    const struct http_header *agent = find_header(h, "User-Agent", 10);
+    size_t line_len;
+    const char *line = request_line(r, &line_len);
+    bool want_head = log_access_wants_response_headers() && r->resp.head_len > 0;
     struct log_access_entry e = {
-        .remote_addr = c->proxy.present ? c->proxy.src_addr : c->peer_addr,
-        .request_line = c->buf + c->line_off,
-        .request_line_len = c->line_len,
-        .status = res->status,
-        .body_bytes = res->body_bytes,
-        .referer = c->referer_len ? c->buf + c->referer_off : NULL,
-        .referer_len = c->referer_len,
-        .user_agent = c->agent_len ? c->buf + c->agent_off : NULL,
-        .user_agent_len = c->agent_len,
-        .method = c->req.method,
-        .method_len = c->req.method_len,
-        .path = c->req.path,
-        .path_len = c->req.path_len,
-        .query = c->req.query,
-        .query_len = c->req.query_len,
-        .version_major = c->req.version_major,
-        .version_minor = c->req.version_minor,
-        .duration_us = now_us() - c->started_us,
-        .headers = c->req.headers,
-        .num_headers = c->req.num_headers,
-        .response_head = res->head,
-        .response_head_len = res->head_len,
+        .remote_addr = r->proxy.present ? r->proxy.src_addr : r->conn->peer_addr,
+        .request_line = line,
+        .request_line_len = line_len,
+        .status = r->resp.status,
+        .body_bytes = (int64_t)r->resp.body_sent,
+        .referer = referer ? referer->value : NULL,
+        .referer_len = referer ? referer->value_len : 0,
+        .user_agent = agent ? agent->value : NULL,
+        .user_agent_len = agent ? agent->value_len : 0,
+        .method = h->method,
+        .method_len = h->method_len,
+        .path = h->path,
+        .path_len = h->path_len,
+        .query = h->query,
+        .query_len = h->query_len,
+        .version_major = h->version_major,
+        .version_minor = h->version_minor,
+        .duration_us = now_us() - r->started_us,
+        .headers = h->headers,
+        .num_headers = h->num_headers,
+        .response_head = want_head ? (r->resp.head ? r->resp.head : r->resp.head_inline) : NULL,
+        .response_head_len = want_head ? r->resp.head_len : 0,
     };
     log_access(&e);
 }
 
-/* ---- serving one connection -------------------------------------------- */
-
-/* Write n in decimal at dst (no NUL); returns the number of digits. */
-static size_t put_decimal(char *dst, unsigned n)
+/* Answer an error before the app ran, and close. */
+static void refuse(struct request *r, int status, int version_minor)
 {
-    char rev[10];
-    size_t len = 0;
-    do {
-        rev[len++] = (char)('0' + n % 10);
-        n /= 10;
-    } while (n > 0);
-    for (size_t i = 0; i < len; i++)
-        dst[i] = rev[len - 1 - i];
-    return len;
+    const char *reason = response_reason(status), *why = reason;
+    if (r->http.error != NULL)
+        why = r->http.error; /* the head broke a rule */
+    else if (r->chunked.error != NULL)
+        why = r->chunked.error; /* the chunks that came with it did */
+    response_send_error(r->conn->fd, version_minor, status, reason);
+    log_msg(LOG_DEBUG, "Refused request from %s with %d: %s", r->conn->peer_addr, status, why);
+    conn_close(r->conn, true);
 }
 
 /*
- * REMOTE_ADDR and REMOTE_PORT as text, once per connection.  An IPv4
- * address and a port are written digit by digit: glibc's inet_ntop and
- * snprintf("%u") go through its printf machinery, which cost about 2,400
- * instructions a request here, an eighth of the worker's whole per-request
- * work (make bench-callgrind).  IPv6 addresses, with their "::" rules, are
- * left to inet_ntop.
+ * Serve one connection: the one orchestrator of the request path, each
+ * stage in turn, the data flowing one way:
+ *   read the head -> parse -> body framing -> environ -> pre_request ->
+ *   call the app (which writes the response) -> close -> access log ->
+ *   the app's close() -> post_request -> drop the request's references.
+ * Returns true when the request reached the app (only those count towards
+ * --max-requests, as in Gunicorn: a flood of bad requests must not make
+ * workers restart).
  */
-static void peer_text(struct conn *c, const struct sockaddr_storage *ss)
+static bool serve(struct worker *w, struct conn *c)
 {
-    unsigned port = 0;
-    c->peer_addr[0] = c->peer_port[0] = '\0';
-    if (ss->ss_family == AF_INET) {
-        const struct sockaddr_in *in = (const struct sockaddr_in *)ss;
-        const unsigned char *b = (const unsigned char *)&in->sin_addr; /* network order */
-        size_t n = 0;
-        for (int i = 0; i < 4; i++) {
-            n += put_decimal(c->peer_addr + n, b[i]); /* at most 15 bytes: "255.255.255.255" */
-            c->peer_addr[n++] = i < 3 ? '.' : '\0';
-        }
-        port = ntohs(in->sin_port);
-    } else if (ss->ss_family == AF_INET6) {
-        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)ss;
-        inet_ntop(AF_INET6, &in6->sin6_addr, c->peer_addr, sizeof(c->peer_addr));
-        port = ntohs(in6->sin6_port);
-    } else {
-        return; /* a unix socket: no address, no port */
-    }
-    c->peer_port[put_decimal(c->peer_port, port)] = '\0'; /* at most 5 digits */
-}
-
-/* Answer an error before the app ran, and close. */
-static void refuse(struct conn *c, int status, int version_minor)
-{
-    const char *reason = response_reason(status), *why = reason;
-    if (c->req.error != NULL)
-        why = c->req.error; /* the head broke a rule */
-    else if (c->chunked.error != NULL)
-        why = c->chunked.error; /* the chunks that came with it did */
-    response_send_error(c->fd, version_minor, status, reason);
-    log_msg(LOG_DEBUG, "Refused request from %s with %d: %s", c->peer_addr, status, why);
-    conn_close(c, true);
-}
-
-static void reset_conn(struct worker *w, struct conn *c, int fd, const struct listener *l)
-{
-    c->fd = fd;
-    c->listener = l;
-    c->len = c->head_len = c->body_start = c->body_end = 0;
-    memset(&c->req, 0, sizeof(c->req));
-    c->req.headers = w->headers;
-    c->req.max_headers = w->opts.limit_request_fields;
-    memset(&c->proxy, 0, sizeof(c->proxy));
-    memset(&c->chunked, 0, sizeof(c->chunked));
-    c->chunked.limit = w->cfg->limit_request_body;
-    c->chunked.opt = &w->opts; /* trailers follow the header rules and limits */
-    c->body = BODY_NONE;
-    c->extra_bytes = c->expect_continue = c->response_started = false;
-    c->error_status = 0;
-    c->body_timeout_ms = w->cfg->body_timeout * 1000;
-}
-
-/* Serve one connection.  Returns true when the request reached the app
- * (only those count towards --max-requests, as in Gunicorn: a flood of bad
- * requests must not make workers restart). */
-static bool serve(struct worker *w, int fd, const struct sockaddr_storage *peer,
-                  const struct listener *l)
-{
-    struct conn *c = &w->conn;
-    reset_conn(w, c, fd, l);
-    c->started_us = log_access_enabled() ? now_us() : 0;
-    peer_text(c, peer);
-    c->trusted_peer = peer_allowed(c, &w->cfg->forwarded_allow_ips);
+    struct request *r = &w->req;
+    request_reset(r, c, &w->opts, w->cfg->limit_request_body, w->cfg->body_timeout * 1000);
+    r->started_us = log_access_enabled() ? now_us() : 0;
+    r->trusted_peer = peer_allowed(c, &w->cfg->forwarded_allow_ips);
     w->opts.flags =
-        (w->opts.flags & ~HTTP_TRUSTED_PEER) | (c->trusted_peer ? HTTP_TRUSTED_PEER : 0);
+        (w->opts.flags & ~HTTP_TRUSTED_PEER) | (r->trusted_peer ? HTTP_TRUSTED_PEER : 0);
 
-    int r = read_head(w, c);
-    if (r != 1) {
-        if (r == 0)
+    int status = read_head(w, r);
+    if (status != 1) {
+        if (status == 0)
             conn_close(c, false);
         else
-            refuse(c, r, 1);
+            refuse(r, status, 1);
         return false;
     }
-    int status = input_body_begin(c);
-    if (status != 0) {
-        refuse(c, status, c->req.version_minor);
+    if ((status = input_body_begin(r)) != 0) {
+        refuse(r, status, r->http.version_minor);
         return false;
     }
-    c->expect_continue = c->req.expect_continue;
-    note_log_fields(c);
+    bool is_head = r->http.method_len == 4 && memcmp(r->http.method, "HEAD", 4) == 0;
+    response_init(&r->resp, c->fd, r->http.version_minor, is_head);
 
-    struct wsgi_result res = {0, 0, NULL, 0};
     PyEval_RestoreThread(w->tstate);
-    wsgi_handle(w->app, c, &res);
+    /* A pre_request hook that raises is answered as an app error would be:
+     * a 500 (Gunicorn's handle_request). */
+    if ((r->environ = environ_build(r)) != NULL && hooks_pre_request(r) == 0)
+        wsgi_call_app(w->app, r);
+    else
+        wsgi_answer_error(r);
     w->tstate = PyEval_SaveThread();
 
     /* The client gets its answer and EOF first; then the log line and the
      * app's close() (PEP 3333), which may do slow clean-up work. */
-    conn_close(c, c->extra_bytes || c->body != BODY_NONE);
-    log_request(c, &res);
-    free(res.head);
+    conn_close(c, r->extra_bytes || r->body_state != BODY_NONE);
+    log_request(r);
     PyEval_RestoreThread(w->tstate);
-    wsgi_end_request();
+    wsgi_close_result(r);
+    hooks_post_request(r);
+    wsgi_request_end(r);
     w->tstate = PyEval_SaveThread();
     return true;
 }
@@ -489,9 +333,9 @@ static int accept_ready(struct worker *w)
                 log_msg(LOG_ERROR, "accept() failed: %s", strerror(errno));
             continue;
         }
-        if (l->family == AF_UNIX)
-            peer.ss_family = AF_UNIX; /* an unnamed client socket may report no address */
-        if (serve(w, fd, &peer, l))
+        struct conn c;
+        conn_open(&c, fd, l, l->family, &peer);
+        if (serve(w, &c))
             count_request(w);
         served++;
     }
@@ -519,7 +363,7 @@ static void handle_signals(struct worker *w)
  * the slower checks (is the master still there?) are due. */
 static bool beat(struct worker *w)
 {
-    int64_t now = worker_now_ms();
+    int64_t now = conn_now_ms();
     bool second = now - w->last_check >= 1000;
     *w->ctx->heartbeat = now;
     if (second)
@@ -661,6 +505,11 @@ static int boot_python(struct worker *w)
     }
     if (hooks_run(HOOK_POST_WORKER_INIT, err, sizeof(err)) < 0)
         goto hook_failed;
+    if (wsgi_request_init(&w->req) < 0) {
+        pyembed_exception_line(err, sizeof(err));
+        log_msg(LOG_ERROR, "Worker failed to boot: %s", err);
+        return WORKER_EXIT_BOOT_ERROR;
+    }
     w->booted = true;
     return 0;
 
@@ -694,7 +543,6 @@ int worker_main(const struct worker_ctx *ctx)
     w.ctx = ctx;
     w.cfg = ctx->cfg;
     w.epfd = -1;
-    w.conn.fd = -1;
     w.alive = true;
     w.serve_limit = serve_limit(ctx->cfg);
     int code = WORKER_EXIT_BOOT_ERROR;
@@ -702,9 +550,7 @@ int worker_main(const struct worker_ctx *ctx)
     beat(&w);
     log_msg(LOG_INFO, "Booting worker with pid: %d", (int)getpid());
     options_from_config(&w);
-    w.headers =
-        calloc(w.opts.limit_request_fields ? w.opts.limit_request_fields : 1, sizeof(*w.headers));
-    if (setup_signals() < 0 || w.headers == NULL || conn_reserve(&w.conn, BUF_INITIAL) < 0 ||
+    if (setup_signals() < 0 || request_init(&w.req, w.opts.limit_request_fields, w.max_head) < 0 ||
         setup_epoll(&w) < 0) {
         log_msg(LOG_ERROR, "Worker failed to boot: %s", strerror(errno));
         goto done;
@@ -725,12 +571,12 @@ done:
         hooks_run(HOOK_WORKER_EXIT, err, sizeof(err));
     }
     if (Py_IsInitialized()) {
+        wsgi_request_free(&w.req);
         hooks_free();
         wsgi_fini(w.app);
     }
     if (w.epfd >= 0)
         close(w.epfd);
-    free(w.conn.buf);
-    free(w.headers);
+    request_free(&w.req);
     return code;
 }

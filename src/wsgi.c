@@ -28,7 +28,6 @@
 #include <unistd.h>
 
 #include "environ.h"
-#include "hooks.h"
 #include "input.h"
 #include "log.h"
 #include "response.h"
@@ -65,10 +64,8 @@ static int enable_faulthandler(void)
 }
 
 static PyTypeObject FileWrapperType;
-static PyObject *start_response_obj;
 static PyMethodDef start_response_def;
 static PyMethodDef write_def;
-static PyObject *write_obj; /* the write() callable start_response returns */
 
 int wsgi_init(const struct config *cfg, char *err, size_t errlen)
 {
@@ -76,10 +73,6 @@ int wsgi_init(const struct config *cfg, char *err, size_t errlen)
         return -1; /* err says why; no Python exception to fetch */
     if (setup_sys_path(cfg) < 0 || enable_faulthandler() < 0 ||
         PyType_Ready(&FileWrapperType) < 0 || environ_init(cfg, (PyObject *)&FileWrapperType) < 0)
-        goto fail;
-    start_response_obj = PyCFunction_New(&start_response_def, NULL);
-    write_obj = PyCFunction_New(&write_def, NULL);
-    if (start_response_obj == NULL || write_obj == NULL)
         goto fail;
     return 0;
 
@@ -233,29 +226,30 @@ static PyTypeObject FileWrapperType = {
 
 /* ---- start_response and write ------------------------------------------ */
 
-/* The request being served: start_response and write() act on it. */
-static struct {
-    struct conn *conn;
-    struct response resp;
-    bool started;     /* start_response was called */
-    bool failed;      /* the socket failed: stop writing */
-    PyObject *result; /* what the app returned, until wsgi_end_request */
-    /* For a config file's post_request hook, until wsgi_end_request: */
-    PyObject *environ, *status, *headers; /* as the app had them */
-} cur;
+/*
+ * start_response and write() are bound to one request object: their `self`
+ * is a capsule holding the struct request pointer, made once per request
+ * object (wsgi_request_init), so a request costs no allocation for them and
+ * two requests in flight in one process each have their own.
+ */
+static const char request_capsule[] = "greenhorn.request";
+
+static struct request *bound_request(PyObject *self)
+{
+    return PyCapsule_GetPointer(self, request_capsule);
+}
 
 /* Send body bytes with the GIL released.  Returns 0 or -1 (logged once). */
-static int send_body(const char *data, size_t len)
+static int send_body(struct request *r, const char *data, size_t len)
 {
     int rc;
-    if (cur.failed)
+    if (r->failed)
         return -1;
-    cur.conn->response_started = true;
     Py_BEGIN_ALLOW_THREADS
-        rc = response_write(&cur.resp, data, len);
+        rc = response_write(&r->resp, data, len);
     Py_END_ALLOW_THREADS
     if (rc < 0) {
-        cur.failed = true;
+        r->failed = true;
         log_msg(LOG_DEBUG, "write to client failed: %s", strerror(errno));
     }
     return rc;
@@ -287,7 +281,7 @@ static const char *native_bytes(PyObject *s, Py_ssize_t *len, PyObject **tmp)
 }
 
 /* One (name, value) header tuple, checked and handed to response.c. */
-static int add_header_item(PyObject *item)
+static int add_header_item(struct request *r, PyObject *item)
 {
     PyObject *name, *value, *ntmp = NULL, *vtmp = NULL;
     Py_ssize_t nlen = 0, vlen = 0;
@@ -302,7 +296,7 @@ static int add_header_item(PyObject *item)
     if ((n = native_bytes(name, &nlen, &ntmp)) == NULL ||
         (v = native_bytes(value, &vlen, &vtmp)) == NULL)
         goto done; /* TypeError, or UnicodeEncodeError beyond latin-1 */
-    if (response_add_header(&cur.resp, n, (size_t)nlen, v, (size_t)vlen) < 0) {
+    if (response_add_header(&r->resp, n, (size_t)nlen, v, (size_t)vlen) < 0) {
         PyErr_Format(PyExc_ValueError, "invalid header %R: %R", name, value);
         goto done;
     }
@@ -314,12 +308,12 @@ done:
 }
 
 /* The status and headers, checked and handed to response.c. */
-static int set_status_and_headers(PyObject *status, PyObject *headers)
+static int set_status_and_headers(struct request *r, PyObject *status, PyObject *headers)
 {
     Py_ssize_t slen;
     PyObject *tmp;
     const char *s = native_bytes(status, &slen, &tmp);
-    int rc = s != NULL ? response_set_status(&cur.resp, s, (size_t)slen) : -1;
+    int rc = s != NULL ? response_set_status(&r->resp, s, (size_t)slen) : -1;
     Py_XDECREF(tmp);
     if (rc < 0) {
         PyErr_Clear();
@@ -330,7 +324,7 @@ static int set_status_and_headers(PyObject *status, PyObject *headers)
     if (seq == NULL)
         return -1;
     for (Py_ssize_t i = 0; rc == 0 && i < PySequence_Fast_GET_SIZE(seq); i++)
-        rc = add_header_item(PySequence_Fast_GET_ITEM(seq, i));
+        rc = add_header_item(r, PySequence_Fast_GET_ITEM(seq, i));
     Py_DECREF(seq);
     return rc;
 }
@@ -368,42 +362,44 @@ usage:
 static PyObject *start_response_call(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
                                      PyObject *kwnames)
 {
-    (void)self;
+    struct request *r = bound_request(self);
     PyObject *a[3];
-    if (start_response_args(args, nargs, kwnames, a) < 0)
+    if (r == NULL || start_response_args(args, nargs, kwnames, a) < 0)
         return NULL;
-    if (cur.conn == NULL) {
+    if (r->environ == NULL) {
         PyErr_SetString(PyExc_RuntimeError, "start_response called outside its request");
         return NULL;
     }
     if (a[2] != Py_None) {
         /* PEP 3333: too late to change the status once headers are out;
          * re-raise the app's own error instead. */
-        if (cur.resp.headers_sent) {
+        if (r->resp.headers_sent) {
             PyObject *type, *value, *tb;
             if (!PyArg_ParseTuple(a[2], "OOO", &type, &value, &tb))
                 return NULL;
             PyErr_Restore(Py_NewRef(type), Py_NewRef(value), Py_NewRef(tb));
             return NULL;
         }
-    } else if (cur.started) {
+    } else if (r->started) {
         PyErr_SetString(PyExc_AssertionError,
                         "start_response called a second time without exc_info");
         return NULL;
     }
-    if (set_status_and_headers(a[0], a[1]) < 0)
+    if (set_status_and_headers(r, a[0], a[1]) < 0)
         return NULL;
-    Py_XSETREF(cur.status, Py_NewRef(a[0]));
-    Py_XSETREF(cur.headers, Py_NewRef(a[1]));
-    cur.started = true;
-    return Py_NewRef(write_obj);
+    Py_XSETREF(r->status, Py_NewRef(a[0]));
+    Py_XSETREF(r->headers, Py_NewRef(a[1]));
+    r->started = true;
+    return Py_NewRef(r->write);
 }
 
 /* write(data): the old imperative API (PEP 3333 "The write() Callable"). */
 static PyObject *write_call(PyObject *self, PyObject *data)
 {
-    (void)self;
-    if (cur.conn == NULL || !cur.started) {
+    struct request *r = bound_request(self);
+    if (r == NULL)
+        return NULL;
+    if (r->environ == NULL || !r->started) {
         PyErr_SetString(PyExc_RuntimeError, "write() called before start_response");
         return NULL;
     }
@@ -413,7 +409,7 @@ static PyObject *write_call(PyObject *self, PyObject *data)
         return NULL;
     }
     Py_ssize_t len = PyBytes_GET_SIZE(data);
-    if (len > 0 && send_body(PyBytes_AS_STRING(data), (size_t)len) < 0)
+    if (len > 0 && send_body(r, PyBytes_AS_STRING(data), (size_t)len) < 0)
         return PyErr_SetFromErrno(PyExc_OSError);
     Py_RETURN_NONE;
 }
@@ -430,11 +426,11 @@ static PyMethodDef write_def = {"write", write_call, METH_O, "write(data): send 
 /* Send a file_wrapper over a real file with sendfile(2) (as Gunicorn's
  * Response.sendfile).  Returns 1 when sent, 0 when this is no real file
  * (iterate it instead), -1 on a socket error. */
-static int send_file_wrapper(FileWrapperObject *fw)
+static int send_file_wrapper(struct request *r, FileWrapperObject *fw)
 {
-    PyObject *r = PyObject_CallMethod(fw->filelike, "fileno", NULL);
-    int fd = r ? (int)PyLong_AsLong(r) : -1;
-    Py_XDECREF(r);
+    PyObject *no = PyObject_CallMethod(fw->filelike, "fileno", NULL);
+    int fd = no ? (int)PyLong_AsLong(no) : -1;
+    Py_XDECREF(no);
     struct stat st;
     off_t offset;
     if (fd < 0 || PyErr_Occurred() || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
@@ -444,37 +440,36 @@ static int send_file_wrapper(FileWrapperObject *fw)
     }
     uint64_t count = st.st_size > offset ? (uint64_t)(st.st_size - offset) : 0;
     int rc;
-    cur.conn->response_started = true;
     Py_BEGIN_ALLOW_THREADS
-        rc = response_sendfile(&cur.resp, fd, offset, count);
+        rc = response_sendfile(&r->resp, fd, offset, count);
     Py_END_ALLOW_THREADS
     if (rc < 0)
-        cur.failed = true;
+        r->failed = true;
     return rc < 0 ? -1 : 1;
 }
 
 /* Write one item of the result; it must be bytes (PEP 3333). */
-static int write_item(PyObject *item)
+static int write_item(struct request *r, PyObject *item)
 {
     if (!PyBytes_Check(item)) {
         PyErr_Format(PyExc_TypeError, "the app yielded %s, not bytes", Py_TYPE(item)->tp_name);
         return -1;
     }
-    if (!cur.started) {
+    if (!r->started) {
         PyErr_SetString(PyExc_AssertionError, "the app returned data before start_response");
         return -1;
     }
     if (PyBytes_GET_SIZE(item) == 0)
         return 0; /* PEP 3333: empty chunks do not send headers */
-    return send_body(PyBytes_AS_STRING(item), (size_t)PyBytes_GET_SIZE(item)) < 0 ? 1 : 0;
+    return send_body(r, PyBytes_AS_STRING(item), (size_t)PyBytes_GET_SIZE(item)) < 0 ? 1 : 0;
 }
 
 /* Send everything the app returned.  Returns 0, 1 when the client went away
  * (stop quietly), or -1 with a Python exception set. */
-static int send_result(PyObject *result)
+static int send_result(struct request *r, PyObject *result)
 {
-    if (PyObject_TypeCheck(result, &FileWrapperType) && cur.started) {
-        int rc = send_file_wrapper((FileWrapperObject *)result);
+    if (PyObject_TypeCheck(result, &FileWrapperType) && r->started) {
+        int rc = send_file_wrapper(r, (FileWrapperObject *)result);
         if (rc != 0)
             return rc < 0 ? 1 : 0;
     }
@@ -486,10 +481,10 @@ static int send_result(PyObject *result)
         for (Py_ssize_t i = 0; rc == 0 && i < n; i++) {
             /* No app code runs after the last item of a list: its bytes
              * may wait for the FIN (see response.h, close_follows). */
-            cur.resp.close_follows = i == n - 1;
-            rc = write_item(PySequence_Fast_GET_ITEM(seq, i));
+            r->resp.close_follows = i == n - 1;
+            rc = write_item(r, PySequence_Fast_GET_ITEM(seq, i));
         }
-        cur.resp.close_follows = false;
+        r->resp.close_follows = false;
         Py_DECREF(seq);
         return rc;
     }
@@ -499,7 +494,7 @@ static int send_result(PyObject *result)
     PyObject *item;
     int rc = 0;
     while (rc == 0 && (item = PyIter_Next(it)) != NULL) {
-        rc = write_item(item);
+        rc = write_item(r, item);
         Py_DECREF(item);
     }
     Py_DECREF(it);
@@ -521,83 +516,97 @@ static void close_result(PyObject *result)
     Py_XDECREF(r);
 }
 
-/* The app failed.  Before any byte went out: answer 500 (or the status the
- * body reader chose, e.g. 408).  After: log it and let the close end it. */
-static void app_failed(struct conn *c)
+/* wsgi_answer_error - see wsgi.h.  Before any byte went out: answer 500
+ * (or the status the body reader or the environ chose, e.g. 408, 400).
+ * After: log it and let the close end the response. */
+void wsgi_answer_error(struct request *r)
 {
-    int status = c->error_status ? c->error_status : 500;
-    char line[160];
-    snprintf(line, sizeof(line), "Error handling request %.*s", (int)c->line_len,
-             c->buf + c->line_off);
+    int status = r->error_status ? r->error_status : 500;
+    size_t len;
+    const char *line = request_line(r, &len);
+    char what[160];
+    snprintf(what, sizeof(what), "Error handling request %.*s", (int)len, line);
     /* A client that went away or sent a bad body is not the app's bug. */
-    pyembed_log_exception(status == 500 && !cur.failed ? LOG_ERROR : LOG_DEBUG, line);
-    if (cur.resp.headers_sent || cur.failed)
+    pyembed_log_exception(status == 500 && !r->failed ? LOG_ERROR : LOG_DEBUG, what);
+    if (r->resp.headers_sent || r->failed)
         return;
-    cur.resp.status = status;
+    r->resp.status = status;
     Py_BEGIN_ALLOW_THREADS
-        response_send_error(c->fd, c->req.version_minor, status, response_reason(status));
+        response_send_error(r->conn->fd, r->http.version_minor, status, response_reason(status));
     Py_END_ALLOW_THREADS
 }
 
-void wsgi_handle(void *app, struct conn *c, struct wsgi_result *out)
+/* The app is done and said nothing wrong: end the response (an empty body
+ * still needs its head, a chunked one its last chunk). */
+static void finish(struct request *r)
 {
-    PyObject *environ = environ_build(c);
-    bool is_head = c->req.method_len == 4 && memcmp(c->req.method, "HEAD", 4) == 0;
-    cur.conn = c;
-    cur.started = cur.failed = false;
-    cur.result = NULL;
-    response_init(&cur.resp, c->fd, c->req.version_minor, is_head);
-
-    /* A config file's pre_request hook that raises is answered as an app
-     * error would be: a 500 (Gunicorn's handle_request). */
-    if (environ != NULL && hooks_request_begin(&c->req, environ) == 0) {
-        PyObject *args[2] = {environ, start_response_obj};
-        cur.result = PyObject_Vectorcall(app, args, 2, NULL);
+    int fin;
+    size_t len;
+    r->resp.close_follows = true; /* the worker closes next */
+    Py_BEGIN_ALLOW_THREADS
+        fin = response_finish(&r->resp);
+    Py_END_ALLOW_THREADS
+    if (fin == 1) {
+        const char *line = request_line(r, &len);
+        log_msg(LOG_WARNING, "response shorter than its Content-Length: %.*s", (int)len, line);
     }
-    int rc = cur.result ? send_result(cur.result) : -1;
-    if (rc < 0)
-        app_failed(c);
-    if (rc == 0 && !cur.failed) {
-        if (!cur.started) {
-            PyErr_SetString(PyExc_AssertionError, "the app never called start_response");
-            app_failed(c);
-        } else {
-            int fin;
-            cur.resp.close_follows = true; /* the worker closes next */
-            Py_BEGIN_ALLOW_THREADS
-                fin = response_finish(&cur.resp);
-            Py_END_ALLOW_THREADS
-            if (fin == 1)
-                log_msg(LOG_WARNING, "response shorter than its Content-Length: %.*s",
-                        (int)c->line_len, c->buf + c->line_off);
-        }
-    }
-    out->status = cur.resp.status;
-    out->body_bytes = (int64_t)cur.resp.body_sent;
-    out->head = NULL;
-    out->head_len = 0;
-    if (log_access_enabled() && log_access_wants_response_headers() && cur.resp.head_len > 0 &&
-        (out->head = malloc(cur.resp.head_len)) != NULL) {
-        memcpy(out->head, cur.resp.head ? cur.resp.head : cur.resp.head_inline, cur.resp.head_len);
-        out->head_len = cur.resp.head_len;
-    }
-    input_end_request();
-    cur.conn = NULL;
-    response_free(&cur.resp);
-    Py_XSETREF(cur.environ, environ);
 }
 
-void wsgi_end_request(void)
+/* wsgi_call_app - see wsgi.h. */
+void wsgi_call_app(void *app, struct request *r)
 {
-    PyObject *result = cur.result;
-    cur.result = NULL;
+    PyObject *args[2] = {r->environ, r->start_response};
+    r->result = PyObject_Vectorcall(app, args, 2, NULL);
+    int rc = r->result ? send_result(r, r->result) : -1;
+    if (rc < 0)
+        wsgi_answer_error(r);
+    else if (rc == 0 && !r->failed && !r->started) {
+        PyErr_SetString(PyExc_AssertionError, "the app never called start_response");
+        wsgi_answer_error(r);
+    } else if (rc == 0 && !r->failed)
+        finish(r);
+    input_detach(r);
+}
+
+/* wsgi_close_result - see wsgi.h. */
+void wsgi_close_result(struct request *r)
+{
+    PyObject *result = r->result;
+    r->result = NULL;
     close_result(result);
     Py_XDECREF(result);
-    if (cur.environ != NULL)
-        hooks_request_end(cur.environ, cur.status, cur.headers, (long long)cur.resp.body_sent);
-    Py_CLEAR(cur.environ);
-    Py_CLEAR(cur.status);
-    Py_CLEAR(cur.headers);
+}
+
+/* wsgi_request_end - see wsgi.h. */
+void wsgi_request_end(struct request *r)
+{
+    wsgi_close_result(r);
+    input_detach(r);
+    Py_CLEAR(r->environ);
+    Py_CLEAR(r->status);
+    Py_CLEAR(r->headers);
+    Py_CLEAR(r->hook_request);
+    response_free(&r->resp);
+}
+
+/* wsgi_request_init - see wsgi.h. */
+int wsgi_request_init(struct request *r)
+{
+    PyObject *self = PyCapsule_New(r, request_capsule, NULL);
+    if (self == NULL)
+        return -1;
+    r->start_response = PyCFunction_NewEx(&start_response_def, self, NULL);
+    r->write = PyCFunction_NewEx(&write_def, self, NULL);
+    Py_DECREF(self); /* the two callables hold it */
+    return r->start_response != NULL && r->write != NULL ? 0 : -1;
+}
+
+/* wsgi_request_free - see wsgi.h. */
+void wsgi_request_free(struct request *r)
+{
+    wsgi_request_end(r);
+    Py_CLEAR(r->start_response);
+    Py_CLEAR(r->write);
 }
 
 /* ---- the end, and fork ------------------------------------------------- */
@@ -605,8 +614,6 @@ void wsgi_end_request(void)
 void wsgi_fini(void *app)
 {
     Py_XDECREF((PyObject *)app);
-    Py_CLEAR(start_response_obj);
-    Py_CLEAR(write_obj);
     environ_fini();
     Py_FinalizeEx();
 }

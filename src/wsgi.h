@@ -14,7 +14,7 @@
 #include <stdint.h>
 
 #include "config.h"
-#include "worker.h"
+#include "request.h"
 
 /*
  * wsgi_init - start the interpreter: PyConfig with Python's own signal
@@ -34,30 +34,49 @@ int wsgi_init(const struct config *cfg, char *err, size_t errlen);
  */
 void *wsgi_load_app(const char *uri, char *err, size_t errlen);
 
-/* The outcome of one request, for the access log. */
-struct wsgi_result {
-    int status;         /* status sent (0 if none) */
-    int64_t body_bytes; /* body bytes sent */
-    char *head;         /* a copy of the status line and the app's headers when the access
-                           log names a response header, else NULL; the caller frees it */
-    size_t head_len;
-};
+/*
+ * wsgi_request_init - make r's start_response and write() callables, bound
+ * to r (needs the GIL; after wsgi_init).  Returns 0, or -1 with a Python
+ * exception set.  wsgi_request_free drops them.
+ */
+int wsgi_request_init(struct request *r);
 
 /*
- * wsgi_handle - call app for the request on c and write the whole response.
- * Needs the GIL.  Errors in the app become a 500 (before the headers went)
- * or a logged, closed connection (after).  Never raises.  The caller closes
- * the connection next, then calls wsgi_end_request.
+ * wsgi_call_app - call app(r->environ, r->start_response) and write the
+ * whole response through r->resp (response_init'ed by the caller), the
+ * GIL released around every write.  Errors in the app become a 500 (before
+ * the head went out) or a logged, cut-short response (after).  Never
+ * raises.  The result stays in r->result for wsgi_close_result, which the
+ * caller runs after closing the connection.  Needs the GIL.
  */
-void wsgi_handle(void *app, struct conn *c, struct wsgi_result *out);
+void wsgi_call_app(void *app, struct request *r);
 
 /*
- * wsgi_end_request - call the result's close() (PEP 3333: exactly once, on
- * every path) and drop it.  Called after the connection is closed, so the
- * client has its answer while the app cleans up (Flask's teardown runs
- * here).  Needs the GIL.  Safe to call when nothing is pending.
+ * wsgi_answer_error - the request failed before or inside the app, with
+ * the Python exception set (the environ could not be built, a pre_request
+ * hook raised, the app raised): log it, and answer r->error_status (or 500)
+ * if no byte of a response went out yet.  Clears the exception.  Needs the
+ * GIL.
  */
-void wsgi_end_request(void);
+void wsgi_answer_error(struct request *r);
+
+/*
+ * wsgi_close_result - call the result's close() (PEP 3333: exactly once,
+ * on every path) and drop it.  Called after the connection is closed, so
+ * the client has its answer while the app cleans up (Flask's teardown runs
+ * here).  Needs the GIL.  Safe when there is no result.
+ */
+void wsgi_close_result(struct request *r);
+
+/*
+ * wsgi_request_end - drop every Python reference r holds for this request
+ * (closing the result first if that has not happened) and free the
+ * response's buffer.  Needs the GIL.  r is then ready for request_reset.
+ */
+void wsgi_request_end(struct request *r);
+
+/* wsgi_request_free - wsgi_request_end, then drop r's bound callables. */
+void wsgi_request_free(struct request *r);
 
 /* wsgi_fini - drop the app and stop the interpreter (needs the GIL). */
 void wsgi_fini(void *app);

@@ -2,9 +2,10 @@
  * test_wsgi.c - stages 6 and 7: environ, wsgi.input and the app call.
  *
  * The interpreter starts once (wsgi_init, as a worker does).  Each test
- * builds a struct conn by hand, with a socketpair standing in for the
- * client: the test writes request bytes into one end and reads the
- * response from it, while the code under test uses the other end.
+ * builds a struct conn and a struct request by hand, with a socketpair
+ * standing in for the client: the test writes request bytes into one end
+ * and reads the response from it, while the code under test uses the
+ * other end.
  */
 #include "unit.h"
 
@@ -14,23 +15,28 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "bind.h"
 #include "config.h"
+#include "conn.h"
 #include "environ.h"
 #include "hooks.h"
 #include "http.h"
 #include "input.h"
 #include "log.h"
+#include "request.h"
+#include "response.h"
 #include "wsgi.h"
 
 static struct config cfg;
 static struct listener listener;
-static struct http_header headers[100];
 static struct http_options opts;
 
-/* A client end and a conn whose head is parsed from `raw` (already "read"). */
+/* A client end, a conn, and a request whose head is parsed from `raw`
+ * (already "read"), ready for environ_build. */
 struct fixture {
     int client;
     struct conn c;
+    struct request r;
 };
 
 static void fixture_open(struct fixture *f, const char *raw, size_t len)
@@ -42,27 +48,31 @@ static void fixture_open(struct fixture *f, const char *raw, size_t len)
     struct conn *c = &f->c;
     c->fd = sv[1];
     c->listener = &listener;
+    c->family = AF_INET;
     strcpy(c->peer_addr, "127.0.0.1");
     strcpy(c->peer_port, "50000");
-    c->body_timeout_ms = 2000;
-    ck_assert_int_eq(conn_reserve(c, len + 1), 0);
-    memcpy(c->buf, raw, len);
-    c->len = len;
-    c->req.headers = headers;
-    c->req.max_headers = 100;
-    int r = http_parse_request(c->buf, c->len, &opts, &c->req);
-    ck_assert_int_gt(r, 0);
-    c->head_len = (size_t)r;
-    ck_assert_int_eq(input_body_begin(c), 0);
-    c->expect_continue = c->req.expect_continue;
+    struct request *r = &f->r;
+    ck_assert_int_eq(request_init(r, 100, 65536), 0);
+    request_reset(r, c, &opts, 0, 2000);
+    ck_assert_int_eq(request_head_reserve(r, len), 0);
+    memcpy(r->head, raw, len);
+    r->head_read = len;
+    int n = http_parse_request(r->head, r->head_read, &opts, &r->http);
+    ck_assert_int_gt(n, 0);
+    r->head_len = (size_t)n;
+    ck_assert_int_eq(input_body_begin(r), 0);
+    bool is_head = strncmp(raw, "HEAD ", 5) == 0;
+    response_init(&r->resp, c->fd, r->http.version_minor, is_head);
+    ck_assert_int_eq(wsgi_request_init(r), 0);
 }
 
 static void fixture_close(struct fixture *f)
 {
-    input_end_request();
+    wsgi_request_free(&f->r);
+    request_free(&f->r);
     close(f->client);
-    close(f->c.fd);
-    free(f->c.buf);
+    if (f->c.fd >= 0)
+        close(f->c.fd);
 }
 
 /* environ[key] as a C string (borrowed from the dict); NULL if absent. */
@@ -96,7 +106,7 @@ START_TEST(environ_keys)
                               "X-Custom-Thing: yes\r\n\r\n";
     struct fixture f;
     fixture_open(&f, raw, sizeof(raw) - 1);
-    PyObject *env = environ_build(&f.c);
+    PyObject *env = environ_build(&f.r);
     ck_assert_ptr_nonnull(env);
     ck_assert_str_eq(env_str(env, "REQUEST_METHOD"), "GET");
     ck_assert_str_eq(env_str(env, "PATH_INFO"), "/a b/A");
@@ -129,7 +139,7 @@ START_TEST(path_info_latin1_and_bad_escapes)
     static const char raw[] = "GET /caf%C3%A9/%zz/%4 HTTP/1.0\r\n\r\n";
     struct fixture f;
     fixture_open(&f, raw, sizeof(raw) - 1);
-    PyObject *env = environ_build(&f.c);
+    PyObject *env = environ_build(&f.r);
     ck_assert_ptr_nonnull(env);
     /* decoded once, as latin-1: the two UTF-8 bytes become two characters */
     ck_assert_str_eq(env_str(env, "PATH_INFO"), "/caf\xc3\x83\xc2\xa9/%zz/%4");
@@ -145,14 +155,14 @@ START_TEST(input_reads_buffered_then_socket)
     struct fixture f;
     fixture_open(&f, raw, sizeof(raw) - 1);
     ck_assert_int_eq(write(f.client, "ne2\nrest!", 9), 9);
-    PyObject *env = environ_build(&f.c);
+    PyObject *env = environ_build(&f.r);
     assert_bytes(call_input(env, "readline", NULL, 0), "line1\n");
     assert_bytes(call_input(env, "readline", "l", 3), "lin");
     assert_bytes(call_input(env, "readline", NULL, 0), "e2\n");
     assert_bytes(call_input(env, "read", "l", 2), "re");
     assert_bytes(call_input(env, "read", NULL, 0), "st!");
     assert_bytes(call_input(env, "read", NULL, 0), "");
-    ck_assert_int_eq(f.c.body, BODY_NONE);
+    ck_assert_int_eq(f.r.body_state, BODY_NONE);
     Py_DECREF(env);
     fixture_close(&f);
 }
@@ -163,8 +173,8 @@ START_TEST(input_never_reads_past_the_body)
     static const char raw[] = "POST / HTTP/1.1\r\nContent-Length: 4\r\n\r\nabcdGET /next";
     struct fixture f;
     fixture_open(&f, raw, sizeof(raw) - 1);
-    ck_assert(f.c.extra_bytes);
-    PyObject *env = environ_build(&f.c);
+    ck_assert(f.r.extra_bytes);
+    PyObject *env = environ_build(&f.r);
     assert_bytes(call_input(env, "read", "l", 100), "abcd");
     assert_bytes(call_input(env, "read", NULL, 0), "");
     Py_DECREF(env);
@@ -179,7 +189,7 @@ START_TEST(input_chunked_lines_and_iteration)
     fixture_open(&f, raw, sizeof(raw) - 1);
     static const char more[] = "3\r\nd\nx\r\n0\r\n\r\n";
     ck_assert_int_eq(write(f.client, more, sizeof(more) - 1), (ssize_t)sizeof(more) - 1);
-    PyObject *env = environ_build(&f.c);
+    PyObject *env = environ_build(&f.r);
     PyObject *lines = call_input(env, "readlines", NULL, 0);
     ck_assert_ptr_nonnull(lines);
     ck_assert_int_eq(PyList_GET_SIZE(lines), 3);
@@ -197,22 +207,22 @@ START_TEST(input_timeout_and_early_close)
     static const char raw[] = "POST / HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc";
     struct fixture f;
     fixture_open(&f, raw, sizeof(raw) - 1);
-    f.c.body_timeout_ms = 50;
-    PyObject *env = environ_build(&f.c);
+    f.r.body_timeout_ms = 50;
+    PyObject *env = environ_build(&f.r);
     PyObject *r = call_input(env, "read", NULL, 0);
     ck_assert_ptr_null(r);
     ck_assert(PyErr_ExceptionMatches(PyExc_OSError));
     PyErr_Clear();
-    ck_assert_int_eq(f.c.error_status, 408);
+    ck_assert_int_eq(f.r.error_status, 408);
     Py_DECREF(env);
     fixture_close(&f);
 
     fixture_open(&f, raw, sizeof(raw) - 1);
     shutdown(f.client, SHUT_WR);
-    env = environ_build(&f.c);
+    env = environ_build(&f.r);
     ck_assert_ptr_null(call_input(env, "read", "l", 10));
     PyErr_Clear();
-    ck_assert_int_eq(f.c.error_status, 400);
+    ck_assert_int_eq(f.r.error_status, 400);
     Py_DECREF(env);
     fixture_close(&f);
 }
@@ -224,9 +234,9 @@ START_TEST(input_sends_100_continue_on_first_read)
         "POST / HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n";
     struct fixture f;
     fixture_open(&f, raw, sizeof(raw) - 1);
-    ck_assert(f.c.expect_continue);
+    ck_assert(f.r.expect_continue);
     ck_assert_int_eq(write(f.client, "hi", 2), 2);
-    PyObject *env = environ_build(&f.c);
+    PyObject *env = environ_build(&f.r);
     assert_bytes(call_input(env, "read", NULL, 0), "hi");
     char got[64] = {0};
     ck_assert_int_gt(read(f.client, got, sizeof(got) - 1), 0);
@@ -241,11 +251,114 @@ START_TEST(input_detached_after_request)
     static const char raw[] = "GET / HTTP/1.1\r\n\r\n";
     struct fixture f;
     fixture_open(&f, raw, sizeof(raw) - 1);
-    PyObject *env = environ_build(&f.c);
-    input_end_request();
+    PyObject *env = environ_build(&f.r);
+    input_detach(&f.r);
     ck_assert_ptr_null(call_input(env, "read", NULL, 0));
     ck_assert(PyErr_ExceptionMatches(PyExc_ValueError));
     PyErr_Clear();
+    Py_DECREF(env);
+    fixture_close(&f);
+}
+END_TEST
+
+/* Call a Python callable with one argument built from fmt; the result (new). */
+static PyObject *call1(PyObject *fn, const char *fmt, const char *arg)
+{
+    PyObject *r = PyObject_CallFunction(fn, fmt, arg);
+    ck_assert_msg(r != NULL, "call failed");
+    return r;
+}
+
+/* Everything the client end of f received, after the server end closed. */
+static const char *received(struct fixture *f, char *out, size_t cap)
+{
+    ssize_t n, total = 0;
+    conn_close(&f->c, false);
+    while ((n = read(f->client, out + total, cap - 1 - (size_t)total)) > 0)
+        total += n;
+    out[total] = '\0';
+    return out;
+}
+
+/* Two requests in flight in one process, as in a threaded worker: their
+ * start_response, write() and wsgi.input calls interleave, and each
+ * response and each body stays with its own request. */
+START_TEST(two_requests_in_flight)
+{
+    static const char raw_a[] = "POST /a HTTP/1.1\r\nContent-Length: 3\r\n\r\nAAA";
+    static const char raw_b[] = "POST /b HTTP/1.0\r\nContent-Length: 4\r\n\r\nBBBB";
+    char out_a[4096], out_b[4096];
+    struct fixture a, b;
+    fixture_open(&a, raw_a, sizeof(raw_a) - 1);
+    fixture_open(&b, raw_b, sizeof(raw_b) - 1);
+    ck_assert_ptr_ne(a.r.start_response, b.r.start_response);
+    ck_assert_ptr_nonnull(a.r.environ = environ_build(&a.r));
+    ck_assert_ptr_nonnull(b.r.environ = environ_build(&b.r));
+
+    PyObject *wa = PyObject_CallFunction(a.r.start_response, "s[(ss)]", "200 OK", "X-Who", "a");
+    PyObject *wb =
+        PyObject_CallFunction(b.r.start_response, "s[(ss)]", "201 Created", "X-Who", "b");
+    ck_assert_ptr_nonnull(wa);
+    ck_assert_ptr_nonnull(wb);
+    ck_assert_ptr_ne(wa, wb);
+    assert_bytes(call_input(b.r.environ, "read", NULL, 0), "BBBB");
+    Py_DECREF(call1(wb, "y", "b1"));
+    Py_DECREF(call1(wa, "y", "a1"));
+    assert_bytes(call_input(a.r.environ, "read", NULL, 0), "AAA");
+    /* A second start_response is an error for a alone; b goes on. */
+    ck_assert_ptr_null(PyObject_CallFunction(a.r.start_response, "s[]", "500 Oops"));
+    ck_assert(PyErr_ExceptionMatches(PyExc_AssertionError));
+    PyErr_Clear();
+    Py_DECREF(call1(wb, "y", "b2"));
+    Py_DECREF(call1(wa, "y", "a2"));
+    ck_assert_int_eq(response_finish(&a.r.resp), 0);
+    ck_assert_int_eq(response_finish(&b.r.resp), 0);
+    ck_assert_int_eq(a.r.resp.status, 200);
+    ck_assert_int_eq(b.r.resp.status, 201);
+    ck_assert_int_eq((int)a.r.resp.body_sent, 4);
+    ck_assert_int_eq((int)b.r.resp.body_sent, 4);
+
+    received(&a, out_a, sizeof(out_a));
+    received(&b, out_b, sizeof(out_b));
+    ck_assert_msg(strncmp(out_a, "HTTP/1.1 200 OK\r\n", 17) == 0, "a got: %s", out_a);
+    ck_assert_msg(strstr(out_a, "X-Who: a\r\n") && !strstr(out_a, "X-Who: b"), "a got: %s", out_a);
+    ck_assert_msg(strstr(out_a, "\r\n\r\n2\r\na1\r\n2\r\na2\r\n0\r\n\r\n"), "a got: %s", out_a);
+    ck_assert_msg(strncmp(out_b, "HTTP/1.0 201 Created\r\n", 22) == 0, "b got: %s", out_b);
+    ck_assert_msg(strstr(out_b, "X-Who: b\r\n") && !strstr(out_b, "X-Who: a"), "b got: %s", out_b);
+    ck_assert_msg(strstr(out_b, "\r\n\r\nb1b2") != NULL, "b got: %s", out_b);
+    Py_DECREF(wa);
+    Py_DECREF(wb);
+    wsgi_request_end(&a.r);
+    wsgi_request_end(&b.r);
+    fixture_close(&a);
+    fixture_close(&b);
+}
+END_TEST
+
+/* A trusted forwarder's SCRIPT_NAME header, then a header that maps to the
+ * same environ key: the first one's value was borrowed from the dict and
+ * freed by the second (a use-after-free under ASan).  As in Gunicorn's
+ * create(), SCRIPT_NAME is the last SCRIPT_NAME header's value, and
+ * HTTP_SCRIPT_NAME joins both. */
+START_TEST(script_name_header_then_colliding_header)
+{
+    static const char raw[] = "GET /abc/x HTTP/1.1\r\nSCRIPT_NAME: /abc\r\n"
+                              "Script-Name: /zzz\r\n\r\n";
+    struct http_options trusting = opts;
+    static const char *const fwd[] = {"SCRIPT_NAME", "PATH_INFO"};
+    trusting.flags |= HTTP_TRUSTED_PEER;
+    trusting.forwarder_headers = fwd;
+    trusting.num_forwarder_headers = 2;
+    struct fixture f;
+    struct http_options saved = opts;
+    opts = trusting;
+    fixture_open(&f, raw, sizeof(raw) - 1);
+    opts = saved;
+    PyObject *env = environ_build(&f.r);
+    ck_assert_msg(env != NULL, "environ_build failed");
+    ck_assert_str_eq(env_str(env, "SCRIPT_NAME"), "/abc");
+    ck_assert_str_eq(env_str(env, "PATH_INFO"), "/x");
+    ck_assert_ptr_nonnull(strstr(env_str(env, "HTTP_SCRIPT_NAME"), "/abc"));
     Py_DECREF(env);
     fixture_close(&f);
 }
@@ -260,7 +373,7 @@ START_TEST(errors_stream_writes_to_the_error_log)
     static const char raw[] = "GET / HTTP/1.1\r\n\r\n";
     struct fixture f;
     fixture_open(&f, raw, sizeof(raw) - 1);
-    PyObject *env = environ_build(&f.c);
+    PyObject *env = environ_build(&f.r);
     PyObject *errors = PyDict_GetItemString(env, "wsgi.errors");
     PyObject *r = PyObject_CallMethod(errors, "write", "s", "one\n");
     ck_assert_int_eq(PyLong_AsLong(r), 4);
@@ -376,31 +489,44 @@ static PyObject *app(const char *name)
     return a;
 }
 
-/* Serve raw with app `name`; return the whole response text (static buffer). */
-static const char *serve(const char *name, const char *raw, struct wsgi_result *res)
+/* What the access log would say of a request served. */
+struct outcome {
+    int status;         /* status sent (0 if none) */
+    int64_t body_bytes; /* body bytes sent */
+};
+
+/* Serve raw with app `name` the way the worker's serve() does (environ,
+ * pre_request, the app, close, close(), post_request); return the whole
+ * response text (static buffer). */
+static const char *serve(const char *name, const char *raw, struct outcome *res)
 {
     static char out[65536];
     struct fixture f;
     fixture_open(&f, raw, strlen(raw));
     PyObject *a = app(name);
-    wsgi_handle(a, &f.c, res);
+    struct request *r = &f.r;
+    if ((r->environ = environ_build(r)) != NULL && hooks_pre_request(r) == 0)
+        wsgi_call_app(a, r);
+    else
+        wsgi_answer_error(r);
     Py_DECREF(a);
-    close(f.c.fd); /* as the worker does: close first, then the app's close() */
-    f.c.fd = -1;
-    wsgi_end_request();
+    conn_close(&f.c, false); /* as the worker does: close first, then the app's close() */
+    res->status = r->resp.status;
+    res->body_bytes = (int64_t)r->resp.body_sent;
+    wsgi_close_result(r);
+    hooks_post_request(r);
+    wsgi_request_end(r);
     ssize_t n, total = 0;
     while ((n = read(f.client, out + total, sizeof(out) - 1 - (size_t)total)) > 0)
         total += n;
     out[total] = '\0';
-    close(f.client);
-    free(f.c.buf);
-    input_end_request();
+    fixture_close(&f);
     return out;
 }
 
 START_TEST(handle_list_result)
 {
-    struct wsgi_result res;
+    struct outcome res;
     const char *out = serve("hello", "GET / HTTP/1.1\r\n\r\n", &res);
     ck_assert_int_eq(res.status, 200);
     ck_assert_int_eq(res.body_bytes, 5);
@@ -412,7 +538,7 @@ END_TEST
 
 START_TEST(handle_generator_is_chunked_and_closed_once)
 {
-    struct wsgi_result res;
+    struct outcome res;
     const char *out = serve("gen", "GET / HTTP/1.1\r\n\r\n", &res);
     ck_assert_ptr_nonnull(strstr(out, "Transfer-Encoding: chunked\r\n"));
     ck_assert_ptr_nonnull(strstr(out, "\r\n\r\n1\r\na\r\n1\r\nb\r\n0\r\n\r\n"));
@@ -424,7 +550,7 @@ END_TEST
 
 START_TEST(handle_exception_before_headers_is_500)
 {
-    struct wsgi_result res;
+    struct outcome res;
     const char *out = serve("boom", "GET / HTTP/1.1\r\n\r\n", &res);
     ck_assert_int_eq(res.status, 500);
     ck_assert(strncmp(out, "HTTP/1.1 500 Internal Server Error\r\n", 36) == 0);
@@ -433,7 +559,7 @@ END_TEST
 
 START_TEST(handle_exception_after_headers_keeps_partial_body)
 {
-    struct wsgi_result res;
+    struct outcome res;
     const char *out = serve("boom_late", "GET / HTTP/1.1\r\n\r\n", &res);
     ck_assert_int_eq(res.status, 200);
     ck_assert_ptr_nonnull(strstr(out, "first"));
@@ -443,7 +569,7 @@ END_TEST
 
 START_TEST(handle_bad_header_is_500_and_never_written)
 {
-    struct wsgi_result res;
+    struct outcome res;
     const char *out = serve("bad_header", "GET / HTTP/1.1\r\n\r\n", &res);
     ck_assert_int_eq(res.status, 500);
     ck_assert_ptr_null(strstr(out, "Evil"));
@@ -452,7 +578,7 @@ END_TEST
 
 START_TEST(handle_write_callable_and_head)
 {
-    struct wsgi_result res;
+    struct outcome res;
     const char *out = serve("writer", "GET / HTTP/1.1\r\n\r\n", &res);
     ck_assert_ptr_nonnull(strstr(out, "written"));
     ck_assert_ptr_nonnull(strstr(out, "yielded"));
@@ -464,7 +590,7 @@ END_TEST
 
 START_TEST(handle_exc_info_replaces_status)
 {
-    struct wsgi_result res;
+    struct outcome res;
     const char *out = serve("exc_info", "GET / HTTP/1.1\r\n\r\n", &res);
     ck_assert_int_eq(res.status, 503);
     ck_assert(strncmp(out, "HTTP/1.1 503 Oops\r\n", 19) == 0);
@@ -474,7 +600,7 @@ END_TEST
 
 START_TEST(handle_file_wrapper_sendfile)
 {
-    struct wsgi_result res;
+    struct outcome res;
     const char *out = serve("file", "GET / HTTP/1.0\r\n\r\n", &res);
     ck_assert_int_eq(res.body_bytes, 12);
     ck_assert_ptr_nonnull(strstr(out, "\r\n\r\nfile content"));
@@ -600,7 +726,7 @@ START_TEST(request_hooks)
     cfg.config_read = strdup(path);
     ck_assert_msg(hooks_load(&cfg, 4242, err, sizeof(err)) == 0, "%s", err);
 
-    struct wsgi_result res;
+    struct outcome res;
     serve("hello", "GET /a?b=1 HTTP/1.0\r\nX-Y: z\r\n\r\n", &res);
     ck_assert_int_eq(res.status, 200);
     const char *out = serve("hello", "GET /no HTTP/1.1\r\n\r\n", &res);
@@ -780,6 +906,8 @@ static Suite *wsgi_suite(void)
     tcase_add_test(tc, input_timeout_and_early_close);
     tcase_add_test(tc, input_sends_100_continue_on_first_read);
     tcase_add_test(tc, input_detached_after_request);
+    tcase_add_test(tc, two_requests_in_flight);
+    tcase_add_test(tc, script_name_header_then_colliding_header);
     tcase_add_test(tc, errors_stream_writes_to_the_error_log);
     tcase_add_test(tc, access_log_atoms);
     tcase_add_test(tc, handle_list_result);
