@@ -18,6 +18,14 @@
 #include <stddef.h>
 
 /*
+ * signals_master - the signals the master catches (arbiter.h says what each
+ * means), in one list: the arbiter routes them to its pipe, and a worker
+ * sets them back to their default action right after fork.
+ */
+extern const int signals_master[];
+extern const size_t signals_master_count;
+
+/*
  * signals_init - create a fresh pipe (both ends non-blocking, close-on-exec),
  * closing the one this process had (a forked worker must not share the
  * master's pipe), and route each signal in sigs[0..n) to it.  SIGPIPE is set
