@@ -93,11 +93,6 @@ int signals_next(void)
     }
 }
 
-void signals_notify(int signo)
-{
-    record_signal(signo);
-}
-
 void signals_default(const int *sigs, size_t n)
 {
     for (size_t i = 0; i < n; i++)

@@ -43,9 +43,6 @@ int signals_pending(void);
 /* signals_next - the next recorded signal number, or 0 when none is waiting. */
 int signals_next(void);
 
-/* signals_notify - record signo as if it had arrived (for the loops' own wake-ups). */
-void signals_notify(int signo);
-
 /*
  * signals_default - restore the default action for sigs[0..n) and close the
  * pipe.  Used by a worker right after fork, before it sets up its own.
