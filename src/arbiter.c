@@ -58,9 +58,6 @@ static struct {
     const char *halt_reason;
 } arb;
 
-static const int master_signals[] = {SIGHUP,  SIGINT,  SIGQUIT, SIGTERM, SIGCHLD,
-                                     SIGTTIN, SIGTTOU, SIGUSR1, SIGUSR2, SIGWINCH};
-
 /* ---- the config file's master hooks -------------------------------------- */
 
 /* Run one of the master's hooks (master_hooks.c); a failure is logged.
@@ -352,8 +349,7 @@ int arbiter_run(const struct config *cfg, struct listener *listeners, size_t num
     arb.beats_map = mmap(NULL, MAX_SLOTS * sizeof(int64_t), PROT_READ | PROT_WRITE,
                          MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     arb.beats = arb.beats_map;
-    if (arb.beats_map == MAP_FAILED ||
-        signals_init(master_signals, sizeof(master_signals) / sizeof(master_signals[0])) < 0) {
+    if (arb.beats_map == MAP_FAILED || signals_init(signals_master, signals_master_count) < 0) {
         log_msg(LOG_ERROR, "Cannot start the master: %s", strerror(errno));
         return 1;
     }

@@ -8,14 +8,18 @@
  * each as one line:
  *   usage errors (bad option, bad address)       exit 2
  *   cannot bind, cannot open a log, bad --chdir  exit 1
+ *   the pid file names a live process            exit 1 (before anything is bound)
  *   a worker failed to boot                      exit 3 (from the arbiter)
  *   the app failed to load                       exit 4 (from the arbiter, or --preload)
  */
 #include <errno.h>
+#include <limits.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "arbiter.h"
@@ -165,13 +169,87 @@ static int settled(enum config_result res, struct config *cfg, const char *err, 
     return res == CONFIG_ERROR ? EXIT_USAGE : 0;
 }
 
-static int write_pidfile(const char *path)
+/* ---- the pid file, kept as Gunicorn's pidfile.py keeps it ---------------- */
+
+/* The pid written in path: > 0, or 0 when there is none (no file, or no pid
+ * in it).  -1 with errno when the file is there but cannot be read. */
+static long pidfile_read(const char *path)
 {
-    FILE *f = fopen(path, "w");
+    char buf[32], *end;
+    FILE *f = fopen(path, "r");
     if (f == NULL)
+        return errno == ENOENT ? 0 : -1;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    int failed = ferror(f);
+    fclose(f);
+    if (failed) {
+        errno = EIO;
         return -1;
-    fprintf(f, "%d\n", (int)getpid());
-    return fclose(f);
+    }
+    buf[n] = '\0';
+    errno = 0;
+    long pid = strtol(buf, &end, 10);
+    while (*end == ' ' || *end == '\t' || *end == '\n' || *end == '\r')
+        end++;
+    /* Garbage, an empty file, or a pid kill(2) would read as a group: stale. */
+    if (errno != 0 || end == buf || *end != '\0' || pid <= 0 || pid > INT_MAX)
+        return 0;
+    return pid;
+}
+
+/*
+ * Is another greenhorn (or anything) running on the pid in path?  Returns
+ * that pid, 0 when the file is absent or stale (no pid in it, a dead one,
+ * or our own: a container's pid 1 may find its last life's file), or -1
+ * with err.  EPERM from kill(pid, 0) means alive, as in Gunicorn.
+ */
+static long pidfile_running(const char *path, char *err, size_t errlen)
+{
+    long pid = pidfile_read(path);
+    if (pid < 0) {
+        snprintf(err, errlen, "--pid: cannot read '%s': %s", path, strerror(errno));
+        return -1;
+    }
+    if (pid == 0 || pid == (long)getpid() || (kill((pid_t)pid, 0) < 0 && errno != EPERM))
+        return 0;
+    snprintf(err, errlen, "--pid: '%s': already running on PID %ld (or the pid file is stale)",
+             path, pid);
+    return pid;
+}
+
+/* Write our pid to path: a temp file beside it, renamed over it, so that a
+ * reader sees the old file or the whole new one, never an empty one. */
+static int write_pidfile(const char *path, char *err, size_t errlen)
+{
+    char tmp[4200], line[32];
+    if (pidfile_running(path, err, errlen) != 0) /* one may have started since we looked */
+        return -1;
+    int len = snprintf(line, sizeof line, "%d\n", (int)getpid());
+    if ((size_t)snprintf(tmp, sizeof tmp, "%s.XXXXXX", path) >= sizeof tmp) {
+        errno = ENAMETOOLONG;
+    } else {
+        int fd = mkstemp(tmp);
+        if (fd >= 0) {
+            errno = ENOSPC; /* what a short write means */
+            bool ok = fchmod(fd, 0644) == 0 && write(fd, line, (size_t)len) == len;
+            ok = close(fd) == 0 && ok && rename(tmp, path) == 0;
+            if (ok)
+                return 0;
+            int saved = errno;
+            unlink(tmp);
+            errno = saved;
+        }
+    }
+    snprintf(err, errlen, "--pid: cannot write '%s': %s", path, strerror(errno));
+    return -1;
+}
+
+/* On exit: remove the pid file only if it still names us (someone may have
+ * replaced it, or a newer greenhorn taken it over). */
+static void remove_pidfile(const char *path)
+{
+    if (pidfile_read(path) == (long)getpid())
+        unlink(path);
 }
 
 /* --preload: start Python and import the app in the master, before fork. */
@@ -226,7 +304,8 @@ int main(int argc, char **argv)
     struct listener listeners[CONFIG_MAX_BINDS];
     char err[1024];
     int code = 1, nbound = 0;
-    bool ran = false; /* the master loop ran */
+    bool ran = false;       /* the master loop ran */
+    bool wrote_pid = false; /* the pid file is ours to remove */
     void *app = NULL;
 
     /* The application may be named by a config file, read next. */
@@ -243,6 +322,13 @@ int main(int argc, char **argv)
     if (cfg.chdir != NULL && chdir(cfg.chdir) < 0) {
         snprintf(err, sizeof(err), "--chdir: cannot enter '%s': %s", cfg.chdir, strerror(errno));
         goto fail;
+    }
+    /* A live pid in the pid file: refuse before binding anything or starting
+     * the hooks, in one line on stderr as Gunicorn does (and leave it be). */
+    if (cfg.pidfile != NULL && !cfg.check_config && pidfile_running(cfg.pidfile, err, sizeof err)) {
+        fprintf(stderr, "greenhorn: error: %s\n", err);
+        config_free(&cfg);
+        return 1;
     }
     if (log_open(cfg.log_level, cfg.error_logfile, cfg.access_logfile, err, sizeof(err)) < 0)
         goto fail;
@@ -274,9 +360,10 @@ int main(int argc, char **argv)
     }
     if (give_files(&cfg, listeners, nbound, err, sizeof(err)) < 0) /* the unix sockets */
         goto fail;
-    if (cfg.pidfile != NULL && write_pidfile(cfg.pidfile) < 0) {
-        snprintf(err, sizeof(err), "--pid: cannot write '%s': %s", cfg.pidfile, strerror(errno));
-        goto fail;
+    if (cfg.pidfile != NULL) { /* now that we listen */
+        if (write_pidfile(cfg.pidfile, err, sizeof(err)) < 0)
+            goto fail;
+        wrote_pid = true;
     }
     if (cfg.preload && (app = preload_app(&cfg, err, sizeof(err))) == NULL) {
         code = WORKER_EXIT_APP_ERROR;
@@ -292,8 +379,8 @@ fail:
 done:
     for (int i = 0; i < nbound; i++)
         bind_close(&listeners[i]);
-    if (cfg.pidfile != NULL)
-        unlink(cfg.pidfile);
+    if (wrote_pid)
+        remove_pidfile(cfg.pidfile);
     if (ran) /* after the pid file is gone, as in Gunicorn's halt() */
         on_exit_hook(&cfg);
     master_hooks_stop();

@@ -12,6 +12,10 @@
 #include <string.h>
 #include <unistd.h>
 
+const int signals_master[] = {SIGHUP,  SIGINT,  SIGQUIT, SIGTERM, SIGCHLD,
+                              SIGTTIN, SIGTTOU, SIGUSR1, SIGUSR2, SIGWINCH};
+const size_t signals_master_count = sizeof(signals_master) / sizeof(signals_master[0]);
+
 static int pipe_fds[2] = {-1, -1};
 
 /* Also recorded: "something arrived".  A busy worker reads this flag
@@ -87,11 +91,6 @@ int signals_next(void)
             continue;
         return 0; /* EAGAIN: nothing waiting */
     }
-}
-
-void signals_notify(int signo)
-{
-    record_signal(signo);
 }
 
 void signals_default(const int *sigs, size_t n)

@@ -18,6 +18,14 @@
 #include <stddef.h>
 
 /*
+ * signals_master - the signals the master catches (arbiter.h says what each
+ * means), in one list: the arbiter routes them to its pipe, and a worker
+ * sets them back to their default action right after fork.
+ */
+extern const int signals_master[];
+extern const size_t signals_master_count;
+
+/*
  * signals_init - create a fresh pipe (both ends non-blocking, close-on-exec),
  * closing the one this process had (a forked worker must not share the
  * master's pipe), and route each signal in sigs[0..n) to it.  SIGPIPE is set
@@ -34,9 +42,6 @@ int signals_pending(void);
 
 /* signals_next - the next recorded signal number, or 0 when none is waiting. */
 int signals_next(void);
-
-/* signals_notify - record signo as if it had arrived (for the loops' own wake-ups). */
-void signals_notify(int signo);
 
 /*
  * signals_default - restore the default action for sigs[0..n) and close the

@@ -399,8 +399,6 @@ static void run_loop(struct worker *w)
 
 /* ---- a worker's life ---------------------------------------------------- */
 
-static const int master_signals[] = {SIGHUP,  SIGINT,  SIGQUIT, SIGTERM, SIGCHLD,
-                                     SIGTTIN, SIGTTOU, SIGUSR1, SIGUSR2, SIGWINCH};
 static const int worker_signals[] = {SIGTERM, SIGUSR1};
 
 /*
@@ -412,7 +410,7 @@ static const int worker_signals[] = {SIGTERM, SIGUSR1};
  */
 static int setup_signals(void)
 {
-    signals_default(master_signals, sizeof(master_signals) / sizeof(master_signals[0]));
+    signals_default(signals_master, signals_master_count);
     if (signals_init(worker_signals, sizeof(worker_signals) / sizeof(worker_signals[0])) < 0)
         return -1;
     signal(SIGWINCH, SIG_IGN);
