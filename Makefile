@@ -16,7 +16,7 @@
 #   make bench      wrk, greenhorn side by side with Gunicorn and friends
 #   make bench-workers  the worker-count study: req/s and p99 for 1 .. (2 x cores) + 3 workers
 #   make bench-callgrind  instructions per request of one worker, under callgrind
-#   make lint       cppcheck and clang-format --dry-run
+#   make lint       the include rules, cppcheck and clang-format --dry-run
 #   make deps       install missing Debian packages (apt-get)
 
 # Debian's own Python, never the first python3 on PATH (it may be a pyenv one).
@@ -32,7 +32,7 @@ CC      ?= cc
 OPT     ?= -O2
 WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wformat=2 -Wpointer-arith -Wcast-qual -Wvla
-CFLAGS  := -std=c11 -D_GNU_SOURCE $(OPT) -g $(WARN) $(PY_CFLAGS) \
+CFLAGS  := -std=c11 -D_GNU_SOURCE $(OPT) -g $(WARN) -Isrc $(PY_CFLAGS) \
            -DGREENHORN_PYTHON='"$(PY_EXE)"' $(EXTRA_CFLAGS)
 LDFLAGS := $(EXTRA_LDFLAGS)
 LDLIBS  := $(PY_LIBS) -lm
@@ -41,7 +41,9 @@ LDLIBS  := $(PY_LIBS) -lm
 BUILD   ?= build
 BIN     ?= greenhorn
 
-SRC      := $(wildcard src/*.c)
+# The core (src/*.c: the nine stages, conn, request, log, pyembed, main)
+# and the optional features that plug into it (src/extras/, see plugins.h).
+SRC      := $(wildcard src/*.c src/extras/*.c)
 OBJ      := $(SRC:src/%.c=$(BUILD)/%.o)
 LIB_OBJ  := $(filter-out $(BUILD)/main.o,$(OBJ))
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
@@ -58,15 +60,15 @@ all: $(BIN)
 $(BIN): $(OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/%.o: src/%.c $(wildcard src/*.h) | $(BUILD)
+$(BUILD)/%.o: src/%.c $(wildcard src/*.h src/extras/*.h) | $(BUILD)/extras
 	$(CC) $(CFLAGS) -MMD -c -o $@ $<
 
-$(BUILD) $(BUILD)/tests:
+$(BUILD) $(BUILD)/tests $(BUILD)/extras:
 	mkdir -p $@
 
 # One test binary per stage: tests/unit/test_http.c -> build/tests/test_http.
 $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJ) tests/unit/unit.h | $(BUILD)/tests
-	$(CC) $(CFLAGS) -Isrc $(LDFLAGS) -o $@ $< $(LIB_OBJ) $(CHECK_LIBS) $(LDLIBS)
+	$(CC) $(CFLAGS) -Isrc/extras $(LDFLAGS) -o $@ $< $(LIB_OBJ) $(CHECK_LIBS) $(LDLIBS)
 
 # ---- the two commands of the README -------------------------------------
 
@@ -150,14 +152,16 @@ fuzz: | $(BUILD)
 	  > $(BUILD)/fuzz.log 2>&1; rc=$$?; grep -E '^(#[0-9]+.*DONE|stat::|==[0-9]+==|SUMMARY|artifact)' \
 	  $(BUILD)/fuzz.log; exit $$rc
 
+# The layout rules too: the core never includes an extra, and no include cycle.
 lint:
+	$(PYTHON) scripts/check_layout.py src
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 	  --std=c11 --inline-suppr -D_GNU_SOURCE --suppress=missingIncludeSystem \
 	  --library=python src
-	clang-format --dry-run --Werror src/*.c src/*.h tests/unit/*.c tests/unit/*.h tests/fuzz/*.c
+	clang-format --dry-run --Werror src/*.c src/*.h src/extras/*.c src/extras/*.h tests/unit/*.c tests/unit/*.h tests/fuzz/*.c
 
 format:
-	clang-format -i src/*.c src/*.h tests/unit/*.c tests/unit/*.h tests/fuzz/*.c
+	clang-format -i src/*.c src/*.h src/extras/*.c src/extras/*.h tests/unit/*.c tests/unit/*.h tests/fuzz/*.c
 
 deps:
 	@sh scripts/deps.sh

@@ -29,7 +29,7 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "master_hooks.h"
+#include "plugins.h"
 #include "signals.h"
 #include "worker.h"
 #include "wsgi.h"
@@ -49,6 +49,7 @@ static struct {
     struct listener *listeners;
     size_t num_listeners;
     void *app;
+    const struct plugins *plugins; /* the extras' slots (plugins.h) */
     struct proc procs[MAX_SLOTS];
     volatile int64_t *beats; /* MAX_SLOTS heartbeats, shared with workers */
     void *beats_map;         /* the same memory, for munmap */
@@ -60,8 +61,9 @@ static struct {
 
 /* ---- the config file's master hooks -------------------------------------- */
 
-/* Run one of the master's hooks (master_hooks.c); a failure is logged.
- * Returns 0, or -1 if it failed. */
+/* Run one of the master's hooks, when an extra runs them (the config
+ * file's, in the hook process); a failure is logged.  Returns 0, or -1 if
+ * it failed. */
 static int run_hook(enum master_hook which, int pid, int age, int new_value, int old_value)
 {
     char why[512];
@@ -71,7 +73,7 @@ static int run_hook(enum master_hook which, int pid, int age, int new_value, int
                                .worker_age = age,
                                .new_value = new_value,
                                .old_value = old_value};
-    if (master_hooks_call(&call, why, sizeof why) == 0)
+    if (arb.plugins->master_hook == NULL || arb.plugins->master_hook(&call, why, sizeof why) == 0)
         return 0;
     log_msg(LOG_ERROR, "%s", why);
     return -1;
@@ -108,6 +110,7 @@ static int spawn_worker(int slot)
         .master_pid = getpid(),
         .preloaded = arb.app != NULL,
         .app = arb.app,
+        .plugins = arb.plugins,
     };
     arb.beats[slot] = conn_now_ms(); /* a fresh worker gets a full timeout to boot */
     run_hook(MASTER_PRE_FORK, -1, ctx.age, 0, 0);
@@ -115,7 +118,8 @@ static int spawn_worker(int slot)
         wsgi_fork_prepare();
     pid_t pid = fork();
     if (pid == 0) {
-        master_hooks_forget();
+        if (arb.plugins->master_forget != NULL)
+            arb.plugins->master_forget();
         exit(worker_main(&ctx)); /* exit(), not _exit(): flush stdio and coverage data */
     }
     if (arb.app != NULL)
@@ -194,7 +198,7 @@ static void note_exit(struct proc *p, int status)
  * not halt the master (Gunicorn stops before child_exit then). */
 static void reaped(pid_t pid, int status)
 {
-    if (master_hooks_reaped(pid, status))
+    if (arb.plugins->master_reaped != NULL && arb.plugins->master_reaped(pid, status))
         return;
     for (int i = 0; i < MAX_SLOTS; i++) {
         struct proc *p = &arb.procs[i];
@@ -338,10 +342,11 @@ static void log_start(void)
 }
 
 int arbiter_run(const struct config *cfg, struct listener *listeners, size_t num_listeners,
-                void *app)
+                void *app, const struct plugins *plugins)
 {
     memset(&arb, 0, sizeof(arb));
     arb.cfg = cfg;
+    arb.plugins = plugins;
     arb.listeners = listeners;
     arb.num_listeners = num_listeners;
     arb.app = app;

@@ -20,15 +20,17 @@
 
 #include "bind.h"
 #include "config.h"
+#include "plugins.h"
 
 /*
  * arbiter_run - run the master loop until it is told to stop or must halt.
- * app is the preloaded app (--preload) or NULL.  Returns the process exit
+ * app is the preloaded app (--preload) or NULL; plugins the extras' slots
+ * (every worker gets them too).  Returns the process exit
  * code: 0 after TERM/INT/QUIT, 3 when a worker failed to boot, 4 when the
  * app failed to load (a worker exited with that code: respawning would only
  * fail again, so the master halts, as Gunicorn's does).
  */
 int arbiter_run(const struct config *cfg, struct listener *listeners, size_t num_listeners,
-                void *app);
+                void *app, const struct plugins *plugins);
 
 #endif

@@ -473,30 +473,6 @@ int bind_listen(const struct bind_addr *addr, int backlog, struct listener *out,
     return explain(err, errlen, "unknown address kind %d", (int)addr->kind);
 }
 
-/* bind_activated - see bind.h. */
-int bind_activated(int max, char *err, size_t errlen)
-{
-    const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
-    char *end = NULL;
-    long n;
-
-    if (pid == NULL || fds == NULL)
-        return 0;
-    errno = 0;
-    n = strtol(pid, &end, 10);
-    if (errno != 0 || end == pid || *end != '\0' || n != (long)getpid())
-        return 0; /* meant for another process: leave it alone, as sd_listen_fds does */
-    errno = 0;
-    n = strtol(fds, &end, 10);
-    if (errno != 0 || end == fds || *end != '\0' || n < 1 || n > max)
-        return explain(err, errlen, "LISTEN_FDS: '%s' is not a number of sockets from 1 to %d", fds,
-                       max);
-    unsetenv("LISTEN_PID");
-    unsetenv("LISTEN_FDS");
-    unsetenv("LISTEN_FDNAMES");
-    return (int)n;
-}
-
 /*
  * bind_close - close l->fd and remove the socket file of a unix address that
  * bind_listen created (an adopted fd:// socket's file is not ours to remove).

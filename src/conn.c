@@ -31,11 +31,16 @@
 /* Linux moves under 2 GiB per sendfile call anyway. */
 #define SENDFILE_MAX (1024 * 1024 * 1024)
 
-int64_t conn_now_ms(void)
+int64_t conn_now_us(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+int64_t conn_now_ms(void)
+{
+    return conn_now_us() / 1000;
 }
 
 /* ---- the peer, as text ------------------------------------------------- */

@@ -34,8 +34,10 @@ struct conn {
     char peer_port[8];               /* REMOTE_PORT ("" for unix sockets) */
 };
 
-/* conn_now_ms - CLOCK_MONOTONIC in milliseconds: the one clock of every
- * deadline (timeouts) and of the heartbeat. */
+/* conn_now_us, conn_now_ms - CLOCK_MONOTONIC in microseconds or
+ * milliseconds: the one clock of every deadline (timeouts), of the
+ * heartbeat and of the access log's request time. */
+int64_t conn_now_us(void);
 int64_t conn_now_ms(void);
 
 /*

@@ -3,8 +3,9 @@
  *
  * Stage 5, parse (Gunicorn counterpart: gunicorn/http/message.py, body.py).
  * Owns: the request line, header fields, framing decisions (Content-Length or
- * chunked), the chunked-body decoder, trailer fields, the PROXY protocol
- * header, and every strictness rule of RFC 9112 that Gunicorn 26.x enforces.
+ * chunked), the chunked-body decoder, trailer fields, and every strictness
+ * rule of RFC 9112 that Gunicorn 26.x enforces.  (The PROXY protocol header
+ * that may come before a request is an extra: src/extras/proxy_protocol.c.)
  * Does not own: sockets, Python, or what to do with an error (the caller
  * sends the status this file chooses and closes).
  *
@@ -204,7 +205,8 @@ struct http_trailers {
 int http_parse_trailers(char *buf, size_t len, const struct http_options *opt,
                         struct http_trailers *t);
 
-/* PROXY protocol result. */
+/* What a PROXY protocol header said (filled by src/extras/proxy_protocol.c;
+ * the request carries it, environ.c and the access log read it). */
 struct http_proxy {
     bool present; /* false for "PROXY UNKNOWN", v2 LOCAL and v2 UNSPEC */
     char src_addr[64];
@@ -212,16 +214,5 @@ struct http_proxy {
     uint16_t src_port;
     uint16_t dst_port;
 };
-
-/*
- * http_parse_proxy - read a PROXY protocol v1 or v2 header at buf[0..len).
- * mode: 1 = v1 only, 2 = v2 only (the header is then required), 3 = either
- * or none (auto).
- * Returns bytes consumed (> 0), 0 when mode is auto and no PROXY header is
- * there, HTTP_NEED_MORE, or HTTP_ERROR (*status set to 400, *error to a
- * short static reason).  *out is written when the result is > 0.
- */
-int http_parse_proxy(const char *buf, size_t len, int mode, struct http_proxy *out, int *status,
-                     const char **error);
 
 #endif

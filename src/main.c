@@ -25,11 +25,19 @@
 #include "arbiter.h"
 #include "bind.h"
 #include "config.h"
-#include "config_file.h"
 #include "log.h"
-#include "master_hooks.h"
+#include "plugins.h"
 #include "worker.h"
 #include "wsgi.h"
+
+/* The extras: main.c is the only file of src/ that includes them. */
+#include "extras/access_log.h"
+#include "extras/config_file.h"
+#include "extras/hooks.h"
+#include "extras/master_hooks.h"
+#include "extras/proxy_protocol.h"
+#include "extras/systemd.h"
+#include "extras/user.h"
 
 #define EXIT_USAGE 2
 
@@ -58,12 +66,12 @@ static int bind_all(const struct config *cfg, struct listener *out, char *err, s
 {
     char fds[CONFIG_MAX_BINDS][16];
     const char *specs[CONFIG_MAX_BINDS];
-    int n = bind_activated(CONFIG_MAX_BINDS, err, errlen);
+    int n = systemd_listen_fds(CONFIG_MAX_BINDS, err, errlen);
 
     if (n < 0)
         return -1;
     for (int i = 0; i < n; i++) {
-        snprintf(fds[i], sizeof fds[i], "fd://%d", BIND_ACTIVATED_FIRST_FD + i);
+        snprintf(fds[i], sizeof fds[i], "fd://%d", SYSTEMD_FIRST_FD + i);
         specs[i] = fds[i];
     }
     if (n == 0) {
@@ -122,39 +130,29 @@ static enum config_result read_config_file(struct config *cfg, int argc, char **
 }
 
 /*
- * With --user / --group, the files the workers must use are given to that
- * user, as Gunicorn does: the log files (so a worker can reopen them on
- * USR1), right after they are opened, and then, with ls, the unix sockets.
- * Both are called right after the files are made, so relative paths mean
- * what they meant then.
+ * The extras this configuration uses, plugged into the stage drivers'
+ * slots (plugins.h).  A feature that is off leaves its slot NULL, which
+ * costs the core one comparison.
  */
-static int give_files(const struct config *cfg, const struct listener *ls, int n, char *err,
-                      size_t errlen)
+static void plug_extras(const struct config *cfg, struct plugins *p)
 {
-    uid_t uid;
-    gid_t gid;
-    char name[256];
-    const char *logs[] = {cfg->error_logfile, cfg->access_logfile};
-
-    if (cfg->user == NULL && cfg->group == NULL)
-        return 0;
-    if (config_user_ids(cfg, &uid, &gid, name, sizeof name, err, errlen) < 0)
-        return -1;
-    for (int i = 0; i < n; i++) {
-        if (ls[i].addr.kind == BIND_UNIX && chown(ls[i].addr.path, uid, gid) < 0) {
-            snprintf(err, errlen, "--user: cannot give %s to user %u: %s", ls[i].addr.path,
-                     (unsigned)uid, strerror(errno));
-            return -1;
-        }
+    memset(p, 0, sizeof(*p));
+    if (cfg->master_hooks != 0) { /* the config file defines a master hook */
+        p->master_hook = master_hooks_call;
+        p->master_reaped = master_hooks_reaped;
+        p->master_forget = master_hooks_forget;
     }
-    for (size_t i = 0; ls == NULL && i < sizeof logs / sizeof logs[0]; i++) {
-        if (logs[i] != NULL && strcmp(logs[i], "-") != 0 && chown(logs[i], uid, gid) < 0) {
-            snprintf(err, errlen, "--user: cannot give %s to user %u: %s", logs[i], (unsigned)uid,
-                     strerror(errno));
-            return -1;
-        }
+    if (cfg->config_read != NULL) { /* its worker hooks, if it defines any */
+        p->worker_event = hooks_worker_event;
+        p->pre_request = hooks_pre_request;
+        p->post_request = hooks_post_request;
     }
-    return 0;
+    if (cfg->user != NULL || cfg->group != NULL)
+        p->drop_privileges = user_drop_privileges;
+    if (cfg->proxy_protocol != CONFIG_PROXY_OFF)
+        p->proxy_header = proxy_take_header;
+    if (cfg->access_logfile != NULL)
+        p->access_log = access_log_request;
 }
 
 /* What a stage-1 result means for main: -1 to go on, else the exit status
@@ -302,6 +300,7 @@ int main(int argc, char **argv)
 {
     struct config cfg;
     struct listener listeners[CONFIG_MAX_BINDS];
+    struct plugins plugins;
     char err[1024];
     int code = 1, nbound = 0;
     bool ran = false;       /* the master loop ran */
@@ -334,7 +333,7 @@ int main(int argc, char **argv)
         goto fail;
     if (log_access_format(cfg.access_log_format, 1, err, sizeof(err)) < 0)
         goto fail; /* checked when read, so only out of memory gets here */
-    if (give_files(&cfg, NULL, 0, err, sizeof(err)) < 0) /* the log files */
+    if (user_give_files(&cfg, NULL, 0, err, sizeof(err)) < 0) /* the log files */
         goto fail;
     if (cfg.capture_output && log_capture_output() < 0) {
         snprintf(err, sizeof(err), "--capture-output: %s", strerror(errno));
@@ -358,7 +357,7 @@ int main(int argc, char **argv)
         nbound = 0;
         goto fail;
     }
-    if (give_files(&cfg, listeners, nbound, err, sizeof(err)) < 0) /* the unix sockets */
+    if (user_give_files(&cfg, listeners, nbound, err, sizeof(err)) < 0) /* the unix sockets */
         goto fail;
     if (cfg.pidfile != NULL) { /* now that we listen */
         if (write_pidfile(cfg.pidfile, err, sizeof(err)) < 0)
@@ -370,7 +369,8 @@ int main(int argc, char **argv)
         goto fail;
     }
 
-    code = arbiter_run(&cfg, listeners, (size_t)nbound, app);
+    plug_extras(&cfg, &plugins);
+    code = arbiter_run(&cfg, listeners, (size_t)nbound, app, &plugins);
     ran = true;
     goto done;
 

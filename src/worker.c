@@ -18,7 +18,6 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <grp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -31,7 +30,6 @@
 #include <unistd.h>
 
 #include "environ.h"
-#include "hooks.h"
 #include "input.h"
 #include "log.h"
 #include "pyembed.h"
@@ -56,33 +54,7 @@ struct worker {
     long long serve_limit; /* --max-requests plus this worker's jitter; 0 = no limit */
 };
 
-static int64_t now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /* ---- reading the request head ------------------------------------------ */
-
-/* Parse a PROXY protocol header at the start of buf, if configured; remove
- * it from the buffer.  Returns 1 done, 0 need more, or an HTTP status. */
-static int take_proxy_header(struct worker *w, struct request *r)
-{
-    int status = 400;
-    const char *why = NULL;
-    int mode = (int)w->cfg->proxy_protocol; /* V1 = 1, V2 = 2, AUTO = 3 */
-    int n = http_parse_proxy(r->head, r->head_read, mode, &r->proxy, &status, &why);
-    if (n == HTTP_NEED_MORE)
-        return 0;
-    if (n == HTTP_ERROR) {
-        log_msg(LOG_DEBUG, "Invalid PROXY header from %s: %s", r->conn->peer_addr, why ? why : "");
-        return status;
-    }
-    memmove(r->head, r->head + n, r->head_read - (size_t)n); /* nothing is parsed yet */
-    r->head_read -= (size_t)n;
-    return 1;
-}
 
 /*
  * Should the parser run again?  It parses the whole head from the start, so
@@ -129,7 +101,8 @@ static int read_head(struct worker *w, struct request *r)
 {
     size_t parsed_len = 0; /* head_read when the parser last ran */
     int64_t deadline = conn_now_ms() + (int64_t)w->cfg->header_timeout * 1000;
-    bool want_proxy = w->cfg->proxy_protocol != CONFIG_PROXY_OFF &&
+    const struct plugins *p = w->ctx->plugins;
+    bool want_proxy = p->proxy_header != NULL && w->cfg->proxy_protocol != CONFIG_PROXY_OFF &&
                       peer_allowed(r->conn, &w->cfg->proxy_allow_ips);
     for (;;) {
         if (r->head_read >= r->max_head)
@@ -149,11 +122,11 @@ static int read_head(struct worker *w, struct request *r)
         r->head_read += (size_t)n;
 
         if (want_proxy) {
-            int p = take_proxy_header(w, r);
-            if (p == 0)
+            int taken = p->proxy_header(r, w->cfg);
+            if (taken == 0)
                 continue;
-            if (p != 1)
-                return p;
+            if (taken != 1)
+                return taken;
             want_proxy = false;
         }
         if (!worth_parsing(r, parsed_len))
@@ -167,56 +140,6 @@ static int read_head(struct worker *w, struct request *r)
         if (done == HTTP_ERROR)
             return r->http.status;
     }
-}
-
-/* A header's value by name (ASCII case-insensitive), or NULL. */
-static const struct http_header *find_header(const struct http_request *h, const char *name,
-                                             size_t len)
-{
-    for (size_t i = 0; i < h->num_headers; i++)
-        if (h->headers[i].name_len == len && strncasecmp(h->headers[i].name, name, len) == 0)
-            return &h->headers[i];
-    return NULL;
-}
-
-/* One access-log line.  Every view points into memory the request owns
- * and that has not moved since the head was parsed: the head buffer (frozen)
- * and the response's own head buffer (freed by wsgi_request_end, later). */
-static void log_request(const struct request *r)
-{
-    if (!log_access_enabled())
-        return;
-    const struct http_request *h = &r->http;
-    const struct http_header *referer = find_header(h, "Referer", 7);
-    const struct http_header *agent = find_header(h, "User-Agent", 10);
-    size_t line_len;
-    const char *line = request_line(r, &line_len);
-    bool want_head = log_access_wants_response_headers() && r->resp.head_len > 0;
-    struct log_access_entry e = {
-        .remote_addr = r->proxy.present ? r->proxy.src_addr : r->conn->peer_addr,
-        .request_line = line,
-        .request_line_len = line_len,
-        .status = r->resp.status,
-        .body_bytes = (int64_t)r->resp.body_sent,
-        .referer = referer ? referer->value : NULL,
-        .referer_len = referer ? referer->value_len : 0,
-        .user_agent = agent ? agent->value : NULL,
-        .user_agent_len = agent ? agent->value_len : 0,
-        .method = h->method,
-        .method_len = h->method_len,
-        .path = h->path,
-        .path_len = h->path_len,
-        .query = h->query,
-        .query_len = h->query_len,
-        .version_major = h->version_major,
-        .version_minor = h->version_minor,
-        .duration_us = now_us() - r->started_us,
-        .headers = h->headers,
-        .num_headers = h->num_headers,
-        .response_head = want_head ? (r->resp.head ? r->resp.head : r->resp.head_inline) : NULL,
-        .response_head_len = want_head ? r->resp.head_len : 0,
-    };
-    log_access(&e);
 }
 
 /* Answer an error before the app ran, and close. */
@@ -245,8 +168,9 @@ static void refuse(struct request *r, int status, int version_minor)
 static bool serve(struct worker *w, struct conn *c)
 {
     struct request *r = &w->req;
+    const struct plugins *p = w->ctx->plugins;
     request_reset(r, c, &w->opts, w->cfg->limit_request_body, w->cfg->body_timeout * 1000);
-    r->started_us = log_access_enabled() ? now_us() : 0;
+    r->started_us = p->access_log != NULL ? conn_now_us() : 0;
     r->trusted_peer = peer_allowed(c, &w->cfg->forwarded_allow_ips);
     w->opts.flags =
         (w->opts.flags & ~HTTP_TRUSTED_PEER) | (r->trusted_peer ? HTTP_TRUSTED_PEER : 0);
@@ -269,7 +193,8 @@ static bool serve(struct worker *w, struct conn *c)
     PyEval_RestoreThread(w->tstate);
     /* A pre_request hook that raises is answered as an app error would be:
      * a 500 (Gunicorn's handle_request). */
-    if ((r->environ = environ_build(r)) != NULL && hooks_pre_request(r) == 0)
+    if ((r->environ = environ_build(r)) != NULL &&
+        (p->pre_request == NULL || p->pre_request(r) == 0))
         wsgi_call_app(w->app, r);
     else
         wsgi_answer_error(r);
@@ -278,10 +203,12 @@ static bool serve(struct worker *w, struct conn *c)
     /* The client gets its answer and EOF first; then the log line and the
      * app's close() (PEP 3333), which may do slow clean-up work. */
     conn_close(c, r->extra_bytes || r->body_state != BODY_NONE);
-    log_request(r);
+    if (p->access_log != NULL)
+        p->access_log(r);
     PyEval_RestoreThread(w->tstate);
     wsgi_close_result(r);
-    hooks_post_request(r);
+    if (p->post_request != NULL)
+        p->post_request(r);
     wsgi_request_end(r);
     w->tstate = PyEval_SaveThread();
     return true;
@@ -445,42 +372,22 @@ static void options_from_config(struct worker *w)
     w->max_head = line + 2 + (size_t)cfg->limit_request_fields * (field + 2) + 2;
 }
 
-/*
- * --user / --group: the worker gives up the master's identity before it
- * starts Python or imports the app, as Gunicorn's set_owner_process does.
- * The groups first: once the user has changed, they cannot be.  The
- * supplementary groups are replaced as well, by the user's own (initgroups)
- * or by the one group; Gunicorn keeps the master's unless --initgroups, so a
- * worker started by root would keep root's groups.
- */
-static int drop_privileges(const struct config *cfg, char *err, size_t errlen)
+/* Run a worker event's slot (the config file's worker hooks), if an extra
+ * fills it.  0, or -1 with err. */
+static int worker_event(const struct worker *w, enum worker_event ev, char *err, size_t errlen)
 {
-    uid_t uid;
-    gid_t gid;
-    char name[256];
-
-    if (cfg->user == NULL && cfg->group == NULL)
+    const struct plugins *p = w->ctx->plugins;
+    if (p->worker_event == NULL)
         return 0;
-    if (config_user_ids(cfg, &uid, &gid, name, sizeof name, err, errlen) < 0)
-        return -1;
-    if (geteuid() == 0 && (name[0] != '\0' ? initgroups(name, gid) : setgroups(1, &gid)) < 0) {
-        snprintf(err, errlen, "cannot set the groups of group %u: %s", (unsigned)gid,
-                 strerror(errno));
-        return -1;
-    }
-    if (setgid(gid) < 0 || setuid(uid) < 0) {
-        snprintf(err, errlen, "cannot run as user %u, group %u: %s", (unsigned)uid, (unsigned)gid,
-                 strerror(errno));
-        return -1;
-    }
-    return 0;
+    return p->worker_event(ev, w->cfg, w->ctx->master_pid, err, errlen);
 }
 
 /* Start Python and import the app.  Returns 0 or a WORKER_EXIT_* code. */
 static int boot_python(struct worker *w)
 {
     char err[512];
-    if (drop_privileges(w->cfg, err, sizeof(err)) < 0) {
+    const struct plugins *p = w->ctx->plugins;
+    if (p->drop_privileges != NULL && p->drop_privileges(w->cfg, err, sizeof(err)) < 0) {
         log_msg(LOG_ERROR, "Worker failed to boot: %s", err);
         return WORKER_EXIT_BOOT_ERROR;
     }
@@ -494,14 +401,13 @@ static int boot_python(struct worker *w)
     /* The config file's hooks, where Gunicorn calls them: post_fork before
      * the app is imported, post_worker_init after.  A hook that fails fails
      * the boot, as in Gunicorn. */
-    if (hooks_load(w->cfg, w->ctx->master_pid, err, sizeof(err)) < 0 ||
-        hooks_run(HOOK_POST_FORK, err, sizeof(err)) < 0)
+    if (worker_event(w, WORKER_POST_FORK, err, sizeof(err)) < 0)
         goto hook_failed;
     if (w->app == NULL && (w->app = wsgi_load_app(w->cfg->app_uri, err, sizeof(err))) == NULL) {
         log_msg(LOG_ERROR, "Failed to load application '%s': %s", w->cfg->app_uri, err);
         return WORKER_EXIT_APP_ERROR;
     }
-    if (hooks_run(HOOK_POST_WORKER_INIT, err, sizeof(err)) < 0)
+    if (worker_event(w, WORKER_POST_INIT, err, sizeof(err)) < 0)
         goto hook_failed;
     if (wsgi_request_init(&w->req) < 0) {
         pyembed_exception_line(err, sizeof(err));
@@ -566,11 +472,10 @@ int worker_main(const struct worker_ctx *ctx)
 done:
     if (w.booted) { /* a failing worker_exit is logged; the worker leaves anyway */
         char err[512];
-        hooks_run(HOOK_WORKER_EXIT, err, sizeof(err));
+        worker_event(&w, WORKER_EXIT, err, sizeof(err));
     }
     if (Py_IsInitialized()) {
         wsgi_request_free(&w.req);
-        hooks_free();
         wsgi_fini(w.app);
     }
     if (w.epfd >= 0)

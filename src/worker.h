@@ -21,6 +21,7 @@
 #include "bind.h"
 #include "config.h"
 #include "http.h"
+#include "plugins.h"
 
 /* Exit codes a worker hands to the master (Gunicorn's, from arbiter.py). */
 #define WORKER_EXIT_OK         0
@@ -35,8 +36,9 @@ struct worker_ctx {
     volatile int64_t *heartbeat; /* shared with the master: last sign of life, monotonic ms */
     int age;                     /* 1, 2, 3 ... in spawn order (for logs) */
     pid_t master_pid;
-    bool preloaded; /* Python and the app were started in the master */
-    void *app;      /* then: the app (a PyObject *), else NULL */
+    bool preloaded;                /* Python and the app were started in the master */
+    void *app;                     /* then: the app (a PyObject *), else NULL */
+    const struct plugins *plugins; /* the extras' slots (plugins.h) */
 };
 
 /*

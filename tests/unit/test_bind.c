@@ -8,6 +8,7 @@
  * Gunicorn counterpart: tests/test_util.py (parse_address) and tests/test_sock.py.
  */
 #include "bind.h"
+#include "systemd.h"
 #include "unit.h"
 
 #include <arpa/inet.h>
@@ -402,24 +403,24 @@ START_TEST(test_activated_variables)
     snprintf(pid, sizeof pid, "%d", (int)getpid());
     unsetenv("LISTEN_PID");
     unsetenv("LISTEN_FDS");
-    ck_assert_int_eq(bind_activated(8, err, sizeof err), 0); /* not activated */
+    ck_assert_int_eq(systemd_listen_fds(8, err, sizeof err), 0); /* not activated */
 
     setenv("LISTEN_PID", "1", 1); /* another process's */
     setenv("LISTEN_FDS", "2", 1);
-    ck_assert_int_eq(bind_activated(8, err, sizeof err), 0);
+    ck_assert_int_eq(systemd_listen_fds(8, err, sizeof err), 0);
     ck_assert_str_eq(getenv("LISTEN_FDS"), "2"); /* left alone */
 
     setenv("LISTEN_PID", pid, 1);
-    ck_assert_int_eq(bind_activated(8, err, sizeof err), 2);
+    ck_assert_int_eq(systemd_listen_fds(8, err, sizeof err), 2);
     ck_assert_ptr_null(getenv("LISTEN_PID")); /* removed once taken */
     ck_assert_ptr_null(getenv("LISTEN_FDS"));
 
     setenv("LISTEN_PID", pid, 1);
     setenv("LISTEN_FDS", "9", 1);
-    ck_assert_int_eq(bind_activated(8, err, sizeof err), -1);
+    ck_assert_int_eq(systemd_listen_fds(8, err, sizeof err), -1);
     ck_assert_str_eq(err, "LISTEN_FDS: '9' is not a number of sockets from 1 to 8");
     setenv("LISTEN_FDS", "2x", 1);
-    ck_assert_int_eq(bind_activated(8, err, sizeof err), -1);
+    ck_assert_int_eq(systemd_listen_fds(8, err, sizeof err), -1);
     ck_assert_str_eq(err, "LISTEN_FDS: '2x' is not a number of sockets from 1 to 8");
     unsetenv("LISTEN_PID");
     unsetenv("LISTEN_FDS");

@@ -30,6 +30,7 @@
  * different one.  Chunked bodies are split in two at every byte the same way.
  */
 #include "http.h"
+#include "proxy_protocol.h"
 #include "unit.h"
 
 #include <stdio.h>

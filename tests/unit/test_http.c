@@ -18,6 +18,7 @@
  * tested at the boundary: exactly at the limit passes, one over fails.
  */
 #include "http.h"
+#include "proxy_protocol.h"
 #include "unit.h"
 
 #include <stdio.h>

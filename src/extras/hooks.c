@@ -1,19 +1,19 @@
 /*
  * hooks.c - the worker hooks of a Gunicorn config file, run in the worker.
  *
- * Stage 4, accept (Gunicorn counterpart: the hooks of gunicorn/config.py,
- * called from gunicorn/arbiter.py spawn_worker and gunicorn/workers/base.py).
+ * An extra: plugs into stage 4, accept, through plugins.h (Gunicorn
+ * counterpart: the hooks of gunicorn/config.py, called from
+ * gunicorn/arbiter.py spawn_worker, gunicorn/workers/base.py and, around
+ * each request, gunicorn/workers/sync.py).
  * Owns: running the config file once more, inside the worker, to find its
  * post_fork, post_worker_init, worker_exit, pre_request and post_request
  * functions, and calling them with stand-ins for Gunicorn's server, worker,
- * request and response objects.  Does not own: reading the file's settings
- * (config_file.c, in the master's short-lived child) or deciding when a hook
- * runs (worker.c; wsgi.c for the two around each request).
- *
- * Why only these five: they run in the worker in Gunicorn too, where
- * greenhorn has Python.  The master's hooks (on_starting, when_ready,
- * child_exit, ...) would need Python in the master, which greenhorn never
- * starts; config_file.c names them in a warning.
+ * request and response objects; and, for the hook process
+ * (master_hooks.c), the stand-ins of the master's hooks.  Does not own:
+ * reading the file's settings (config_file.c, in the master's short-lived
+ * child) or deciding when a hook runs (the worker's serve() and boot, the
+ * master's loop).  The per-request stand-in lives in the request
+ * (r->hook_request), not here: several requests may be in flight.
  */
 #include "hooks.h"
 #include "config_file.h"
@@ -234,6 +234,25 @@ static PyObject *header_list(const struct http_request *req)
             PyList_SET_ITEM(list, (Py_ssize_t)i, pair);
     }
     return list;
+}
+
+/* hooks_worker_event - see hooks.h. */
+int hooks_worker_event(enum worker_event ev, const struct config *cfg, pid_t master, char *err,
+                       size_t errlen)
+{
+    int rc = 0;
+    switch (ev) {
+    case WORKER_POST_FORK:
+        rc = hooks_load(cfg, master, err, errlen);
+        return rc == 0 ? hooks_run(HOOK_POST_FORK, err, errlen) : rc;
+    case WORKER_POST_INIT:
+        return hooks_run(HOOK_POST_WORKER_INIT, err, errlen);
+    case WORKER_EXIT:
+        rc = hooks_run(HOOK_WORKER_EXIT, err, errlen);
+        hooks_free();
+        return rc;
+    }
+    return 0;
 }
 
 /* hooks_pre_request - see hooks.h. */

@@ -2,9 +2,9 @@
  * master_hooks.h - the master's hooks of a Gunicorn config file, run in a
  * hook process that lives as long as the master (see master_hooks.c).
  *
- * Stage 3, fork (Gunicorn counterpart: the cfg.on_starting, when_ready,
- * pre_fork, child_exit, nworkers_changed, on_reload and on_exit calls in
- * gunicorn/arbiter.py).
+ * An extra: plugs into stage 3, fork, through plugins.h (Gunicorn
+ * counterpart: the cfg.on_starting, when_ready, pre_fork, child_exit,
+ * nworkers_changed, on_reload and on_exit calls in gunicorn/arbiter.py).
  */
 #ifndef GREENHORN_MASTER_HOOKS_H
 #define GREENHORN_MASTER_HOOKS_H
@@ -13,32 +13,7 @@
 #include <sys/types.h>
 
 #include "config.h"
-
-/* The master's hooks.  The config reader (config_file.c) reports the ones a
- * file defines as bits of cfg->master_hooks, 1 << enum master_hook, so its
- * MASTER_HOOKS tuple lists the same names in the same order. */
-enum master_hook {
-    MASTER_NWORKERS_CHANGED, /* nworkers_changed(server, new_value, old_value) */
-    MASTER_ON_STARTING,      /* on_starting(server) */
-    MASTER_WHEN_READY,       /* when_ready(server) */
-    MASTER_PRE_FORK,         /* pre_fork(server, worker) */
-    MASTER_CHILD_EXIT,       /* child_exit(server, worker) */
-    MASTER_ON_RELOAD,        /* on_reload(server) */
-    MASTER_ON_EXIT,          /* on_exit(server) */
-    MASTER_HOOK_COUNT
-};
-
-/* One call, as the master sends it to the hook process.  Fields a hook does
- * not take are ignored; -1 means None (old_value at start-up, worker_pid in
- * pre_fork, before the fork). */
-struct master_call {
-    int which;       /* enum master_hook */
-    int num_workers; /* server.num_workers: the number of workers wanted now */
-    int worker_pid;  /* pre_fork, child_exit: worker.pid */
-    int worker_age;  /* pre_fork, child_exit: worker.age, the spawn order */
-    int new_value;   /* nworkers_changed */
-    int old_value;   /* nworkers_changed; -1 = None */
-};
+#include "plugins.h"
 
 /*
  * master_hooks_start - when cfg->master_hooks is not 0, fork the hook

@@ -1,7 +1,8 @@
 /*
- * http_proxy.c - the PROXY protocol header, versions 1 and 2.
+ * proxy_protocol.c - the PROXY protocol header, versions 1 and 2 (an extra).
  *
- * Stage 5, parse (Gunicorn counterpart: Request.proxy_protocol and
+ * Plugs into stage 4, where the worker reads a request's head, through
+ * plugins.h (Gunicorn counterpart: Request.proxy_protocol and
  * parse_proxy_protocol in gunicorn/http/message.py).
  * Owns: recognising and reading the header a load balancer puts before the
  * request (haproxy's proxy-protocol.txt): the text line of v1 and the binary
@@ -9,7 +10,12 @@
  * Does not own: deciding whether a peer may send one (proxy_allow_ips, in
  * the worker) or what the addresses are used for (REMOTE_ADDR, in environ.c).
  */
+#include "proxy_protocol.h"
+
 #include "http_internal.h"
+
+#include "log.h"
+#include "request.h"
 
 #include <arpa/inet.h>
 #include <stdint.h>
@@ -160,4 +166,22 @@ int http_parse_proxy(const char *buf, size_t len, int mode, struct http_proxy *o
     if (mode == 3)
         return 0;
     return http_fail(status, error, 400, "PROXY header missing");
+}
+
+/* proxy_take_header - see proxy_protocol.h. */
+int proxy_take_header(struct request *r, const struct config *cfg)
+{
+    int status = 400;
+    const char *why = NULL;
+    int mode = (int)cfg->proxy_protocol; /* V1 = 1, V2 = 2, AUTO = 3 */
+    int n = http_parse_proxy(r->head, r->head_read, mode, &r->proxy, &status, &why);
+    if (n == HTTP_NEED_MORE)
+        return 0;
+    if (n == HTTP_ERROR) {
+        log_msg(LOG_DEBUG, "Invalid PROXY header from %s: %s", r->conn->peer_addr, why ? why : "");
+        return status;
+    }
+    memmove(r->head, r->head + n, r->head_read - (size_t)n); /* nothing is parsed yet */
+    r->head_read -= (size_t)n;
+    return 1;
 }

@@ -2,10 +2,10 @@
  * master_hooks.c - the master's hooks of a Gunicorn config file, run in a
  * hook process that lives as long as the master.
  *
- * Stage 3, fork (Gunicorn counterpart: the cfg.on_starting, when_ready,
- * pre_fork, child_exit, nworkers_changed, on_reload and on_exit calls in
- * gunicorn/arbiter.py).  Owns: the hook process, and the calls the master
- * sends it.  Does not own: when a hook runs (main.c and arbiter.c), the
+ * An extra: plugs into stage 3, fork, through plugins.h (Gunicorn
+ * counterpart: the cfg.on_starting, when_ready, pre_fork, child_exit,
+ * nworkers_changed, on_reload and on_exit calls in gunicorn/arbiter.py).  Owns: the hook process,
+ * and the calls the master sends it.  Does not own: when a hook runs (main.c and arbiter.c), the
  * stand-ins a hook is given (hooks.c), the worker's hooks (hooks.c).
  *
  * Gunicorn calls these hooks in its master.  greenhorn's master never
@@ -27,6 +27,7 @@
 #include "hooks.h"
 #include "log.h"
 #include "pyembed.h"
+#include "signals.h"
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -91,13 +92,14 @@ static void answer(int fd, int ok, const char *line)
  */
 static int host_main(const struct config *cfg, pid_t master, int fd)
 {
-    static const int ignored[] = {SIGHUP,  SIGINT,  SIGQUIT, SIGTERM, SIGTTIN,
-                                  SIGTTOU, SIGUSR1, SIGUSR2, SIGWINCH};
     char err[256] = "";
     struct master_call call;
 
-    for (size_t i = 0; i < sizeof ignored / sizeof ignored[0]; i++)
-        signal(ignored[i], SIG_IGN);
+    for (size_t i = 0; i < signals_master_count; i++)
+        /* Not CHLD: ignoring it makes the kernel reap the children a hook
+         * starts, and subprocess.run() would lose their exit status. */
+        if (signals_master[i] != SIGCHLD)
+            signal(signals_master[i], SIG_IGN);
     if (pyembed_start(cfg, err, sizeof err) < 0 ||
         hooks_master_load(cfg, master, err, sizeof err) < 0) {
         answer(fd, 0, err);

@@ -1,11 +1,12 @@
 /*
  * config_file.c - a Gunicorn config file (gunicorn.conf.py), read for stage 1.
  *
- * Stage 1, config (Gunicorn counterpart: load_config_from_file in
+ * An extra, used by main.c before stage 1 reads the command line again
+ * (Gunicorn counterpart: load_config_from_file in
  * gunicorn/app/base.py).  Owns: running the file and turning its settings
  * into command-line words, which config_load_file then reads as the weakest
  * source.  Does not own: what a setting means or how it is checked
- * (config.c), nor starting the interpreter (wsgi.c).
+ * (config.c), nor starting the interpreter (pyembed.c).
  *
  * The file is Python, so reading it starts Python, in a child process that
  * exits right after: the master itself never starts Python.
@@ -25,7 +26,7 @@
 #include <unistd.h>
 
 /*
- * Runs in a short-lived child process (wsgi_config_words), so the master
+ * Runs in a short-lived child process (config_file_words), so the master
  * never starts Python.  The file is Python, executed as Gunicorn executes
  * it; its settings go back as command-line words through fd, after a first
  * word that names the master's hooks it defines (as bits), for the hook

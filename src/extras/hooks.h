@@ -14,7 +14,7 @@
 
 #include "config.h"
 #include "request.h"
-#include "master_hooks.h"
+#include "plugins.h"
 
 /* The hooks a worker runs: at its start and end (hooks_run), and around
  * each request (hooks_request_begin and hooks_request_end). */
@@ -42,6 +42,15 @@ int hooks_load(const struct config *cfg, pid_t master, char *err, size_t errlen)
  * line; the whole traceback is logged).
  */
 int hooks_run(enum hook which, char *err, size_t errlen);
+
+/*
+ * hooks_worker_event - the plugins.h worker_event slot: at WORKER_POST_FORK
+ * load the file's hooks (hooks_load) and run post_fork, at
+ * WORKER_POST_INIT run post_worker_init, at WORKER_EXIT run worker_exit and
+ * drop the hooks (hooks_free).  Returns 0, or -1 with err.
+ */
+int hooks_worker_event(enum worker_event ev, const struct config *cfg, pid_t master, char *err,
+                       size_t errlen);
 
 /*
  * hooks_pre_request - before the app is called, with r->environ built: if

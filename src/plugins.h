@@ -1,0 +1,86 @@
+/*
+ * plugins.h - where the optional features plug into the core.
+ *
+ * The core is the nine stages plus conn.c: what a reader follows to see
+ * one request served.  Everything a minimal server could do without (the
+ * config file's hooks and the hook process, the PROXY protocol, the
+ * access-log formatter, --user/--group, systemd sockets) lives in
+ * src/extras/ and reaches the core only through this table: main.c (the
+ * wiring) fills it with the extras' functions, and the stage drivers
+ * (arbiter.c, worker.c) call a slot when it is not NULL.  So the core never
+ * includes an extra, and a reader can skip every slot on a first reading.
+ *
+ * Owns: the table's shape, and the master-hook call record the master and
+ * the hook process share.  Does not own: any feature.
+ */
+#ifndef GREENHORN_PLUGINS_H
+#define GREENHORN_PLUGINS_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "config.h"
+
+struct request;
+
+/* The master's hooks of a Gunicorn config file.  The config reader reports
+ * the ones a file defines as bits of cfg->master_hooks, 1 << enum
+ * master_hook, so its MASTER_HOOKS tuple lists the same names in the same
+ * order. */
+enum master_hook {
+    MASTER_NWORKERS_CHANGED, /* nworkers_changed(server, new_value, old_value) */
+    MASTER_ON_STARTING,      /* on_starting(server) */
+    MASTER_WHEN_READY,       /* when_ready(server) */
+    MASTER_PRE_FORK,         /* pre_fork(server, worker) */
+    MASTER_CHILD_EXIT,       /* child_exit(server, worker) */
+    MASTER_ON_RELOAD,        /* on_reload(server) */
+    MASTER_ON_EXIT,          /* on_exit(server) */
+    MASTER_HOOK_COUNT
+};
+
+/* One call of a master hook.  Fields a hook does not take are ignored; -1
+ * means None (old_value at start-up, worker_pid in pre_fork, before the
+ * fork). */
+struct master_call {
+    int which;       /* enum master_hook */
+    int num_workers; /* server.num_workers: the number of workers wanted now */
+    int worker_pid;  /* pre_fork, child_exit: worker.pid */
+    int worker_age;  /* pre_fork, child_exit: worker.age, the spawn order */
+    int new_value;   /* nworkers_changed */
+    int old_value;   /* nworkers_changed; -1 = None */
+};
+
+/* When a worker's own hooks run (Gunicorn's post_fork, post_worker_init,
+ * worker_exit). */
+enum worker_event { WORKER_POST_FORK, WORKER_POST_INIT, WORKER_EXIT };
+
+struct plugins {
+    /* ---- stage 3, the master (arbiter.c) ---- */
+    /* Run a master hook and wait for it; 0, or -1 with a line in err. */
+    int (*master_hook)(const struct master_call *call, char *err, size_t errlen);
+    /* A child the master reaped: 1 if it was the extra's own (not a worker). */
+    int (*master_reaped)(pid_t pid, int status);
+    /* In a freshly forked worker: drop what only the master may hold. */
+    void (*master_forget)(void);
+
+    /* ---- stage 4, the worker (worker.c) ---- */
+    /* Before Python starts: give up the master's identity (--user, --group). */
+    int (*drop_privileges)(const struct config *cfg, char *err, size_t errlen);
+    /* The worker's own hooks, with the GIL: POST_FORK (before the app is
+     * imported; loads them), POST_INIT (after), EXIT (on the way out; then
+     * drops them).  0, or -1 with a line in err. */
+    int (*worker_event)(enum worker_event ev, const struct config *cfg, pid_t master, char *err,
+                        size_t errlen);
+    /* A PROXY protocol header at the start of r's head: 1 when taken (and
+     * removed from the head), 0 when more bytes are needed, else the HTTP
+     * status to refuse with. */
+    int (*proxy_header)(struct request *r, const struct config *cfg);
+    /* Around each request, with the GIL: pre_request (0, or -1 with the
+     * Python exception set: the request gets a 500) and post_request. */
+    int (*pre_request)(struct request *r);
+    void (*post_request)(struct request *r);
+    /* After the connection is closed: one access-log line for r. */
+    void (*access_log)(const struct request *r);
+};
+
+#endif
