@@ -18,11 +18,11 @@
  */
 #include "config_internal.h"
 
+#include "ascii.h"
 #include "bind.h"
 #include "log.h" /* log levels, and the access log format check */
 
 #include <arpa/inet.h>
-#include <ctype.h>
 #include <errno.h>
 #include <grp.h>
 #include <limits.h>
@@ -31,7 +31,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <unistd.h>
 
 #define AT(field) offsetof(struct config, field)
@@ -142,7 +141,7 @@ static int lookup_user(const char *text, uid_t *uid, gid_t *gid, char *name, siz
     char *end = NULL;
     errno = 0;
     unsigned long n = strtoul(text, &end, 10);
-    bool numeric = isdigit((unsigned char)text[0]) && *end == '\0' && errno == 0;
+    bool numeric = ascii_is_digit((unsigned char)text[0]) && *end == '\0' && errno == 0;
     struct passwd *pw = numeric ? getpwuid((uid_t)n) : getpwnam(text);
 
     if (pw == NULL && !numeric)
@@ -159,7 +158,7 @@ static int lookup_group(const char *text, gid_t *gid)
     char *end = NULL;
     errno = 0;
     unsigned long n = strtoul(text, &end, 10);
-    if (isdigit((unsigned char)text[0]) && *end == '\0' && errno == 0) {
+    if (ascii_is_digit((unsigned char)text[0]) && *end == '\0' && errno == 0) {
         *gid = (gid_t)n;
         return 0;
     }
@@ -348,7 +347,10 @@ static int parse_number(const char *text, long long min, long long max, long lon
 
     errno = 0;
     n = strtoll(text, &end, 10);
-    if (end == text || *end != '\0' || isspace((unsigned char)text[0]))
+    /* strtoll would skip leading blanks (as the C locale's isspace has them)
+     * and take a sign: only the sign is part of a number here. */
+    if (end == text || *end != '\0' ||
+        !(ascii_is_digit((unsigned char)text[0]) || text[0] == '-' || text[0] == '+'))
         return config_explain(why, whylen, "'%s' is not a whole number", text);
     if ((errno == ERANGE && n > 0) || n > max)
         return config_explain(why, whylen, "%s is above %lld", text, max);
@@ -365,15 +367,15 @@ static int parse_bytes(const char *text, long long max, uint64_t *out, char *why
     const char *p = text, *unit = NULL;
     uint64_t n = 0, scale = 1;
 
-    for (; isdigit((unsigned char)*p); p++) {
+    for (; ascii_is_digit((unsigned char)*p); p++) {
         if (n <= (uint64_t)max) /* past max it is refused anyway; stopping here cannot overflow */
             n = n * 10 + (uint64_t)(*p - '0');
     }
-    if (*p != '\0' && (unit = strchr(units, tolower((unsigned char)*p))) != NULL) {
+    if (*p != '\0' && (unit = strchr(units, ascii_lower((unsigned char)*p))) != NULL) {
         scale = (uint64_t)1 << (10 * (unit - units + 1));
         p++;
     }
-    if (p == text || !isdigit((unsigned char)text[0]) || *p != '\0')
+    if (p == text || !ascii_is_digit((unsigned char)text[0]) || *p != '\0')
         return config_explain(why, whylen,
                               "'%s' is not a size in bytes (such as 1048576, 64k, 10m, 1g)", text);
     if (n > (uint64_t)max / scale)
@@ -393,7 +395,7 @@ static int parse_mode(const char *text, long long max, int *out, char *why, size
     long long n;
 
     if (text[0] == '0' && text[1] != '\0') {
-        int p = tolower((unsigned char)text[1]);
+        int p = ascii_lower((unsigned char)text[1]);
         base = p == 'x' ? 16 : p == 'b' ? 2 : 8;
         valid = base == 16 ? "0123456789abcdefABCDEF" : base == 2 ? "01" : "01234567";
         digits = text + (p == 'x' || p == 'b' || p == 'o' ? 2 : 1);
@@ -446,7 +448,7 @@ static int parse_net(const char *text, struct net *net)
     }
     if (slash == NULL)
         return 0;
-    if (!isdigit((unsigned char)slash[1]))
+    if (!ascii_is_digit((unsigned char)slash[1]))
         return -1;
     return parse_number(slash + 1, 0, net->bits, &net->bits, why, sizeof why);
 }
@@ -543,7 +545,7 @@ int config_parse_choice(const struct config_setting *s, const char *text, int *v
     size_t n = 0;
 
     for (const struct config_choice *c = s->choices; c->name != NULL; c++) {
-        if (strcasecmp(c->name, text) == 0) {
+        if (ascii_caseeq(text, strlen(text), c->name)) {
             *value = c->value;
             return 0;
         }

@@ -146,7 +146,7 @@ static int chunk_size_done(struct http_chunked *d)
 static int chunk_size_byte(struct chunk_decoder *cd, unsigned char c)
 {
     struct http_chunked *d = cd->d;
-    int v = http_hex_value(c);
+    int v = ascii_hex_value(c);
     if (++d->line_bytes > cd->fr.lim.field_size)
         return chunk_fail(d, 400, "chunk size line too long");
     if (d->state == CH_SIZE && v >= 0) {
@@ -155,11 +155,11 @@ static int chunk_size_byte(struct chunk_decoder *cd, unsigned char c)
         d->size = d->size << 4 | (uint64_t)v;
         return 0;
     }
-    if (d->state == CH_SIZE && d->digits > 0 && (c == ';' || c == '\r' || http_is_ws(c))) {
+    if (d->state == CH_SIZE && d->digits > 0 && (c == ';' || c == '\r' || ascii_is_ws(c))) {
         d->state = c == ';' ? CH_EXT : c == '\r' ? CH_SIZE_LF : CH_SIZE_BWS;
         return 0;
     }
-    if (d->state == CH_SIZE_BWS && (c == ';' || http_is_ws(c))) {
+    if (d->state == CH_SIZE_BWS && (c == ';' || ascii_is_ws(c))) {
         d->state = c == ';' ? CH_EXT : CH_SIZE_BWS;
         return 0;
     }
@@ -169,7 +169,7 @@ static int chunk_size_byte(struct chunk_decoder *cd, unsigned char c)
         d->state = CH_SIZE_LF;
     else if (c == '\n')
         return chunk_fail(d, 400, "bare LF in chunk extension");
-    else if (http_is_ctl(c) && c != '\t')
+    else if (!ascii_is_field_byte(c))
         return chunk_fail(d, 400, "invalid chunk extension");
     return 0;
 }

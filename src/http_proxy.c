@@ -36,7 +36,7 @@ static bool parse_port(const char *s, size_t n, uint16_t *out)
     if (n == 0 || n > 5)
         return false;
     for (size_t i = 0; i < n; i++) {
-        if (!http_is_digit((unsigned char)s[i]))
+        if (!ascii_is_digit((unsigned char)s[i]))
             return false;
         v = v * 10 + (unsigned)(s[i] - '0');
     }
@@ -92,7 +92,7 @@ static int proxy_v1(const char *buf, size_t len, struct http_proxy *out, int *st
     for (size_t i = 6; i + 2 <= 107; i++) {
         if (i >= len)
             return HTTP_NEED_MORE;
-        if (buf[i] != '\r' && !http_is_ctl((unsigned char)buf[i]))
+        if (buf[i] != '\r' && !ascii_is_ctl((unsigned char)buf[i]))
             continue;
         if (buf[i] != '\r' || (i + 1 < len && buf[i + 1] != '\n'))
             return http_fail(status, error, 400, "invalid PROXY line");

@@ -3,7 +3,7 @@
  *
  * Stage 5, parse (Gunicorn counterpart: tests/test_http.py).
  * Owns: the unit tests of stage 5 (src/http*.c): request heads, chunked bodies, trailer
- * fields, the PROXY header.
+ * fields, the PROXY header; and of the byte classes they use (src/ascii.h).
  * Does not own: Gunicorn's request corpus (test_conformance.c) or real
  * sockets (tests/integration).
  *
@@ -17,6 +17,7 @@
  * with the status the rule demands (RFC 9112 / Gunicorn 26).  Limits are
  * tested at the boundary: exactly at the limit passes, one over fails.
  */
+#include "ascii.h"
 #include "http.h"
 #include "unit.h"
 
@@ -696,6 +697,53 @@ START_TEST(test_proxy_addresses)
 }
 END_TEST
 
+/* ---- the byte classes (ascii.h) ---------------------------------------- */
+
+START_TEST(test_byte_classes)
+{
+    /* tchar (RFC 9110 section 5.6.2): every one of them, and the separators */
+    for (const char *t = "!#$%&'*+-.^_`|~09azAZ"; *t != '\0'; t++)
+        ck_assert_msg(ascii_is_tchar((unsigned char)*t), "'%c' is a tchar", *t);
+    for (const char *t = "\"(),/:;<=>?@[\\]{} \t"; *t != '\0'; t++)
+        ck_assert_msg(!ascii_is_tchar((unsigned char)*t), "'%c' is not a tchar", *t);
+    ck_assert(!ascii_is_tchar(0) && !ascii_is_tchar(0x7f) && !ascii_is_tchar(0x80));
+    /* field bytes (RFC 9110 section 5.5): HTAB, SP, VCHAR, obs-text; no other CTL */
+    ck_assert(ascii_is_field_byte('\t') && ascii_is_field_byte(' ') && ascii_is_field_byte('~'));
+    ck_assert(ascii_is_field_byte(0x80) && ascii_is_field_byte(0xff));
+    ck_assert(!ascii_is_field_byte(0) && !ascii_is_field_byte('\r') && !ascii_is_field_byte('\n') &&
+              !ascii_is_field_byte(0x1f) && !ascii_is_field_byte(0x7f));
+    ck_assert(!ascii_is_vchar(' ') && ascii_is_vchar('!') && !ascii_is_vchar(0x80));
+    ck_assert(ascii_is_obs_text(0x80) && !ascii_is_obs_text(0x7f));
+    /* whitespace is SP and HTAB only: never NBSP, NEL, VT or FF */
+    ck_assert(ascii_is_ws(' ') && ascii_is_ws('\t'));
+    ck_assert(!ascii_is_ws(0xa0) && !ascii_is_ws(0x85) && !ascii_is_ws('\v') && !ascii_is_ws('\f'));
+    ck_assert(ascii_is_ctl(0) && ascii_is_ctl(0x1f) && ascii_is_ctl(0x7f) && !ascii_is_ctl(' '));
+    ck_assert(ascii_is_digit('0') && ascii_is_digit('9') && !ascii_is_digit('a'));
+    ck_assert(ascii_is_alpha('a') && ascii_is_alpha('Z') && !ascii_is_alpha('@') &&
+              !ascii_is_alpha('[') && !ascii_is_alpha(0xe0));
+    ck_assert(ascii_hex_value('0') == 0 && ascii_hex_value('f') == 15 &&
+              ascii_hex_value('F') == 15 && ascii_hex_value('g') == -1 &&
+              ascii_hex_value(0xc6) == -1);
+}
+END_TEST
+
+START_TEST(test_ascii_case)
+{
+    /* only A-Z and a-z fold: a Latin-1 locale would pair 0xC0 with 0xE0 */
+    ck_assert(ascii_lower('A') == 'a' && ascii_upper('z') == 'Z' && ascii_lower(0xc0) == 0xc0);
+    ck_assert(ascii_caseeq("CONTENT-length", 14, "Content-Length"));
+    ck_assert(!ascii_caseeq("Content-Lengt", 13, "Content-Length"));
+    ck_assert(!ascii_caseeq("Content-Lengths", 15, "Content-Length"));
+    ck_assert(!ascii_caseeq("\xc0", 1, "\xe0"));
+    ck_assert(ascii_caseeq("", 0, ""));
+    ck_assert_int_eq(ascii_casecmp("Host: x", "HOST", 4), 0);
+    ck_assert_int_lt(ascii_casecmp("abc", "ABD", 3), 0);
+    ck_assert_int_gt(ascii_casecmp("b", "A", 1), 0);
+    ck_assert_int_eq(ascii_casecmp("ab", "AB", 10), 0); /* stops after the NUL */
+    ck_assert_int_lt(ascii_casecmp("a", "AB", 10), 0);
+}
+END_TEST
+
 static Suite *http_suite(void)
 {
     Suite *s = suite_create("http");
@@ -723,6 +771,11 @@ static Suite *http_suite(void)
                         (int)(sizeof(proxy_rows) / sizeof(proxy_rows[0])));
     tcase_add_test(proxy, test_proxy_addresses);
     suite_add_tcase(s, proxy);
+
+    TCase *bytes = tcase_create("bytes");
+    tcase_add_test(bytes, test_byte_classes);
+    tcase_add_test(bytes, test_ascii_case);
+    suite_add_tcase(s, bytes);
     return s;
 }
 
