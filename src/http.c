@@ -425,18 +425,18 @@ static int read_codings(struct request_parser *p, const struct http_header *h, s
     }
 }
 
-/* Content-Length = 1*DIGIT (RFC 9110 section 8.6): no sign, no spaces, no
- * list, and it has to fit in 64 bits. */
-static bool parse_length(const struct http_header *h, uint64_t *out)
+/* http_parse_content_length - see http.h.  The overflow test comes before
+ * each step, so a 21-digit value is refused, never wrapped. */
+bool http_parse_content_length(const char *s, size_t n, uint64_t *out)
 {
     uint64_t v = 0;
-    if (h->value_len == 0)
+    if (n == 0)
         return false;
-    for (size_t i = 0; i < h->value_len; i++) {
-        unsigned d = (unsigned char)h->value[i] - '0';
-        if (d > 9 || v > (UINT64_MAX - d) / 10)
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (!ascii_is_digit(c) || v > (UINT64_MAX - (uint64_t)(c - '0')) / 10)
             return false;
-        v = v * 10 + d;
+        v = v * 10 + (uint64_t)(c - '0');
     }
     *out = v;
     return true;
@@ -494,7 +494,7 @@ static int decide_framing(struct request_parser *p)
     if (f.chunked) {
         r->body = HTTP_BODY_CHUNKED;
     } else if (f.length) {
-        if (!parse_length(f.length, &r->content_length))
+        if (!http_parse_content_length(f.length->value, f.length->value_len, &r->content_length))
             return req_fail(p, 400, "invalid Content-Length");
         if (p->opt->limit_request_body && r->content_length > p->opt->limit_request_body)
             return req_fail(p, 413, "request body too large");

@@ -126,6 +126,18 @@ int http_parse_request(char *buf, size_t len, const struct http_options *opt,
                        struct http_request *req);
 
 /*
+ * http_parse_content_length - read the Content-Length value s[0..n) (OWS
+ * already stripped) as RFC 9110 section 8.6 defines it, 1*DIGIT and nothing
+ * else: no sign, no whitespace, no hex, and no list ("5, 5", which the RFC
+ * lets a recipient accept and Gunicorn refuses).  The one reading of the
+ * field for requests (RFC 9112 section 6.3, where a bad value is an
+ * unrecoverable framing error) and for the application's responses.
+ * Returns true with *out set when the value is valid and fits in 64 bits;
+ * false otherwise (*out untouched).  A tighter bound is the caller's.
+ */
+bool http_parse_content_length(const char *s, size_t n, uint64_t *out);
+
+/*
  * A field section (headers or trailers) read one byte at a time.  Private to
  * stage 5 (http*.c); declared here only so struct http_chunked can hold one.
  */

@@ -23,6 +23,7 @@
 #include "response_internal.h"
 
 #include "ascii.h"
+#include "http.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -71,27 +72,6 @@ static bool status_valid(const char *s, size_t len)
         !ascii_is_digit((unsigned char)s[2]) || s[3] != ' ')
         return false;
     return value_valid(s + 4, len - 4);
-}
-
-/*
- * RFC 9110 section 8.6: Content-Length = 1*DIGIT.  No sign, space or hex;
- * bounded by INT64_MAX so the value also fits an off_t and never wraps.
- */
-static int parse_length(const char *s, size_t len, uint64_t *out)
-{
-    uint64_t v = 0;
-    if (len == 0)
-        return -1;
-    for (size_t i = 0; i < len; i++) {
-        if (!ascii_is_digit((unsigned char)s[i]))
-            return -1;
-        uint64_t d = (uint64_t)(s[i] - '0');
-        if (v > ((uint64_t)INT64_MAX - d) / 10)
-            return -1;
-        v = v * 10 + d;
-    }
-    *out = v;
-    return 0;
 }
 
 /* RFC 9110 section 5.5: leading and trailing whitespace is not part of a field value. */
@@ -273,7 +253,9 @@ static int add_content_length(struct response *r, const char *name, size_t name_
                               const char *value, size_t value_len)
 {
     uint64_t n;
-    if (parse_length(value, value_len, &n) < 0) {
+    /* The response's own bound: INT64_MAX, so that the length also fits an
+     * off_t (response_sendfile) and body_sent can never wrap. */
+    if (!http_parse_content_length(value, value_len, &n) || n > (uint64_t)INT64_MAX) {
         errno = EINVAL;
         return -1;
     }

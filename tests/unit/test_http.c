@@ -697,6 +697,41 @@ START_TEST(test_proxy_addresses)
 }
 END_TEST
 
+/* Content-Length alone (RFC 9110 section 8.6): the one reader requests and
+ * responses share.  The request rows above test it inside a head. */
+START_TEST(test_content_length_value)
+{
+    static const struct {
+        const char *in;
+        size_t len; /* 0: strlen */
+        bool ok;
+        uint64_t value;
+    } cases[] = {
+        {"0", 0, true, 0},
+        {"007", 0, true, 7},
+        {"18446744073709551615", 0, true, UINT64_MAX},
+        {"18446744073709551616", 0, false, 0},
+        {"99999999999999999999", 0, false, 0},
+        {"", 0, false, 0},
+        {"+1", 0, false, 0},
+        {"-0", 0, false, 0},
+        {" 1", 0, false, 0},
+        {"1 ", 0, false, 0},
+        {"5, 5", 0, false, 0},
+        {"0x10", 0, false, 0},
+        {"1\0", 2, false, 0},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        uint64_t v = 42;
+        size_t n = cases[i].len ? cases[i].len : strlen(cases[i].in);
+        bool ok = http_parse_content_length(cases[i].in, n, &v);
+        ck_assert_msg(ok == cases[i].ok, "\"%s\": %d", cases[i].in, ok);
+        ck_assert_msg(v == (ok ? cases[i].value : 42), "\"%s\": value %llu", cases[i].in,
+                      (unsigned long long)v);
+    }
+}
+END_TEST
+
 /* ---- the byte classes (ascii.h) ---------------------------------------- */
 
 START_TEST(test_byte_classes)
@@ -756,6 +791,7 @@ static Suite *http_suite(void)
     tcase_add_test(head, test_rewrites);
     tcase_add_test(head, test_error_reasons);
     tcase_add_test(head, test_capacity_and_defaults);
+    tcase_add_test(head, test_content_length_value);
     suite_add_tcase(s, head);
 
     TCase *body = tcase_create("chunked");
