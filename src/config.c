@@ -20,6 +20,7 @@
 
 #include "ascii.h"
 #include "bind.h"
+#include "http.h"
 #include "log.h" /* log levels, and the access log format check */
 
 #include <arpa/inet.h>
@@ -486,6 +487,48 @@ bool config_addr_allowed(const struct config_list *list, const char *addr)
             return true;
     }
     return false;
+}
+
+/* The two enums spell the same three choices; mapped by name, not by number. */
+static enum http_header_map http_header_map_of(enum config_header_map map)
+{
+    switch (map) {
+    case CONFIG_HEADER_MAP_REFUSE:
+        return HTTP_HEADER_MAP_REFUSE;
+    case CONFIG_HEADER_MAP_DANGEROUS:
+        return HTTP_HEADER_MAP_DANGEROUS;
+    case CONFIG_HEADER_MAP_DROP:
+        break;
+    }
+    return HTTP_HEADER_MAP_DROP;
+}
+
+/* config_http_options - see config.h. */
+void config_http_options(const struct config *cfg, struct http_options *o, size_t *max_head)
+{
+    http_options_init(o);
+    o->limit_request_line = cfg->limit_request_line;
+    o->limit_request_fields = cfg->limit_request_fields;
+    o->limit_request_field_size = cfg->limit_request_field_size;
+    o->limit_request_body = cfg->limit_request_body;
+    o->flags = (cfg->permit_obsolete_folding ? HTTP_PERMIT_OBS_FOLD : 0) |
+               (cfg->permit_unconventional_http_method ? HTTP_PERMIT_UNCONVENTIONAL_METHOD : 0) |
+               (cfg->permit_unconventional_http_version ? HTTP_PERMIT_UNCONVENTIONAL_VERSION : 0) |
+               (cfg->casefold_http_method ? HTTP_CASEFOLD_METHOD : 0) |
+               (cfg->strip_header_spaces ? HTTP_STRIP_HEADER_SPACES : 0);
+    o->header_map = http_header_map_of(cfg->header_map);
+    o->forwarder_headers = (const char *const *)cfg->forwarder_headers.items;
+    o->num_forwarder_headers = cfg->forwarder_headers.count;
+    o->secure_scheme_names = (const char *const *)cfg->secure_scheme_names.items;
+    o->secure_scheme_values = (const char *const *)cfg->secure_scheme_values.items;
+    /* The lists pair up item by item; the shorter bounds the pairs, so a
+     * name is never read without its value. */
+    o->num_secure_scheme_headers = cfg->secure_scheme_names.count < cfg->secure_scheme_values.count
+                                       ? cfg->secure_scheme_names.count
+                                       : cfg->secure_scheme_values.count;
+    size_t head = http_options_settle(o);
+    if (max_head != NULL)
+        *max_head = head;
 }
 
 static void list_clear(struct config_list *list)

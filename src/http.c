@@ -71,6 +71,16 @@ struct http_limits http_limits_of(const struct http_options *o)
     return l;
 }
 
+size_t http_options_settle(struct http_options *opt)
+{
+    struct http_limits l = http_limits_of(opt);
+    opt->limit_request_line = l.line;
+    opt->limit_request_fields = l.fields;
+    opt->limit_request_field_size = l.field_size;
+    /* l.section is fields * (field_size + 2) + 4: the head's CRLFs included. */
+    return l.section > SIZE_MAX - l.line ? SIZE_MAX : l.line + l.section;
+}
+
 /* ---- the request line (RFC 9112 section 3) ----------------------------- */
 
 struct request_parser {

@@ -48,7 +48,8 @@
 
 enum http_header_map { HTTP_HEADER_MAP_DROP, HTTP_HEADER_MAP_REFUSE, HTTP_HEADER_MAP_DANGEROUS };
 
-/* The limits and switches; built once per worker from struct config. */
+/* The limits and switches; a worker builds them once from its settings
+ * (config_http_options, in config.c), a test or the fuzzer by hand. */
 struct http_options {
     size_t limit_request_line;       /* 0 or above 8190 = 8190 (Gunicorn 26) */
     size_t limit_request_fields;     /* 0 or above 32768 = 32768; headers capacity should be >= */
@@ -74,6 +75,20 @@ struct http_options {
  * The lists point to static storage.
  */
 void http_options_init(struct http_options *opt);
+
+/*
+ * http_options_settle - write into *opt the limits the parser applies
+ * (struct http_options above: 0 and too-large values read as Gunicorn's
+ * maxima), so that a caller can size its header array from
+ * limit_request_fields.  Parsing with the settled options gives the same
+ * answers as before.  Returns the largest request head those limits let
+ * through, Gunicorn's max_buffer_headers plus the request line: the line
+ * and its CRLF, limit_request_fields fields of limit_request_field_size
+ * bytes each with 2 more for the CRLF, and the blank line (SIZE_MAX if that
+ * overflows).  A caller that buffers that many bytes of head never refuses
+ * one that the parser would accept.
+ */
+size_t http_options_settle(struct http_options *opt);
 
 /* One header field: views into the request buffer. */
 struct http_header {

@@ -448,6 +448,46 @@ START_TEST(test_capacity_and_defaults)
 }
 END_TEST
 
+/* The limits the parser applies, written back; and the head they allow. */
+START_TEST(test_options_settle)
+{
+    struct http_options o;
+    http_options_init(&o);
+    ck_assert_uint_eq(http_options_settle(&o), 4094 + 2 + 100 * (8190 + 2) + 2);
+    ck_assert(o.limit_request_line == 4094 && o.limit_request_fields == 100 &&
+              o.limit_request_field_size == 8190);
+
+    o.limit_request_line = o.limit_request_fields = o.limit_request_field_size = 0;
+    size_t head = http_options_settle(&o);
+    ck_assert(o.limit_request_line == HTTP_MAX_REQUEST_LINE &&
+              o.limit_request_fields == HTTP_MAX_HEADERS &&
+              o.limit_request_field_size == HTTP_MAX_FIELD_SIZE);
+    ck_assert_uint_eq(http_options_settle(&o), head); /* settled options stay as they are */
+
+    o.limit_request_line = 8191;
+    o.limit_request_fields = 32769;
+    http_options_settle(&o);
+    ck_assert(o.limit_request_line == 8190 && o.limit_request_fields == 32768);
+
+    o.limit_request_field_size = SIZE_MAX; /* the product overflows: no bound */
+    ck_assert_uint_eq(http_options_settle(&o), SIZE_MAX);
+
+    /* A head at every limit fits in what settle returns, and parses. */
+    static char big[4 * 1024];
+    struct http_request req = {.headers = headers, .max_headers = MAX_HEADERS};
+    http_options_init(&o);
+    o.limit_request_line = 32;
+    o.limit_request_fields = 2;
+    o.limit_request_field_size = 20;
+    size_t max = http_options_settle(&o);
+    int n = snprintf(big, sizeof(big), "GET /%s HTTP/1.1\r\n%s\r\n%s\r\n\r\n", "012345678901234567",
+                     "A: 345678901234567", "B: 345678901234567");
+    ck_assert_uint_eq((size_t)n, 32 + 2 + 2 * 20 + 2);
+    ck_assert_uint_le((size_t)n, max);
+    ck_assert_int_eq(http_parse_request(big, (size_t)n, &o, &req), n);
+}
+END_TEST
+
 /* ---- chunked bodies ---------------------------------------------------- */
 
 struct chunk_row {
@@ -792,6 +832,7 @@ static Suite *http_suite(void)
     tcase_add_test(head, test_error_reasons);
     tcase_add_test(head, test_capacity_and_defaults);
     tcase_add_test(head, test_content_length_value);
+    tcase_add_test(head, test_options_settle);
     suite_add_tcase(s, head);
 
     TCase *body = tcase_create("chunked");
