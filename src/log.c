@@ -51,15 +51,9 @@ int log_capture_output(void)
     return capture_onto_error_log();
 }
 
+/* The levels as log_msg prints them, as Gunicorn does; --log-level's names
+ * are read by config.c with the other settings. */
 static const char *const level_names[] = {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"};
-
-int log_parse_level(const char *name)
-{
-    for (size_t i = 0; i < sizeof(level_names) / sizeof(level_names[0]); i++)
-        if (strcasecmp(name, level_names[i]) == 0)
-            return (int)i;
-    return -1;
-}
 
 /* Open a log file for appending; "-" maps to the given standard fd. */
 static int open_log(const char *path, int std_fd)
