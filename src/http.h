@@ -170,14 +170,13 @@ struct http_field_scan {
 
 /*
  * Chunked body decoder state (RFC 9112 section 7.1).  Zero it to start; the
- * optional inputs below may then be set.
+ * optional input below may then be set.
  *
  * Trailer fields: the decoder checks the trailer section with the header
- * rules (plus Gunicorn's forbidden trailer names) as the bytes stream past,
- * then forgets them.  A caller that wants to see them sets trailer_buf and
- * trailer_cap: the raw section (through its final CRLF) is copied there,
- * trailer_bytes long, and http_parse_trailers() turns it into fields.  A
- * section longer than trailer_cap is refused with 431.
+ * rules and limits (plus Gunicorn's forbidden trailer names) as the bytes
+ * stream past, then forgets them.  RFC 9110 section 6.5.1 lets a recipient
+ * discard trailer fields, and a WSGI application has no way to read them:
+ * Gunicorn keeps them on its request object, out of the environ.
  */
 struct http_chunked {
     int state;
@@ -189,10 +188,8 @@ struct http_chunked {
     int status;           /* on HTTP_ERROR */
     const char *error;    /* on HTTP_ERROR */
 
-    /* optional inputs */
+    /* optional input */
     const struct http_options *opt; /* trailer limits and flags; NULL = defaults */
-    char *trailer_buf;              /* where to copy the trailer section; NULL = nowhere */
-    size_t trailer_cap;
 
     /* private to stage 5 */
     uint64_t size;                  /* the chunk size being read */
@@ -211,25 +208,6 @@ struct http_chunked {
  * body would pass d->limit), 431 (trailer section over its limits).
  */
 long http_decode_chunked(struct http_chunked *d, char *buf, size_t *len);
-
-/* Trailer fields, the output of http_parse_trailers. */
-struct http_trailers {
-    struct http_header *fields; /* caller-provided array ... */
-    size_t max_fields;          /* ... of this capacity */
-    size_t num_fields;          /* filled in; fields dropped by header_map are absent */
-    int status;                 /* on HTTP_ERROR */
-    const char *error;          /* on HTTP_ERROR */
-};
-
-/*
- * http_parse_trailers - parse a trailer section (the bytes after the last
- * chunk's CRLF, through the empty line) from buf[0..len), usually the copy
- * http_decode_chunked left in trailer_buf.  Fields are views into buf;
- * folded values are joined in place when it returns > 0.  opt may be NULL.
- * Returns the section length (> 0), HTTP_NEED_MORE or HTTP_ERROR.
- */
-int http_parse_trailers(char *buf, size_t len, const struct http_options *opt,
-                        struct http_trailers *t);
 
 /* PROXY protocol result. */
 struct http_proxy {

@@ -574,34 +574,27 @@ END_TEST
 START_TEST(test_chunked_after_and_trailers)
 {
     char in[] = "3\r\nabc\r\n0\r\nVary: *\r\nX-A:\r\n  b \r\n\r\nNEXT";
-    char copy[64];
-    struct http_header fields[4];
     struct http_options opt;
     struct http_chunked d = {0};
     size_t n = strlen(in);
     http_options_init(&opt);
     opt.flags = HTTP_PERMIT_OBS_FOLD;
     d.opt = &opt;
-    d.trailer_buf = copy;
-    d.trailer_cap = sizeof(copy);
     ck_assert_int_eq(http_decode_chunked(&d, in, &n), 4);
     ck_assert(n == 3 && memcmp(in, "abcNEXT", 7) == 0);
     ck_assert_uint_eq(d.trailer_bytes, strlen("Vary: *\r\nX-A:\r\n  b \r\n\r\n"));
-    struct http_trailers t = {.fields = fields, .max_fields = 4};
-    ck_assert_int_eq(http_parse_trailers(copy, d.trailer_bytes, &opt, &t), (int)d.trailer_bytes);
-    ck_assert_uint_eq(t.num_fields, 2);
-    ck_assert(t.fields[1].name_len == 3 && t.fields[1].value_len == 1 &&
-              t.fields[1].value[0] == 'b');
     /* done stays done: what follows is handed back untouched */
     n = 4;
     ck_assert_int_eq(http_decode_chunked(&d, in + 3, &n), 4);
     ck_assert_uint_eq(n, 0);
 
-    /* the copy is bounded by trailer_cap: 431 */
+    /* trailer fields have the header limits: a field over the size is 431 */
     char big[] = "0\r\nX-Long: 0123456789\r\n\r\n";
+    struct http_options small_opt;
+    http_options_init(&small_opt);
+    small_opt.limit_request_field_size = 16;
     struct http_chunked small = {0};
-    small.trailer_buf = copy;
-    small.trailer_cap = 8;
+    small.opt = &small_opt;
     n = strlen(big);
     ck_assert_int_eq(http_decode_chunked(&small, big, &n), HTTP_ERROR);
     ck_assert_int_eq(small.status, 431);
@@ -618,20 +611,17 @@ START_TEST(test_chunked_after_and_trailers)
     ck_assert_int_eq(bounded.status, 400);
     opt.limit_request_field_size = 0;
 
-    /* trailer blocks: forbidden names and header_map */
-    char host[] = "Host: x\r\n\r\n", under[] = "X_Y: 1\r\n\r\n", cut[] = "X: 1\r\n";
-    t.num_fields = 9;
-    ck_assert_int_eq(http_parse_trailers(host, strlen(host), NULL, &t), HTTP_ERROR);
-    ck_assert_int_eq(t.status, 400);
-    ck_assert_int_eq(http_parse_trailers(under, strlen(under), NULL, &t), (int)strlen(under));
-    ck_assert_uint_eq(t.num_fields, 0); /* dropped */
+    /* header_map applies to trailer names too: dropped by default, refused on request */
+    char under[] = "0\r\nX_Y: 1\r\n\r\n", under2[] = "0\r\nX_Y: 1\r\n\r\n";
+    struct http_chunked dropped = {0};
+    n = strlen(under);
+    ck_assert_int_eq(http_decode_chunked(&dropped, under, &n), 0);
+    struct http_chunked refused = {0};
     opt.header_map = HTTP_HEADER_MAP_REFUSE;
-    ck_assert_int_eq(http_parse_trailers(under, strlen(under), &opt, &t), HTTP_ERROR);
-    ck_assert_int_eq(http_parse_trailers(cut, strlen(cut), NULL, &t), HTTP_NEED_MORE);
-    char two[] = "A: 1\r\nB: 2\r\n\r\n"; /* more fields than the array holds */
-    t.max_fields = 1;
-    ck_assert_int_eq(http_parse_trailers(two, strlen(two), NULL, &t), HTTP_ERROR);
-    ck_assert_int_eq(t.status, 431);
+    refused.opt = &opt;
+    n = strlen(under2);
+    ck_assert_int_eq(http_decode_chunked(&refused, under2, &n), HTTP_ERROR);
+    ck_assert_int_eq(refused.status, 400);
 }
 END_TEST
 
