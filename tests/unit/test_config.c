@@ -750,16 +750,29 @@ END_TEST
 
 /* ---- the parser's options ---------------------------------------------- */
 
+/*
+ * options_of - load line, then make the parser's options from it, and check
+ * their three limits and the head to buffer: the line and its CRLF, every
+ * field at its size with 2 more for its CRLF, the blank line.
+ */
+static void options_of(const char *line, struct http_options *o, size_t lim_line, size_t fields,
+                       size_t field_size)
+{
+    size_t max_head = 0;
+
+    ck_assert_msg(load(line) == CONFIG_RUN, "'%s': %s", line, err);
+    config_http_options(&cfg, o, &max_head);
+    ck_assert_uint_eq(o->limit_request_line, lim_line);
+    ck_assert_uint_eq(o->limit_request_fields, fields);
+    ck_assert_uint_eq(o->limit_request_field_size, field_size);
+    ck_assert_uint_eq(max_head, lim_line + 2 + fields * (field_size + 2) + 2);
+}
+
 START_TEST(test_http_options_defaults)
 {
     struct http_options o;
-    size_t max_head = 0;
 
-    ck_assert_int_eq(load("app:app"), CONFIG_RUN);
-    config_http_options(&cfg, &o, &max_head);
-    ck_assert_uint_eq(o.limit_request_line, 4094);
-    ck_assert_uint_eq(o.limit_request_fields, 100);
-    ck_assert_uint_eq(o.limit_request_field_size, 8190);
+    options_of("app:app", &o, 4094, 100, 8190);
     ck_assert_uint_eq(o.limit_request_body, 0);
     ck_assert_uint_eq(o.flags, 0);
     ck_assert_int_eq(o.header_map, HTTP_HEADER_MAP_DROP);
@@ -769,8 +782,6 @@ START_TEST(test_http_options_defaults)
     ck_assert_uint_eq(o.num_secure_scheme_headers, 3);
     ck_assert_str_eq(o.secure_scheme_names[1], "X-FORWARDED-PROTO");
     ck_assert_str_eq(o.secure_scheme_values[1], "https");
-    /* the line and its CRLF, 100 fields of 8190 + 2, the blank line */
-    ck_assert_uint_eq(max_head, 4094 + 2 + 100 * (8190 + 2) + 2);
     config_http_options(&cfg, &o, NULL); /* max_head is optional */
 }
 END_TEST
@@ -778,19 +789,13 @@ END_TEST
 START_TEST(test_http_options_settings)
 {
     struct http_options o;
-    size_t max_head = 0;
 
-    ck_assert_int_eq(load("--limit-request-line 100 --limit-request-fields 5 "
-                          "--limit-request-field_size 60 --limit-request-body 1k "
-                          "--permit-obsolete-folding --permit-unconventional-http-method "
-                          "--permit-unconventional-http-version --casefold-http-method "
-                          "--strip-header-spaces --header-map refuse "
-                          "--forwarder-headers SCRIPT_NAME,X_USER app:app"),
-                     CONFIG_RUN);
-    config_http_options(&cfg, &o, &max_head);
-    ck_assert_uint_eq(o.limit_request_line, 100);
-    ck_assert_uint_eq(o.limit_request_fields, 5);
-    ck_assert_uint_eq(o.limit_request_field_size, 60);
+    options_of("--limit-request-line 100 --limit-request-fields 5 --limit-request-field_size 60 "
+               "--limit-request-body 1k --permit-obsolete-folding "
+               "--permit-unconventional-http-method --permit-unconventional-http-version "
+               "--casefold-http-method --strip-header-spaces --header-map refuse "
+               "--forwarder-headers SCRIPT_NAME,X_USER app:app",
+               &o, 100, 5, 60);
     ck_assert_uint_eq(o.limit_request_body, 1024);
     ck_assert_uint_eq(o.flags, HTTP_PERMIT_OBS_FOLD | HTTP_PERMIT_UNCONVENTIONAL_METHOD |
                                    HTTP_PERMIT_UNCONVENTIONAL_VERSION | HTTP_CASEFOLD_METHOD |
@@ -799,10 +804,8 @@ START_TEST(test_http_options_settings)
     ck_assert_int_eq(o.header_map, HTTP_HEADER_MAP_REFUSE);
     ck_assert_uint_eq(o.num_forwarder_headers, 2);
     ck_assert_str_eq(o.forwarder_headers[1], "X_USER");
-    ck_assert_uint_eq(max_head, 100 + 2 + 5 * (60 + 2) + 2);
 
-    ck_assert_int_eq(load("--header-map dangerous app:app"), CONFIG_RUN);
-    config_http_options(&cfg, &o, NULL);
+    options_of("--header-map dangerous app:app", &o, 4094, 100, 8190);
     ck_assert_int_eq(o.header_map, HTTP_HEADER_MAP_DANGEROUS);
 }
 END_TEST
@@ -812,27 +815,16 @@ END_TEST
 START_TEST(test_http_options_unlimited)
 {
     struct http_options o;
-    size_t max_head = 0;
 
-    ck_assert_int_eq(load("--limit-request-line 0 --limit-request-fields 0 "
-                          "--limit-request-field_size 0 app:app"),
-                     CONFIG_RUN);
-    config_http_options(&cfg, &o, &max_head);
-    ck_assert_uint_eq(o.limit_request_line, 8190);
-    ck_assert_uint_eq(o.limit_request_fields, 32768);
-    ck_assert_uint_eq(o.limit_request_field_size, 8190);
-    ck_assert_uint_eq(max_head, 8190 + 2 + (size_t)32768 * (8190 + 2) + 2);
+    options_of("--limit-request-line 0 --limit-request-fields 0 --limit-request-field_size 0 "
+               "app:app",
+               &o, 8190, 32768, 8190);
     ck_assert(cfg.limit_request_line == 8190 && cfg.limit_request_fields == 32768 &&
               cfg.limit_request_field_size == 8190);
-
-    ck_assert_int_eq(load("--limit-request-line 9000 --limit-request-fields 40000 "
-                          "--limit-request-field_size 100000 app:app"),
-                     CONFIG_RUN);
-    config_http_options(&cfg, &o, &max_head);
-    ck_assert_uint_eq(o.limit_request_line, 8190);
-    ck_assert_uint_eq(o.limit_request_fields, 32768);
-    ck_assert_uint_eq(o.limit_request_field_size, 100000); /* no ceiling, as in Gunicorn */
-    ck_assert_uint_eq(max_head, 8190 + 2 + (size_t)32768 * (100000 + 2) + 2);
+    /* a field size has no ceiling, as in Gunicorn */
+    options_of("--limit-request-line 9000 --limit-request-fields 40000 "
+               "--limit-request-field_size 100000 app:app",
+               &o, 8190, 32768, 100000);
 }
 END_TEST
 
