@@ -20,8 +20,9 @@
  */
 #include "bind.h"
 
+#include "ascii.h"
+
 #include <arpa/inet.h>
-#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -62,7 +63,7 @@ static int parse_port(const char *text, size_t len, uint16_t *port)
     if (len == 0 || len > 5)
         return -1;
     for (size_t i = 0; i < len; i++) {
-        if (!isdigit((unsigned char)text[i]))
+        if (!ascii_is_digit((unsigned char)text[i]))
             return -1;
         value = value * 10 + (unsigned long)(text[i] - '0');
     }
@@ -83,9 +84,9 @@ static int copy_host(const char *text, size_t len, char *out, size_t outlen)
         return -1;
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)text[i];
-        if (!isalnum(c) && c != '-' && c != '.' && c != '_')
+        if (!ascii_is_alpha(c) && !ascii_is_digit(c) && c != '-' && c != '.' && c != '_')
             return -1;
-        out[i] = (char)tolower(c);
+        out[i] = (char)ascii_lower(c);
     }
     out[len] = '\0';
     return 0;
@@ -115,7 +116,7 @@ static int parse_fd(const char *spec, struct bind_addr *out, char *err, size_t e
     char *end = NULL;
     long value;
 
-    if (!isdigit((unsigned char)digits[0]))
+    if (!ascii_is_digit((unsigned char)digits[0]))
         return explain(err, errlen, "bad file descriptor '%s' in '%s'", digits, spec);
     errno = 0;
     value = strtol(digits, &end, 10);

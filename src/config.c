@@ -18,11 +18,12 @@
  */
 #include "config_internal.h"
 
+#include "ascii.h"
 #include "bind.h"
+#include "http.h"
 #include "log.h" /* log levels, and the access log format check */
 
 #include <arpa/inet.h>
-#include <ctype.h>
 #include <errno.h>
 #include <grp.h>
 #include <limits.h>
@@ -31,7 +32,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <unistd.h>
 
 #define AT(field) offsetof(struct config, field)
@@ -142,7 +142,7 @@ static int lookup_user(const char *text, uid_t *uid, gid_t *gid, char *name, siz
     char *end = NULL;
     errno = 0;
     unsigned long n = strtoul(text, &end, 10);
-    bool numeric = isdigit((unsigned char)text[0]) && *end == '\0' && errno == 0;
+    bool numeric = ascii_is_digit((unsigned char)text[0]) && *end == '\0' && errno == 0;
     struct passwd *pw = numeric ? getpwuid((uid_t)n) : getpwnam(text);
 
     if (pw == NULL && !numeric)
@@ -159,7 +159,7 @@ static int lookup_group(const char *text, gid_t *gid)
     char *end = NULL;
     errno = 0;
     unsigned long n = strtoul(text, &end, 10);
-    if (isdigit((unsigned char)text[0]) && *end == '\0' && errno == 0) {
+    if (ascii_is_digit((unsigned char)text[0]) && *end == '\0' && errno == 0) {
         *gid = (gid_t)n;
         return 0;
     }
@@ -348,7 +348,10 @@ static int parse_number(const char *text, long long min, long long max, long lon
 
     errno = 0;
     n = strtoll(text, &end, 10);
-    if (end == text || *end != '\0' || isspace((unsigned char)text[0]))
+    /* strtoll would skip leading blanks (as the C locale's isspace has them)
+     * and take a sign: only the sign is part of a number here. */
+    if (end == text || *end != '\0' ||
+        !(ascii_is_digit((unsigned char)text[0]) || text[0] == '-' || text[0] == '+'))
         return config_explain(why, whylen, "'%s' is not a whole number", text);
     if ((errno == ERANGE && n > 0) || n > max)
         return config_explain(why, whylen, "%s is above %lld", text, max);
@@ -365,15 +368,15 @@ static int parse_bytes(const char *text, long long max, uint64_t *out, char *why
     const char *p = text, *unit = NULL;
     uint64_t n = 0, scale = 1;
 
-    for (; isdigit((unsigned char)*p); p++) {
+    for (; ascii_is_digit((unsigned char)*p); p++) {
         if (n <= (uint64_t)max) /* past max it is refused anyway; stopping here cannot overflow */
             n = n * 10 + (uint64_t)(*p - '0');
     }
-    if (*p != '\0' && (unit = strchr(units, tolower((unsigned char)*p))) != NULL) {
+    if (*p != '\0' && (unit = strchr(units, ascii_lower((unsigned char)*p))) != NULL) {
         scale = (uint64_t)1 << (10 * (unit - units + 1));
         p++;
     }
-    if (p == text || !isdigit((unsigned char)text[0]) || *p != '\0')
+    if (p == text || !ascii_is_digit((unsigned char)text[0]) || *p != '\0')
         return config_explain(why, whylen,
                               "'%s' is not a size in bytes (such as 1048576, 64k, 10m, 1g)", text);
     if (n > (uint64_t)max / scale)
@@ -393,7 +396,7 @@ static int parse_mode(const char *text, long long max, int *out, char *why, size
     long long n;
 
     if (text[0] == '0' && text[1] != '\0') {
-        int p = tolower((unsigned char)text[1]);
+        int p = ascii_lower((unsigned char)text[1]);
         base = p == 'x' ? 16 : p == 'b' ? 2 : 8;
         valid = base == 16 ? "0123456789abcdefABCDEF" : base == 2 ? "01" : "01234567";
         digits = text + (p == 'x' || p == 'b' || p == 'o' ? 2 : 1);
@@ -446,7 +449,7 @@ static int parse_net(const char *text, struct net *net)
     }
     if (slash == NULL)
         return 0;
-    if (!isdigit((unsigned char)slash[1]))
+    if (!ascii_is_digit((unsigned char)slash[1]))
         return -1;
     return parse_number(slash + 1, 0, net->bits, &net->bits, why, sizeof why);
 }
@@ -484,6 +487,48 @@ bool config_addr_allowed(const struct config_list *list, const char *addr)
             return true;
     }
     return false;
+}
+
+/* The two enums spell the same three choices; mapped by name, not by number. */
+static enum http_header_map http_header_map_of(enum config_header_map map)
+{
+    switch (map) {
+    case CONFIG_HEADER_MAP_REFUSE:
+        return HTTP_HEADER_MAP_REFUSE;
+    case CONFIG_HEADER_MAP_DANGEROUS:
+        return HTTP_HEADER_MAP_DANGEROUS;
+    case CONFIG_HEADER_MAP_DROP:
+        break;
+    }
+    return HTTP_HEADER_MAP_DROP;
+}
+
+/* config_http_options - see config.h. */
+void config_http_options(const struct config *cfg, struct http_options *o, size_t *max_head)
+{
+    http_options_init(o);
+    o->limit_request_line = cfg->limit_request_line;
+    o->limit_request_fields = cfg->limit_request_fields;
+    o->limit_request_field_size = cfg->limit_request_field_size;
+    o->limit_request_body = cfg->limit_request_body;
+    o->flags = (cfg->permit_obsolete_folding ? HTTP_PERMIT_OBS_FOLD : 0) |
+               (cfg->permit_unconventional_http_method ? HTTP_PERMIT_UNCONVENTIONAL_METHOD : 0) |
+               (cfg->permit_unconventional_http_version ? HTTP_PERMIT_UNCONVENTIONAL_VERSION : 0) |
+               (cfg->casefold_http_method ? HTTP_CASEFOLD_METHOD : 0) |
+               (cfg->strip_header_spaces ? HTTP_STRIP_HEADER_SPACES : 0);
+    o->header_map = http_header_map_of(cfg->header_map);
+    o->forwarder_headers = (const char *const *)cfg->forwarder_headers.items;
+    o->num_forwarder_headers = cfg->forwarder_headers.count;
+    o->secure_scheme_names = (const char *const *)cfg->secure_scheme_names.items;
+    o->secure_scheme_values = (const char *const *)cfg->secure_scheme_values.items;
+    /* The lists pair up item by item; the shorter bounds the pairs, so a
+     * name is never read without its value. */
+    o->num_secure_scheme_headers = cfg->secure_scheme_names.count < cfg->secure_scheme_values.count
+                                       ? cfg->secure_scheme_names.count
+                                       : cfg->secure_scheme_values.count;
+    size_t head = http_options_settle(o);
+    if (max_head != NULL)
+        *max_head = head;
 }
 
 static void list_clear(struct config_list *list)
@@ -543,7 +588,7 @@ int config_parse_choice(const struct config_setting *s, const char *text, int *v
     size_t n = 0;
 
     for (const struct config_choice *c = s->choices; c->name != NULL; c++) {
-        if (strcasecmp(c->name, text) == 0) {
+        if (ascii_caseeq(text, strlen(text), c->name)) {
             *value = c->value;
             return 0;
         }

@@ -86,10 +86,11 @@ struct config {
     bool capture_output;     /* --capture-output: stdout and stderr into the error log file */
     char *access_log_format; /* --access-logformat; NULL = Gunicorn's default */
 
-    /* request limits (Gunicorn's names and defaults) */
-    unsigned limit_request_line;       /* 4094; 0 or more than 8190 means 8190 (http.c) */
-    unsigned limit_request_fields;     /* 100; 0 or above 32768 reads as 32768 */
-    unsigned limit_request_field_size; /* 8190; 0 means 8190 (http.c) */
+    /* request limits (Gunicorn's names and defaults), kept as the parser
+     * applies them (config_http_options) once the sources are read */
+    unsigned limit_request_line;       /* 4094; 0 or more than 8190 becomes 8190 */
+    unsigned limit_request_fields;     /* 100; 0 or more than 32768 becomes 32768 */
+    unsigned limit_request_field_size; /* 8190; 0 becomes 8190 */
     uint64_t limit_request_body;       /* 0 = off; else 413 above it (greenhorn's own) */
 
     /* parser strictness (Gunicorn 22+ settings) */
@@ -181,6 +182,22 @@ void config_free(struct config *cfg);
  * A NULL or unparsable addr (a unix socket peer) matches only "*".
  */
 bool config_addr_allowed(const struct config_list *list, const char *addr);
+
+struct http_options;
+
+/*
+ * config_http_options - the request parser's options from the settings, in
+ * one place: Gunicorn's defaults (http_options_init), then the limits,
+ * limit_request_body, the strictness switches, header_map,
+ * forwarder_headers and secure_scheme_headers of cfg, with the limits
+ * settled as the parser applies them (http_options_settle: 0 and too-large
+ * values read as Gunicorn's maxima).  HTTP_TRUSTED_PEER is left clear: it
+ * belongs to each connection.  The lists in *o point into cfg, which must
+ * outlive *o.  *max_head (when max_head is not NULL) is the largest request
+ * head to buffer: the settled line and field limits together, so that no
+ * head the parser accepts is refused for want of room.
+ */
+void config_http_options(const struct config *cfg, struct http_options *o, size_t *max_head);
 
 /* config_print_help - the --help text: usage line, then one line per setting. */
 void config_print_help(FILE *out);

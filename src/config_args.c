@@ -22,15 +22,13 @@
  */
 #include "config_internal.h"
 
+#include "http.h"
+
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* Gunicorn's parser (gunicorn/http/message.py) lowers larger limits to these. */
-#define MAX_REQUEST_LINE 8190u
-#define MAX_HEADERS      32768u
 
 /* Where a setting's current value came from; a stronger source replaces a weaker one. */
 enum origin { FROM_DEFAULT, FROM_FILE, FROM_ENV_ARGS, FROM_ARGV };
@@ -346,13 +344,20 @@ static int split_words(const char *text, char ***words, int *count, char *why, s
     return 0;
 }
 
-/* settle - the limits Gunicorn's parser lowers rather than refuses (http/message.py). */
+/*
+ * settle - keep in cfg the request limits the parser will apply: Gunicorn's
+ * parser (http/message.py) lowers a limit rather than refuse it, and whoever
+ * reads cfg should see the real one.  The rule itself is the parser's
+ * (config_http_options, http_options_settle); this only stores its result.
+ */
 static void settle(struct config *cfg)
 {
-    if (cfg->limit_request_line > MAX_REQUEST_LINE)
-        cfg->limit_request_line = MAX_REQUEST_LINE;
-    if (cfg->limit_request_fields == 0 || cfg->limit_request_fields > MAX_HEADERS)
-        cfg->limit_request_fields = MAX_HEADERS;
+    struct http_options o;
+
+    config_http_options(cfg, &o, NULL);
+    cfg->limit_request_line = (unsigned)o.limit_request_line;
+    cfg->limit_request_fields = (unsigned)o.limit_request_fields;
+    cfg->limit_request_field_size = (unsigned)o.limit_request_field_size;
 }
 
 /* read_env_args - $GUNICORN_CMD_ARGS, if set, as a second, weaker command line. */

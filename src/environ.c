@@ -18,9 +18,9 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/socket.h>
 
+#include "ascii.h"
 #include "bind.h"
 #include "input.h"
 #include "log.h"
@@ -157,17 +157,6 @@ static int set_text(PyObject *d, PyObject *key, const char *s, size_t n)
     return rc;
 }
 
-static int hexval(char ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F')
-        return ch - 'A' + 10;
-    return -1;
-}
-
 /* Percent-decode s into out (at least n bytes); a '%' not followed by two
  * hex digits stays as it is, like urllib.parse.unquote_to_bytes.  Returns
  * the decoded length. */
@@ -176,8 +165,8 @@ static size_t percent_decode(const char *s, size_t n, char *out)
     size_t o = 0;
     for (size_t i = 0; i < n; i++) {
         int hi, lo;
-        if (s[i] == '%' && i + 2 < n && (hi = hexval(s[i + 1])) >= 0 &&
-            (lo = hexval(s[i + 2])) >= 0) {
+        if (s[i] == '%' && i + 2 < n && (hi = ascii_hex_value((unsigned char)s[i + 1])) >= 0 &&
+            (lo = ascii_hex_value((unsigned char)s[i + 2])) >= 0) {
             out[o++] = (char)(hi * 16 + lo);
             i += 2;
         } else {
@@ -252,13 +241,12 @@ static PyObject *make_header_key(const char *name, size_t len)
  * HTTP_ prefix (PEP 3333); common names use a key made once.  New reference. */
 static PyObject *header_key(const struct http_header *h)
 {
-    if (h->name_len == 12 && strncasecmp(h->name, "Content-Type", 12) == 0)
+    if (ascii_caseeq(h->name, h->name_len, "Content-Type"))
         return Py_NewRef(env.keys[K_CONTENT_TYPE]);
-    if (h->name_len == 14 && strncasecmp(h->name, "Content-Length", 14) == 0)
+    if (ascii_caseeq(h->name, h->name_len, "Content-Length"))
         return Py_NewRef(env.keys[K_CONTENT_LENGTH]);
     for (size_t i = 0; i < NUM_COMMON; i++)
-        if (strlen(common_headers[i]) == h->name_len &&
-            strncasecmp(h->name, common_headers[i], h->name_len) == 0)
+        if (ascii_caseeq(h->name, h->name_len, common_headers[i]))
             return Py_NewRef(env.common_keys[i]);
     return make_header_key(h->name, h->name_len);
 }
@@ -282,16 +270,6 @@ static int add_header(PyObject *d, const struct http_header *h)
     return rc;
 }
 
-/* Find a header by name (case-insensitive); NULL if absent. */
-static const struct http_header *find_header(const struct http_request *r, const char *name)
-{
-    size_t n = strlen(name);
-    for (size_t i = 0; i < r->num_headers; i++)
-        if (r->headers[i].name_len == n && strncasecmp(r->headers[i].name, name, n) == 0)
-            return &r->headers[i];
-    return NULL;
-}
-
 /* SERVER_NAME and SERVER_PORT: the listening address, as Gunicorn takes them
  * from getsockname(); for a unix socket, from the Host header. */
 static int set_server(PyObject *d, const struct request *r)
@@ -299,7 +277,8 @@ static int set_server(PyObject *d, const struct request *r)
     const struct listener *l = r->conn->listener;
     const char *name = l->server_name, *port = l->server_port;
     size_t name_len = strlen(name), port_len = strlen(port);
-    const struct http_header *host = find_header(&r->http, "Host");
+    const struct http_header *host =
+        http_find_header(r->http.headers, r->http.num_headers, "Host", 4);
     if (l->family == AF_UNIX) {
         name = port = "";
         name_len = port_len = 0;
@@ -372,12 +351,8 @@ static int set_request(PyObject *d, struct request *r)
  */
 static PyObject *script_name(const struct request *r)
 {
-    const struct http_header *found = NULL;
-    for (size_t i = 0; i < r->http.num_headers; i++) {
-        const struct http_header *h = &r->http.headers[i];
-        if (h->name_len == 11 && strncasecmp(h->name, "SCRIPT_NAME", 11) == 0)
-            found = h;
-    }
+    const struct http_header *found =
+        http_find_header(r->http.headers, r->http.num_headers, "SCRIPT_NAME", 11);
     if (found == NULL)
         return Py_NewRef(env.script_name);
     return PyUnicode_DecodeLatin1(found->value, (Py_ssize_t)found->value_len, NULL);

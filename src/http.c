@@ -71,20 +71,14 @@ struct http_limits http_limits_of(const struct http_options *o)
     return l;
 }
 
-/* ---- words ------------------------------------------------------------- */
-
-static bool ascii_caseeq(const char *a, const char *b, size_t n)
+size_t http_options_settle(struct http_options *opt)
 {
-    for (size_t i = 0; i < n; i++)
-        if (http_ascii_upper((unsigned char)a[i]) != http_ascii_upper((unsigned char)b[i]))
-            return false;
-    return true;
-}
-
-/* Is the view s[0..n) the word `want`, ignoring ASCII case? */
-static bool word_is(const char *s, size_t n, const char *want)
-{
-    return n == strlen(want) && ascii_caseeq(s, want, n);
+    struct http_limits l = http_limits_of(opt);
+    opt->limit_request_line = l.line;
+    opt->limit_request_fields = l.fields;
+    opt->limit_request_field_size = l.field_size;
+    /* l.section is fields * (field_size + 2) + 4: the head's CRLFs included. */
+    return l.section > SIZE_MAX - l.line ? SIZE_MAX : l.line + l.section;
 }
 
 /* ---- the request line (RFC 9112 section 3) ----------------------------- */
@@ -129,7 +123,7 @@ static int scan_method(struct request_parser *p)
             p->req->method_len = p->pos++;
             return 0;
         }
-        if (!http_is_tchar(c) || (strict && ((c >= 'a' && c <= 'z') || c == '#' || p->pos >= 20)))
+        if (!ascii_is_tchar(c) || (strict && ((c >= 'a' && c <= 'z') || c == '#' || p->pos >= 20)))
             return req_fail(p, 400, "invalid method");
     }
     return HTTP_NEED_MORE;
@@ -139,7 +133,7 @@ static bool method_is(const struct request_parser *p, const char *name)
 {
     const struct http_request *r = p->req;
     if (p->opt->flags & HTTP_CASEFOLD_METHOD)
-        return word_is(r->method, r->method_len, name);
+        return ascii_caseeq(r->method, r->method_len, name);
     return r->method_len == strlen(name) && memcmp(r->method, name, r->method_len) == 0;
 }
 
@@ -157,18 +151,13 @@ static void split_target(struct http_request *r, const char *s, size_t n)
     r->fragment_len = hash ? n - end - 1 : 0;
 }
 
-static bool is_alpha(unsigned char c)
-{
-    return (c | 0x20) >= 'a' && (c | 0x20) <= 'z';
-}
-
 /* scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) (RFC 3986 section 3.1) */
 static size_t scheme_length(const char *t, size_t n)
 {
     size_t i = 0;
-    if (n == 0 || !is_alpha((unsigned char)t[0]))
+    if (n == 0 || !ascii_is_alpha((unsigned char)t[0]))
         return 0;
-    while (i < n && (is_alpha((unsigned char)t[i]) || http_is_digit((unsigned char)t[i]) ||
+    while (i < n && (ascii_is_alpha((unsigned char)t[i]) || ascii_is_digit((unsigned char)t[i]) ||
                      t[i] == '+' || t[i] == '-' || t[i] == '.'))
         i++;
     return i;
@@ -179,7 +168,7 @@ static bool is_host_char(unsigned char c)
 {
     if (c == '#' || c == '^' || c == '`' || c == '|')
         return false;
-    return http_is_tchar(c) || c == '(' || c == ')' || c == ',' || c == ';' || c == '=';
+    return ascii_is_tchar(c) || c == '(' || c == ')' || c == ',' || c == ';' || c == '=';
 }
 
 /* authority-form = uri-host ":" port (RFC 9112 section 3.2.3).  The port
@@ -193,7 +182,7 @@ static bool is_authority_form(const char *t, size_t n)
     if (colon < 2 || colon == n || n - colon > 5)
         return false;
     for (size_t i = colon; i < n; i++) {
-        if (!http_is_digit((unsigned char)t[i]))
+        if (!ascii_is_digit((unsigned char)t[i]))
             return false;
         port = port * 10 + (size_t)(t[i] - '0');
     }
@@ -203,7 +192,7 @@ static bool is_authority_form(const char *t, size_t n)
         if (t[colon - 2] != ']' || colon < 4)
             return false;
         for (size_t i = 1; i + 2 < colon; i++)
-            if (http_hex_value((unsigned char)t[i]) < 0 && t[i] != ':' && t[i] != '.')
+            if (ascii_hex_value((unsigned char)t[i]) < 0 && t[i] != ':' && t[i] != '.')
                 return false;
         return true;
     }
@@ -283,7 +272,7 @@ static int scan_target(struct request_parser *p)
             p->req->target_len = p->pos++ - start;
             return check_target(p);
         }
-        if (http_is_ctl(c))
+        if (ascii_is_ctl(c))
             return req_fail(p, 400, "invalid request target");
     }
     return HTTP_NEED_MORE;
@@ -308,7 +297,7 @@ static int scan_version(struct request_parser *p)
         unsigned char c = (unsigned char)p->buf[p->pos];
         if (k < 8 && p->pos >= p->lim.line)
             return line_too_long(p);
-        if (shape[k] == '#' ? !http_is_digit(c) : c != (unsigned char)shape[k])
+        if (shape[k] == '#' ? !ascii_is_digit(c) : c != (unsigned char)shape[k])
             return req_fail(p, 400, version_error(k, c));
         if (k == 5 && c != '1' && !(p->opt->flags & HTTP_PERMIT_UNCONVENTIONAL_VERSION))
             return req_fail(p, 400, "unsupported HTTP version");
@@ -346,7 +335,7 @@ static int check_scheme(struct request_parser *p, const struct http_header *h)
 {
     const struct http_options *o = p->opt;
     for (size_t i = 0; i < o->num_secure_scheme_headers; i++) {
-        if (!word_is(h->name, h->name_len, o->secure_scheme_names[i]))
+        if (!ascii_caseeq(h->name, h->name_len, o->secure_scheme_names[i]))
             continue;
         bool https = http_value_is(h->value, h->value_len, o->secure_scheme_values[i], false);
         if (p->scheme_seen && https != p->req->scheme_https)
@@ -366,7 +355,7 @@ static bool keep_underscore(struct request_parser *p, const struct http_header *
     const struct http_options *o = p->opt;
     for (size_t i = 0; (o->flags & HTTP_TRUSTED_PEER) && i < o->num_forwarder_headers; i++)
         if (strcmp(o->forwarder_headers[i], "*") == 0 ||
-            word_is(h->name, h->name_len, o->forwarder_headers[i]))
+            ascii_caseeq(h->name, h->name_len, o->forwarder_headers[i]))
             return true;
     return o->header_map == HTTP_HEADER_MAP_DANGEROUS;
 }
@@ -378,7 +367,7 @@ static int header_done(const struct http_field_rules *fr, const struct http_fiel
     struct http_header h = {base + s->name_off, s->name_len, base + s->value_off,
                             s->value_end - s->value_off};
     int rc;
-    if (word_is(h.name, h.name_len, "Expect") && (rc = check_expect(p, &h)) < 0)
+    if (ascii_caseeq(h.name, h.name_len, "Expect") && (rc = check_expect(p, &h)) < 0)
         return rc;
     if ((p->opt->flags & HTTP_TRUSTED_PEER) && (rc = check_scheme(p, &h)) < 0)
         return rc;
@@ -426,14 +415,14 @@ static int read_codings(struct request_parser *p, const struct http_header *h, s
     f->coded = true;
     for (;;) {
         const char *comma = memchr(s, ',', (size_t)(end - s)), *e = comma ? comma : end;
-        while (s < e && (http_is_ws((unsigned char)*s) || *s == '\r' || *s == '\n'))
+        while (s < e && (ascii_is_ws((unsigned char)*s) || *s == '\r' || *s == '\n'))
             s++;
-        while (e > s && (http_is_ws((unsigned char)e[-1]) || e[-1] == '\r' || e[-1] == '\n'))
+        while (e > s && (ascii_is_ws((unsigned char)e[-1]) || e[-1] == '\r' || e[-1] == '\n'))
             e--;
         size_t n = (size_t)(e - s);
-        bool chunked = word_is(s, n, "chunked"), identity = word_is(s, n, "identity");
-        bool compressed =
-            word_is(s, n, "gzip") || word_is(s, n, "deflate") || word_is(s, n, "compress");
+        bool chunked = ascii_caseeq(s, n, "chunked"), identity = ascii_caseeq(s, n, "identity");
+        bool compressed = ascii_caseeq(s, n, "gzip") || ascii_caseeq(s, n, "deflate") ||
+                          ascii_caseeq(s, n, "compress");
         if (!chunked && !identity && !compressed)
             return req_fail(p, 501, "unsupported transfer coding");
         if (f->chunked) /* anything after chunked, a second chunked too */
@@ -446,18 +435,18 @@ static int read_codings(struct request_parser *p, const struct http_header *h, s
     }
 }
 
-/* Content-Length = 1*DIGIT (RFC 9110 section 8.6): no sign, no spaces, no
- * list, and it has to fit in 64 bits. */
-static bool parse_length(const struct http_header *h, uint64_t *out)
+/* http_parse_content_length - see http.h.  The overflow test comes before
+ * each step, so a 21-digit value is refused, never wrapped. */
+bool http_parse_content_length(const char *s, size_t n, uint64_t *out)
 {
     uint64_t v = 0;
-    if (h->value_len == 0)
+    if (n == 0)
         return false;
-    for (size_t i = 0; i < h->value_len; i++) {
-        unsigned d = (unsigned char)h->value[i] - '0';
-        if (d > 9 || v > (UINT64_MAX - d) / 10)
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (!ascii_is_digit(c) || v > (UINT64_MAX - (uint64_t)(c - '0')) / 10)
             return false;
-        v = v * 10 + d;
+        v = v * 10 + (uint64_t)(c - '0');
     }
     *out = v;
     return true;
@@ -467,21 +456,21 @@ static bool parse_length(const struct http_header *h, uint64_t *out)
 static int frame_field(struct request_parser *p, const struct http_header *h, struct framing *f)
 {
     struct http_request *r = p->req;
-    if (word_is(h->name, h->name_len, "Content-Length")) {
+    if (ascii_caseeq(h->name, h->name_len, "Content-Length")) {
         if (f->length)
             return req_fail(p, 400, "duplicate Content-Length");
         f->length = h;
-    } else if (word_is(h->name, h->name_len, "Transfer-Encoding")) {
+    } else if (ascii_caseeq(h->name, h->name_len, "Transfer-Encoding")) {
         return read_codings(p, h, f);
-    } else if (word_is(h->name, h->name_len, "Host")) {
+    } else if (ascii_caseeq(h->name, h->name_len, "Host")) {
         if (f->host)
             return req_fail(p, 400, "duplicate Host");
         f->host = true;
-    } else if (word_is(h->name, h->name_len, "Content-Type")) {
+    } else if (ascii_caseeq(h->name, h->name_len, "Content-Type")) {
         if (f->type)
             return req_fail(p, 400, "duplicate Content-Type");
         f->type = true;
-    } else if (word_is(h->name, h->name_len, "Connection") && !f->connection) {
+    } else if (ascii_caseeq(h->name, h->name_len, "Connection") && !f->connection) {
         /* Gunicorn's should_close() looks at the first Connection field only. */
         f->connection = true;
         if (http_value_is(h->value, h->value_len, "close", true))
@@ -515,7 +504,7 @@ static int decide_framing(struct request_parser *p)
     if (f.chunked) {
         r->body = HTTP_BODY_CHUNKED;
     } else if (f.length) {
-        if (!parse_length(f.length, &r->content_length))
+        if (!http_parse_content_length(f.length->value, f.length->value_len, &r->content_length))
             return req_fail(p, 400, "invalid Content-Length");
         if (p->opt->limit_request_body && r->content_length > p->opt->limit_request_body)
             return req_fail(p, 413, "request body too large");
@@ -532,7 +521,7 @@ static void rewrite_head(struct request_parser *p)
     struct http_request *r = p->req;
     if (p->opt->flags & HTTP_CASEFOLD_METHOD)
         for (size_t i = 0; i < r->method_len; i++)
-            p->buf[i] = (char)http_ascii_upper((unsigned char)p->buf[i]);
+            p->buf[i] = (char)ascii_upper((unsigned char)p->buf[i]);
     for (size_t i = 0; i < r->num_headers; i++) {
         struct http_header *h = &r->headers[i];
         if (memchr(h->value, '\r', h->value_len))
@@ -551,6 +540,16 @@ static void reset_request(struct http_request *r)
     r->expect_continue = r->keep_alive = r->scheme_https = false;
     r->status = 0;
     r->error = NULL;
+}
+
+const struct http_header *http_find_header(const struct http_header *fields, size_t n,
+                                           const char *name, size_t len)
+{
+    const struct http_header *found = NULL;
+    for (size_t i = 0; i < n; i++)
+        if (fields[i].name_len == len && ascii_casecmp(fields[i].name, name, len) == 0)
+            found = &fields[i];
+    return found;
 }
 
 int http_parse_request(char *buf, size_t len, const struct http_options *opt,

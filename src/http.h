@@ -49,7 +49,8 @@
 
 enum http_header_map { HTTP_HEADER_MAP_DROP, HTTP_HEADER_MAP_REFUSE, HTTP_HEADER_MAP_DANGEROUS };
 
-/* The limits and switches; built once per worker from struct config. */
+/* The limits and switches; a worker builds them once from its settings
+ * (config_http_options, in config.c), a test or the fuzzer by hand. */
 struct http_options {
     size_t limit_request_line;       /* 0 or above 8190 = 8190 (Gunicorn 26) */
     size_t limit_request_fields;     /* 0 or above 32768 = 32768; headers capacity should be >= */
@@ -75,6 +76,20 @@ struct http_options {
  * The lists point to static storage.
  */
 void http_options_init(struct http_options *opt);
+
+/*
+ * http_options_settle - write into *opt the limits the parser applies
+ * (struct http_options above: 0 and too-large values read as Gunicorn's
+ * maxima), so that a caller can size its header array from
+ * limit_request_fields.  Parsing with the settled options gives the same
+ * answers as before.  Returns the largest request head those limits let
+ * through, Gunicorn's max_buffer_headers plus the request line: the line
+ * and its CRLF, limit_request_fields fields of limit_request_field_size
+ * bytes each with 2 more for the CRLF, and the blank line (SIZE_MAX if that
+ * overflows).  A caller that buffers that many bytes of head never refuses
+ * one that the parser would accept.
+ */
+size_t http_options_settle(struct http_options *opt);
 
 /* One header field: views into the request buffer. */
 struct http_header {
@@ -127,6 +142,28 @@ int http_parse_request(char *buf, size_t len, const struct http_options *opt,
                        struct http_request *req);
 
 /*
+ * http_parse_content_length - read the Content-Length value s[0..n) (OWS
+ * already stripped) as RFC 9110 section 8.6 defines it, 1*DIGIT and nothing
+ * else: no sign, no whitespace, no hex, and no list ("5, 5", which the RFC
+ * lets a recipient accept and Gunicorn refuses).  The one reading of the
+ * field for requests (RFC 9112 section 6.3, where a bad value is an
+ * unrecoverable framing error) and for the application's responses.
+ * Returns true with *out set when the value is valid and fits in 64 bits;
+ * false otherwise (*out untouched).  A tighter bound is the caller's.
+ */
+bool http_parse_content_length(const char *s, size_t n, uint64_t *out);
+
+/*
+ * http_find_header - the last of the n fields named name[0..len), compared
+ * as ASCII without case (field names are case-insensitive, RFC 9110
+ * section 5.1; never the C locale, which Python sets in the workers), or
+ * NULL.  The last, as Gunicorn's environ and access log see a repeated
+ * field.  The one header lookup of every stage.
+ */
+const struct http_header *http_find_header(const struct http_header *fields, size_t n,
+                                           const char *name, size_t len);
+
+/*
  * A field section (headers or trailers) read one byte at a time.  Private to
  * stage 5 (http*.c); declared here only so struct http_chunked can hold one.
  */
@@ -144,14 +181,13 @@ struct http_field_scan {
 
 /*
  * Chunked body decoder state (RFC 9112 section 7.1).  Zero it to start; the
- * optional inputs below may then be set.
+ * optional input below may then be set.
  *
  * Trailer fields: the decoder checks the trailer section with the header
- * rules (plus Gunicorn's forbidden trailer names) as the bytes stream past,
- * then forgets them.  A caller that wants to see them sets trailer_buf and
- * trailer_cap: the raw section (through its final CRLF) is copied there,
- * trailer_bytes long, and http_parse_trailers() turns it into fields.  A
- * section longer than trailer_cap is refused with 431.
+ * rules and limits (plus Gunicorn's forbidden trailer names) as the bytes
+ * stream past, then forgets them.  RFC 9110 section 6.5.1 lets a recipient
+ * discard trailer fields, and a WSGI application has no way to read them:
+ * Gunicorn keeps them on its request object, out of the environ.
  */
 struct http_chunked {
     int state;
@@ -163,10 +199,8 @@ struct http_chunked {
     int status;           /* on HTTP_ERROR */
     const char *error;    /* on HTTP_ERROR */
 
-    /* optional inputs */
+    /* optional input */
     const struct http_options *opt; /* trailer limits and flags; NULL = defaults */
-    char *trailer_buf;              /* where to copy the trailer section; NULL = nowhere */
-    size_t trailer_cap;
 
     /* private to stage 5 */
     uint64_t size;                  /* the chunk size being read */
@@ -185,25 +219,6 @@ struct http_chunked {
  * body would pass d->limit), 431 (trailer section over its limits).
  */
 long http_decode_chunked(struct http_chunked *d, char *buf, size_t *len);
-
-/* Trailer fields, the output of http_parse_trailers. */
-struct http_trailers {
-    struct http_header *fields; /* caller-provided array ... */
-    size_t max_fields;          /* ... of this capacity */
-    size_t num_fields;          /* filled in; fields dropped by header_map are absent */
-    int status;                 /* on HTTP_ERROR */
-    const char *error;          /* on HTTP_ERROR */
-};
-
-/*
- * http_parse_trailers - parse a trailer section (the bytes after the last
- * chunk's CRLF, through the empty line) from buf[0..len), usually the copy
- * http_decode_chunked left in trailer_buf.  Fields are views into buf;
- * folded values are joined in place when it returns > 0.  opt may be NULL.
- * Returns the section length (> 0), HTTP_NEED_MORE or HTTP_ERROR.
- */
-int http_parse_trailers(char *buf, size_t len, const struct http_options *opt,
-                        struct http_trailers *t);
 
 /* What a PROXY protocol header said (filled by src/extras/proxy_protocol.c;
  * the request carries it, environ.c and the access log read it). */

@@ -4,8 +4,7 @@
  * Stage 5, parse (Gunicorn counterpart: ChunkedReader in
  * gunicorn/http/body.py, parse_chunk_size and parse_trailers).
  * Owns: decoding a chunked body in place (struct http_chunked, RFC 9112
- * section 7.1), checking the trailer section as it streams past, and parsing
- * a saved trailer section into fields (http_parse_trailers).
+ * section 7.1), and checking the trailer section as it streams past.
  * Does not own: reading the socket or deciding that a body is chunked (the
  * request head, http.c, decides the framing), or the field scanner itself
  * (http_fields.c).
@@ -15,7 +14,6 @@
  */
 #include "http_internal.h"
 
-#include <limits.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -33,69 +31,16 @@ static bool forbidden_trailer(const struct http_field_scan *s)
     return false;
 }
 
-/* Checks shared by the streaming decoder and http_parse_trailers.  Returns
- * 1 to keep the field, 0 to drop it, or HTTP_ERROR. */
-static int trailer_check(const struct http_field_rules *fr, const struct http_field_scan *s)
+/* One finished trailer field.  The scanner has applied the header rules;
+ * left are Gunicorn's forbidden names and header_map's "refuse".  Either
+ * way the field is then forgotten.  Returns 0 or HTTP_ERROR. */
+static int trailer_done(const struct http_field_rules *fr, const struct http_field_scan *s)
 {
     if (forbidden_trailer(s))
         return http_fs_fail(fr, 400, "forbidden trailer field");
-    if (!s->underscore || fr->opt->header_map == HTTP_HEADER_MAP_DANGEROUS)
-        return 1;
-    if (fr->opt->header_map == HTTP_HEADER_MAP_REFUSE)
+    if (s->underscore && fr->opt->header_map == HTTP_HEADER_MAP_REFUSE)
         return http_fs_fail(fr, 400, "underscore in header name");
     return 0;
-}
-
-static int trailer_stream_done(const struct http_field_rules *fr, const struct http_field_scan *s)
-{
-    int rc = trailer_check(fr, s);
-    return rc < 0 ? rc : 0;
-}
-
-/* http_parse_trailers keeps the fields as views into its buffer. */
-struct trailer_parser {
-    char *buf;
-    struct http_trailers *t;
-};
-
-static int trailer_keep_done(const struct http_field_rules *fr, const struct http_field_scan *s)
-{
-    struct trailer_parser *tp = fr->ctx;
-    struct http_trailers *t = tp->t;
-    int rc = trailer_check(fr, s);
-    if (rc <= 0)
-        return rc;
-    if (t->num_fields >= t->max_fields)
-        return http_fs_fail(fr, 431, "too many trailer fields");
-    t->fields[t->num_fields++] = (struct http_header){
-        tp->buf + s->name_off, s->name_len, tp->buf + s->value_off, s->value_end - s->value_off};
-    return 0;
-}
-
-int http_parse_trailers(char *buf, size_t len, const struct http_options *opt,
-                        struct http_trailers *t)
-{
-    const struct http_options *o = opt ? opt : &http_default_options;
-    struct trailer_parser tp = {buf, t};
-    struct http_field_scan s = {0};
-    struct http_field_rules fr = {http_limits_of(o), o,        trailer_keep_done, &tp,
-                                  &t->status,        &t->error};
-    t->num_fields = 0;
-    for (size_t pos = 0; pos < len; pos++) {
-        if (pos >= fr.lim.section || pos >= INT_MAX)
-            return http_fs_fail(&fr, 431, "trailer section too large");
-        int rc = http_fs_feed(&s, (unsigned char)buf[pos], &fr);
-        if (rc < 0)
-            return rc;
-        if (rc == 1) {
-            for (size_t i = 0; i < t->num_fields; i++) {
-                struct http_header *h = &t->fields[i];
-                h->value_len = http_unfold_in_place(buf + (h->value - buf), h->value_len);
-            }
-            return (int)(pos + 1);
-        }
-    }
-    return HTTP_NEED_MORE;
 }
 
 /* ---- chunked bodies (RFC 9112 section 7.1) ----------------------------- */
@@ -146,7 +91,7 @@ static int chunk_size_done(struct http_chunked *d)
 static int chunk_size_byte(struct chunk_decoder *cd, unsigned char c)
 {
     struct http_chunked *d = cd->d;
-    int v = http_hex_value(c);
+    int v = ascii_hex_value(c);
     if (++d->line_bytes > cd->fr.lim.field_size)
         return chunk_fail(d, 400, "chunk size line too long");
     if (d->state == CH_SIZE && v >= 0) {
@@ -155,11 +100,11 @@ static int chunk_size_byte(struct chunk_decoder *cd, unsigned char c)
         d->size = d->size << 4 | (uint64_t)v;
         return 0;
     }
-    if (d->state == CH_SIZE && d->digits > 0 && (c == ';' || c == '\r' || http_is_ws(c))) {
+    if (d->state == CH_SIZE && d->digits > 0 && (c == ';' || c == '\r' || ascii_is_ws(c))) {
         d->state = c == ';' ? CH_EXT : c == '\r' ? CH_SIZE_LF : CH_SIZE_BWS;
         return 0;
     }
-    if (d->state == CH_SIZE_BWS && (c == ';' || http_is_ws(c))) {
+    if (d->state == CH_SIZE_BWS && (c == ';' || ascii_is_ws(c))) {
         d->state = c == ';' ? CH_EXT : CH_SIZE_BWS;
         return 0;
     }
@@ -169,20 +114,17 @@ static int chunk_size_byte(struct chunk_decoder *cd, unsigned char c)
         d->state = CH_SIZE_LF;
     else if (c == '\n')
         return chunk_fail(d, 400, "bare LF in chunk extension");
-    else if (http_is_ctl(c) && c != '\t')
+    else if (!ascii_is_field_byte(c))
         return chunk_fail(d, 400, "invalid chunk extension");
     return 0;
 }
 
-/* One byte of the trailer section: bounded, optionally copied, checked. */
+/* One byte of the trailer section: bounded (Gunicorn's max_buffer_headers), checked. */
 static int chunk_trailer_byte(struct chunk_decoder *cd, unsigned char c)
 {
     struct http_chunked *d = cd->d;
-    if (d->trailer_bytes >= cd->fr.lim.section ||
-        (d->trailer_buf && d->trailer_bytes >= d->trailer_cap))
+    if (d->trailer_bytes >= cd->fr.lim.section)
         return chunk_fail(d, 431, "trailer section too large");
-    if (d->trailer_buf)
-        d->trailer_buf[d->trailer_bytes] = (char)c;
     d->trailer_bytes++;
     int rc = http_fs_feed(&d->trailer, c, &cd->fr);
     if (rc == 1)
@@ -226,8 +168,8 @@ static int chunk_byte(struct chunk_decoder *cd, unsigned char c)
 long http_decode_chunked(struct http_chunked *d, char *buf, size_t *len)
 {
     const struct http_options *o = d->opt ? d->opt : &http_default_options;
-    struct chunk_decoder cd = {
-        d, {http_limits_of(o), o, trailer_stream_done, NULL, &d->status, &d->error}};
+    struct chunk_decoder cd = {d,
+                               {http_limits_of(o), o, trailer_done, NULL, &d->status, &d->error}};
     size_t src = 0, dst = 0, n = *len;
     int rc = d->state == CH_FAILED ? HTTP_ERROR : 0;
     while (rc == 0 && src < n && d->state != CH_DONE) {

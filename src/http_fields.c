@@ -35,10 +35,10 @@ static int unfold_next(struct unfold *u)
 {
     if (u->p == u->end)
         return -1;
-    if (u->p >= u->plain_end && (http_is_ws((unsigned char)*u->p) || *u->p == '\r')) {
+    if (u->p >= u->plain_end && (ascii_is_ws((unsigned char)*u->p) || *u->p == '\r')) {
         const char *q = u->p;
         bool fold = false;
-        while (q < u->end && (http_is_ws((unsigned char)*q) || *q == '\r' || *q == '\n'))
+        while (q < u->end && (ascii_is_ws((unsigned char)*q) || *q == '\r' || *q == '\n'))
             fold |= *q++ == '\r';
         if (fold) {
             u->p = q;
@@ -56,8 +56,7 @@ bool http_value_is(const char *v, size_t n, const char *want, bool nocase)
     const unsigned char *w = (const unsigned char *)want;
     int c;
     while ((c = unfold_next(&u)) >= 0) {
-        if (*w == '\0' ||
-            (nocase ? http_ascii_upper((unsigned char)c) != http_ascii_upper(*w) : c != *w))
+        if (*w == '\0' || (nocase ? ascii_upper((unsigned char)c) != ascii_upper(*w) : c != *w))
             return false;
         w++;
     }
@@ -105,14 +104,14 @@ static int fs_name(struct http_field_scan *s, unsigned char c, size_t at,
     }
     /* "Name :" is how CVE-2019-16869-style smuggling starts; only the
      * strip_header_spaces compatibility switch lets it through. */
-    if (http_is_ws(c) && (fr->opt->flags & HTTP_STRIP_HEADER_SPACES)) {
+    if (ascii_is_ws(c) && (fr->opt->flags & HTTP_STRIP_HEADER_SPACES)) {
         s->state = FS_NAME_WS;
         return fs_count(s, fr);
     }
-    if (!http_is_tchar(c))
+    if (!ascii_is_tchar(c))
         return http_fs_fail(fr, 400, "invalid header name");
     if (s->name_len < sizeof(s->name_head))
-        s->name_head[s->name_len] = (char)http_ascii_upper(c);
+        s->name_head[s->name_len] = (char)ascii_upper(c);
     s->name_len++;
     s->underscore |= c == '_';
     return fs_count(s, fr);
@@ -127,9 +126,9 @@ static int fs_value(struct http_field_scan *s, unsigned char c, size_t at,
         s->state = FS_LF;
         return 0;
     }
-    if (http_is_ctl(c) && c != '\t')
+    if (!ascii_is_field_byte(c))
         return http_fs_fail(fr, 400, "invalid header value");
-    if (!http_is_ws(c)) {
+    if (!ascii_is_ws(c)) {
         if (!s->value_seen)
             s->value_off = at;
         s->value_seen = true;
@@ -142,7 +141,7 @@ static int fs_line_start(struct http_field_scan *s, unsigned char c, size_t at,
                          const struct http_field_rules *fr)
 {
     int rc;
-    if (http_is_ws(c)) {
+    if (ascii_is_ws(c)) {
         /* obs-fold (RFC 9112 section 5.2): refused unless permitted. */
         if (s->fields == 0)
             return http_fs_fail(fr, 400, "whitespace before the first header field");
@@ -190,7 +189,7 @@ int http_fs_feed(struct http_field_scan *s, unsigned char c, const struct http_f
     case FS_NAME_WS:
         if (c == ':')
             return fs_name(s, c, at, fr);
-        if (!http_is_ws(c))
+        if (!ascii_is_ws(c))
             return http_fs_fail(fr, 400, "invalid header name");
         return fs_count(s, fr);
     case FS_VALUE:

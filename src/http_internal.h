@@ -4,22 +4,20 @@
  * Stage 5, parse (Gunicorn counterpart: gunicorn/http/message.py, body.py).
  * Private to stage 5: only http.c, http_fields.c, http_chunked.c and
  * http_proxy.c include it.  Everyone else uses http.h, the one public header.
- * Owns: the limits as Gunicorn reads them, the default options, the byte
- * classes of RFC 9110, and the interface of the field-section scanner that
- * both the request head (http.c) and trailer sections (http_chunked.c) use.
- * Does not own: any parsing state; that lives in the structs of http.h.
- *
- * The byte classes are static inline: the parser calls them for every byte,
- * and each file should compile them into its own loops.
+ * Owns: the limits as Gunicorn reads them, the default options, and the
+ * interface of the field-section scanner that both the request head (http.c)
+ * and trailer sections (http_chunked.c) use.
+ * Does not own: any parsing state (that lives in the structs of http.h), or
+ * the byte classes of RFC 9110 (ascii.h, which every stage shares).
  */
 #ifndef GREENHORN_HTTP_INTERNAL_H
 #define GREENHORN_HTTP_INTERNAL_H
 
+#include "ascii.h"
 #include "http.h"
 
 #include <stdbool.h>
 #include <stddef.h>
-#include <string.h>
 
 /* ---- options (http.c) --------------------------------------------------- */
 
@@ -40,48 +38,6 @@ struct http_limits {
  * the field limits (SIZE_MAX when that product would overflow).
  */
 struct http_limits http_limits_of(const struct http_options *o);
-
-/* ---- bytes -------------------------------------------------------------- */
-
-/* tchar (RFC 9110 section 5.6.2): the bytes of a method or a field name. */
-static inline bool http_is_tchar(unsigned char c)
-{
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-')
-        return true;
-    return c != '\0' && strchr("!#$%&'*+.^_`|~", c) != NULL;
-}
-
-/* Only SP and HTAB are whitespace in HTTP (RFC 9110 section 5.6.3); never
- * VT, FF, NEL (0x85) or NBSP (0xA0), which other parsers strip. */
-static inline bool http_is_ws(unsigned char c)
-{
-    return c == ' ' || c == '\t';
-}
-
-static inline bool http_is_ctl(unsigned char c)
-{
-    return c < 0x20 || c == 0x7f;
-}
-
-static inline bool http_is_digit(unsigned char c)
-{
-    return c >= '0' && c <= '9';
-}
-
-static inline int http_hex_value(unsigned char c)
-{
-    if (http_is_digit(c))
-        return c - '0';
-    if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f')
-        return (c | 0x20) - 'a' + 10;
-    return -1;
-}
-
-/* ASCII case folding; the C library's depends on the locale Python sets. */
-static inline unsigned char http_ascii_upper(unsigned char c)
-{
-    return c >= 'a' && c <= 'z' ? (unsigned char)(c - 32) : c;
-}
 
 /* Record an error (a status and a short static reason) and return HTTP_ERROR. */
 static inline int http_fail(int *status, const char **error, int code, const char *why)

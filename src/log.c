@@ -11,6 +11,7 @@
  */
 #include "log.h"
 
+#include "ascii.h"
 #include "http.h"
 
 #include <errno.h>
@@ -20,7 +21,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -51,15 +51,9 @@ int log_capture_output(void)
     return capture_onto_error_log();
 }
 
+/* The levels as log_msg prints them, as Gunicorn does; --log-level's names
+ * are read by config.c with the other settings. */
 static const char *const level_names[] = {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"};
-
-int log_parse_level(const char *name)
-{
-    for (size_t i = 0; i < sizeof(level_names) / sizeof(level_names[0]); i++)
-        if (strcasecmp(name, level_names[i]) == 0)
-            return (int)i;
-    return -1;
-}
 
 /* Open a log file for appending; "-" maps to the given standard fd. */
 static int open_log(const char *path, int std_fd)
@@ -329,26 +323,19 @@ static size_t put_number(char *out, size_t pos, size_t cap, long long n)
     return put_text(out, pos, cap, digits, (size_t)len);
 }
 
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c = (char)(c | 0x20);
-    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
 /* Append bytes, with control bytes as \xHH so that no value can start a
  * new line of the log; with decode, %HH escapes are decoded first. */
 static size_t put_safe(char *out, size_t pos, size_t cap, const char *s, size_t len, int decode)
 {
     for (size_t i = 0; i < len && pos < cap; i++) {
         unsigned char b = (unsigned char)s[i];
-        if (decode && b == '%' && i + 2 < len && hex_value(s[i + 1]) >= 0 &&
-            hex_value(s[i + 2]) >= 0) {
-            b = (unsigned char)(hex_value(s[i + 1]) * 16 + hex_value(s[i + 2]));
+        int hi = decode && b == '%' && i + 2 < len ? ascii_hex_value((unsigned char)s[i + 1]) : -1;
+        int lo = hi >= 0 ? ascii_hex_value((unsigned char)s[i + 2]) : -1;
+        if (lo >= 0) {
+            b = (unsigned char)(hi * 16 + lo);
             i += 2;
         }
-        if (b < 0x20 || b == 0x7f) {
+        if (ascii_is_ctl(b)) {
             char esc[5];
             snprintf(esc, sizeof esc, "\\x%02x", b);
             pos = put_text(out, pos, cap, esc, 4);
@@ -357,20 +344,6 @@ static size_t put_safe(char *out, size_t pos, size_t cap, const char *s, size_t 
         }
     }
     return pos;
-}
-
-/* The last request field with this name (any case), as Gunicorn's atoms
- * dict keeps the last; NULL when there is none. */
-static const struct http_header *find_header(const struct log_access_entry *e, const char *name,
-                                             size_t len)
-{
-    const struct http_header *found = NULL;
-    for (size_t i = 0; i < e->num_headers; i++) {
-        const struct http_header *h = &e->headers[i];
-        if (h->name_len == len && strncasecmp(h->name, name, len) == 0)
-            found = h;
-    }
-    return found;
 }
 
 /* %({name}o)s: the value of the last "Name: value" line of the response
@@ -385,7 +358,7 @@ static size_t put_response_header(char *out, size_t pos, size_t cap,
     while (p != NULL && p < end) {
         const char *eol = memchr(p, '\n', (size_t)(end - p));
         const char *line_end = eol ? eol : end;
-        if ((size_t)(line_end - p) > len + 1 && p[len] == ':' && strncasecmp(p, name, len) == 0) {
+        if ((size_t)(line_end - p) > len + 1 && p[len] == ':' && ascii_casecmp(p, name, len) == 0) {
             value = p + len + 1;
             while (value < line_end && *value == ' ')
                 value++;
@@ -403,12 +376,12 @@ static size_t put_user(char *out, size_t pos, size_t cap, const struct log_acces
 {
     static const char alphabet[] =
         "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    const struct http_header *h = find_header(e, "Authorization", 13);
+    const struct http_header *h = http_find_header(e->headers, e->num_headers, "Authorization", 13);
     char user[256];
     size_t n = 0;
     unsigned bits = 0, acc = 0;
 
-    if (h == NULL || h->value_len < 6 || strncasecmp(h->value, "basic ", 6) != 0)
+    if (h == NULL || h->value_len < 6 || !ascii_caseeq(h->value, 6, "basic "))
         return put_text(out, pos, cap, "-", 1);
     for (size_t i = 6; i < h->value_len && h->value[i] != '='; i++) {
         const char *at = h->value[i] != '\0' ? strchr(alphabet, h->value[i]) : NULL;
@@ -486,7 +459,7 @@ static size_t put_atom(char *out, size_t pos, size_t cap, const struct piece *p,
     case 'o':
         return put_response_header(out, pos, cap, e, p->text, p->len);
     case 'i':
-        h = find_header(e, p->text, p->len);
+        h = http_find_header(e->headers, e->num_headers, p->text, p->len);
         return h != NULL ? put_view(out, pos, cap, h->value, h->value_len)
                          : put_text(out, pos, cap, "-", 1);
     default:

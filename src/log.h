@@ -44,12 +44,6 @@ struct log_access_entry {
 };
 
 /*
- * log_parse_level - map "debug", "info", "warning", "error", "critical"
- * (any case) to a level.  Returns the level, or -1 for an unknown name.
- */
-int log_parse_level(const char *name);
-
-/*
  * log_open - set the level and open the logs.
  * error_path: NULL or "-" means stderr.  access_path: NULL means no access
  * log; "-" means stdout.  Files are opened O_APPEND|O_CREAT|O_CLOEXEC.

@@ -23,7 +23,9 @@
 #include "response_internal.h"
 #include "conn.h"
 
-#include <ctype.h>
+#include "ascii.h"
+#include "http.h"
+
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -43,51 +45,12 @@ enum {
 
 /* ---- validation ------------------------------------------------------ */
 
-/* ASCII only: strncasecmp follows the locale, and an app may set a Turkish one. */
-static unsigned char ascii_lower(unsigned char c)
-{
-    return (c >= 'A' && c <= 'Z') ? (unsigned char)(c + ('a' - 'A')) : c;
-}
-
-static bool ascii_equal(const char *s, size_t len, const char *lower)
-{
-    size_t i = 0;
-    for (; i < len && lower[i] != '\0'; i++) {
-        if (ascii_lower((unsigned char)s[i]) != (unsigned char)lower[i])
-            return false;
-    }
-    return i == len && lower[i] == '\0';
-}
-
-static bool is_digit(char c)
-{
-    return c >= '0' && c <= '9';
-}
-
-/* RFC 9110 section 5.6.2: tchar. */
-static bool is_tchar(unsigned char c)
-{
-    if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))
-        return true;
-    return c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL;
-}
-
-/*
- * RFC 9110 section 5.5 field-vchar / SP / HTAB, also RFC 9112 section 4
- * reason-phrase: visible ASCII, obs-text (0x80-0xFF), SP and HTAB.  Every
- * other control byte, DEL included, could split or smuggle a header.
- */
-static bool is_field_byte(unsigned char c)
-{
-    return c == '\t' || (c >= 0x20 && c != 0x7f);
-}
-
 static bool name_valid(const char *name, size_t len)
 {
     if (len == 0)
         return false;
     for (size_t i = 0; i < len; i++) {
-        if (!is_tchar((unsigned char)name[i]))
+        if (!ascii_is_tchar((unsigned char)name[i]))
             return false;
     }
     return true;
@@ -96,7 +59,7 @@ static bool name_valid(const char *name, size_t len)
 static bool value_valid(const char *value, size_t len)
 {
     for (size_t i = 0; i < len; i++) {
-        if (!is_field_byte((unsigned char)value[i]))
+        if (!ascii_is_field_byte((unsigned char)value[i]))
             return false;
     }
     return true;
@@ -105,40 +68,20 @@ static bool value_valid(const char *value, size_t len)
 /* RFC 9112 section 4: status-code SP [ reason-phrase ], code 100..999 here. */
 static bool status_valid(const char *s, size_t len)
 {
-    if (len < 4 || s[0] < '1' || s[0] > '9' || !is_digit(s[1]) || !is_digit(s[2]) || s[3] != ' ')
+    if (len < 4 || s[0] < '1' || s[0] > '9' || !ascii_is_digit((unsigned char)s[1]) ||
+        !ascii_is_digit((unsigned char)s[2]) || s[3] != ' ')
         return false;
     return value_valid(s + 4, len - 4);
-}
-
-/*
- * RFC 9110 section 8.6: Content-Length = 1*DIGIT.  No sign, space or hex;
- * bounded by INT64_MAX so the value also fits an off_t and never wraps.
- */
-static int parse_length(const char *s, size_t len, uint64_t *out)
-{
-    uint64_t v = 0;
-    if (len == 0)
-        return -1;
-    for (size_t i = 0; i < len; i++) {
-        if (!is_digit(s[i]))
-            return -1;
-        uint64_t d = (uint64_t)(s[i] - '0');
-        if (v > ((uint64_t)INT64_MAX - d) / 10)
-            return -1;
-        v = v * 10 + d;
-    }
-    *out = v;
-    return 0;
 }
 
 /* RFC 9110 section 5.5: leading and trailing whitespace is not part of a field value. */
 static void trim_ows(const char **value, size_t *len)
 {
-    while (*len > 0 && (**value == ' ' || **value == '\t')) {
+    while (*len > 0 && ascii_is_ws((unsigned char)**value)) {
         (*value)++;
         (*len)--;
     }
-    while (*len > 0 && ((*value)[*len - 1] == ' ' || (*value)[*len - 1] == '\t'))
+    while (*len > 0 && ascii_is_ws((unsigned char)(*value)[*len - 1]))
         (*len)--;
 }
 
@@ -170,10 +113,11 @@ static const struct {
     {"date", FIELD_DROPPED},
 };
 
+/* Names compare in ASCII case (ascii.h): the app may have set any locale. */
 static enum field_kind field_classify(const char *name, size_t len)
 {
     for (size_t i = 0; i < sizeof special_fields / sizeof special_fields[0]; i++) {
-        if (ascii_equal(name, len, special_fields[i].name))
+        if (ascii_caseeq(name, len, special_fields[i].name))
             return special_fields[i].kind;
     }
     return FIELD_PLAIN;
@@ -259,8 +203,8 @@ int response_set_status(struct response *r, const char *status, size_t len)
     /* PEP 3333 asks for "200 OK"; Gunicorn also serves a bare "200".  We do
      * too, and add the standard reason phrase, so the status line stays
      * complete (RFC 9112 section 4). */
-    if (status != NULL && len == 3 && isdigit((unsigned char)status[0]) &&
-        isdigit((unsigned char)status[1]) && isdigit((unsigned char)status[2])) {
+    if (status != NULL && len == 3 && ascii_is_digit((unsigned char)status[0]) &&
+        ascii_is_digit((unsigned char)status[1]) && ascii_is_digit((unsigned char)status[2])) {
         int code = (status[0] - '0') * 100 + (status[1] - '0') * 10 + (status[2] - '0');
         int n = snprintf(with_reason, sizeof with_reason, "%.3s %s", status, response_reason(code));
         status = with_reason;
@@ -309,7 +253,9 @@ static int add_content_length(struct response *r, const char *name, size_t name_
                               const char *value, size_t value_len)
 {
     uint64_t n;
-    if (parse_length(value, value_len, &n) < 0) {
+    /* The response's own bound: INT64_MAX, so that the length also fits an
+     * off_t (response_sendfile) and body_sent can never wrap. */
+    if (!http_parse_content_length(value, value_len, &n) || n > (uint64_t)INT64_MAX) {
         errno = EINVAL;
         return -1;
     }
@@ -348,10 +294,10 @@ int response_add_header(struct response *r, const char *name, size_t name_len, c
     case FIELD_CONTENT_LENGTH:
         return add_content_length(r, name, name_len, value, value_len);
     case FIELD_CONNECTION:
-        r->connection_upgrade |= ascii_equal(value, value_len, "upgrade");
+        r->connection_upgrade |= ascii_caseeq(value, value_len, "upgrade");
         break;
     case FIELD_UPGRADE:
-        r->upgrade_websocket |= ascii_equal(value, value_len, "websocket");
+        r->upgrade_websocket |= ascii_caseeq(value, value_len, "websocket");
         break;
     case FIELD_DROPPED:
         break;

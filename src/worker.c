@@ -129,7 +129,9 @@ static int read_head(struct worker *w, struct request *r)
                 return taken;
             want_proxy = false;
         }
-        if (!worth_parsing(r, parsed_len))
+        /* A full buffer is parsed too: its last bytes may hold the error
+         * (400, 414) that a 431 would otherwise hide. */
+        if (!worth_parsing(r, parsed_len) && r->head_read < r->max_head)
             continue;
         parsed_len = r->head_read;
         int done = http_parse_request(r->head, r->head_read, &w->opts, &r->http);
@@ -169,7 +171,7 @@ static bool serve(struct worker *w, struct conn *c)
 {
     struct request *r = &w->req;
     const struct plugins *p = w->ctx->plugins;
-    request_reset(r, c, &w->opts, w->cfg->limit_request_body, w->cfg->body_timeout * 1000);
+    request_reset(r, c, &w->opts, w->opts.limit_request_body, w->cfg->body_timeout * 1000);
     r->started_us = p->access_log != NULL ? conn_now_us() : 0;
     r->trusted_peer = peer_allowed(c, &w->cfg->forwarded_allow_ips);
     w->opts.flags =
@@ -346,32 +348,6 @@ static int setup_signals(void)
     return 0;
 }
 
-static void options_from_config(struct worker *w)
-{
-    const struct config *cfg = w->cfg;
-    struct http_options *o = &w->opts;
-    http_options_init(o); /* Gunicorn's defaults, then our settings on top */
-    o->limit_request_line = cfg->limit_request_line;
-    o->limit_request_fields = cfg->limit_request_fields;
-    o->limit_request_field_size = cfg->limit_request_field_size;
-    o->limit_request_body = cfg->limit_request_body;
-    o->flags = (cfg->permit_obsolete_folding ? HTTP_PERMIT_OBS_FOLD : 0) |
-               (cfg->permit_unconventional_http_method ? HTTP_PERMIT_UNCONVENTIONAL_METHOD : 0) |
-               (cfg->permit_unconventional_http_version ? HTTP_PERMIT_UNCONVENTIONAL_VERSION : 0) |
-               (cfg->casefold_http_method ? HTTP_CASEFOLD_METHOD : 0) |
-               (cfg->strip_header_spaces ? HTTP_STRIP_HEADER_SPACES : 0);
-    o->header_map = (enum http_header_map)cfg->header_map;
-    o->forwarder_headers = (const char *const *)cfg->forwarder_headers.items;
-    o->num_forwarder_headers = cfg->forwarder_headers.count;
-    o->secure_scheme_names = (const char *const *)cfg->secure_scheme_names.items;
-    o->secure_scheme_values = (const char *const *)cfg->secure_scheme_values.items;
-    o->num_secure_scheme_headers = cfg->secure_scheme_names.count;
-    /* The largest head: the request line plus every field at its limit. */
-    size_t line = cfg->limit_request_line ? cfg->limit_request_line : 65536;
-    size_t field = cfg->limit_request_field_size ? cfg->limit_request_field_size : 65536;
-    w->max_head = line + 2 + (size_t)cfg->limit_request_fields * (field + 2) + 2;
-}
-
 /* Run a worker event's slot (the config file's worker hooks), if an extra
  * fills it.  0, or -1 with err. */
 static int worker_event(const struct worker *w, enum worker_event ev, char *err, size_t errlen)
@@ -453,7 +429,7 @@ int worker_main(const struct worker_ctx *ctx)
 
     beat(&w);
     log_msg(LOG_INFO, "Booting worker with pid: %d", (int)getpid());
-    options_from_config(&w);
+    config_http_options(w.cfg, &w.opts, &w.max_head); /* the parser's limits, built once */
     if (setup_signals() < 0 || request_init(&w.req, w.opts.limit_request_fields, w.max_head) < 0 ||
         setup_epoll(&w) < 0) {
         log_msg(LOG_ERROR, "Worker failed to boot: %s", strerror(errno));

@@ -9,20 +9,9 @@
 #include "access_log.h"
 
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
 #include "log.h"
-
-/* A header's value by name (ASCII case-insensitive), or NULL. */
-static const struct http_header *find_header(const struct http_request *h, const char *name,
-                                             size_t len)
-{
-    for (size_t i = 0; i < h->num_headers; i++)
-        if (h->headers[i].name_len == len && strncasecmp(h->headers[i].name, name, len) == 0)
-            return &h->headers[i];
-    return NULL;
-}
 
 /* access_log_request - see access_log.h.  Every view points into memory the request owns
  * and that has not moved since the head was parsed: the head buffer (frozen)
@@ -32,8 +21,9 @@ void access_log_request(const struct request *r)
     if (!log_access_enabled())
         return;
     const struct http_request *h = &r->http;
-    const struct http_header *referer = find_header(h, "Referer", 7);
-    const struct http_header *agent = find_header(h, "User-Agent", 10);
+    const struct http_header *referer = http_find_header(h->headers, h->num_headers, "Referer", 7);
+    const struct http_header *agent =
+        http_find_header(h->headers, h->num_headers, "User-Agent", 10);
     size_t line_len;
     const char *line = request_line(r, &line_len);
     bool want_head = log_access_wants_response_headers() && r->resp.head_len > 0;

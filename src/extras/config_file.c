@@ -26,7 +26,7 @@
 #include <unistd.h>
 
 /*
- * Runs in a short-lived child process (config_file_words), so the master
+ * Runs in a short-lived child process (config_child), so the master
  * never starts Python.  The file is Python, executed as Gunicorn executes
  * it; its settings go back as command-line words through fd, after a first
  * word that names the master's hooks it defines (as bits), for the hook

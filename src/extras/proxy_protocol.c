@@ -12,7 +12,7 @@
  */
 #include "proxy_protocol.h"
 
-#include "http_internal.h"
+#include "ascii.h"
 
 #include "log.h"
 #include "request.h"
@@ -22,6 +22,15 @@
 #include <string.h>
 
 /* ---- PROXY protocol (haproxy proxy-protocol.txt) ----------------------- */
+
+/* A malformed header: every PROXY error is a 400 (the error reason a short
+ * static string), as Gunicorn answers its InvalidProxyLine. */
+static int refuse(int *status, const char **error, const char *why)
+{
+    *status = 400;
+    *error = why;
+    return HTTP_ERROR;
+}
 
 static const char proxy_v2_signature[12] = "\r\n\r\n\0\r\nQUIT\n";
 
@@ -42,7 +51,7 @@ static bool parse_port(const char *s, size_t n, uint16_t *out)
     if (n == 0 || n > 5)
         return false;
     for (size_t i = 0; i < n; i++) {
-        if (!http_is_digit((unsigned char)s[i]))
+        if (!ascii_is_digit((unsigned char)s[i]))
             return false;
         v = v * 10 + (unsigned)(s[i] - '0');
     }
@@ -98,18 +107,18 @@ static int proxy_v1(const char *buf, size_t len, struct http_proxy *out, int *st
     for (size_t i = 6; i + 2 <= 107; i++) {
         if (i >= len)
             return HTTP_NEED_MORE;
-        if (buf[i] != '\r' && !http_is_ctl((unsigned char)buf[i]))
+        if (buf[i] != '\r' && !ascii_is_ctl((unsigned char)buf[i]))
             continue;
         if (buf[i] != '\r' || (i + 1 < len && buf[i + 1] != '\n'))
-            return http_fail(status, error, 400, "invalid PROXY line");
+            return refuse(status, error, "invalid PROXY line");
         if (i + 1 >= len)
             return HTTP_NEED_MORE;
         if (!proxy_v1_fields(buf + 6, i - 6, &pp))
-            return http_fail(status, error, 400, "invalid PROXY line");
+            return refuse(status, error, "invalid PROXY line");
         *out = pp;
         return (int)i + 2;
     }
-    return http_fail(status, error, 400, "PROXY line too long");
+    return refuse(status, error, "PROXY line too long");
 }
 
 /* An address block of the v2 header: family 1 is IPv4, 2 is IPv6. */
@@ -137,17 +146,17 @@ static int proxy_v2(const char *buf, size_t len, struct http_proxy *out, int *st
     if (len < 16)
         return HTTP_NEED_MORE;
     if (b[12] >> 4 != 2)
-        return http_fail(status, error, 400, "unsupported PROXY version");
+        return refuse(status, error, "unsupported PROXY version");
     if ((b[12] & 0x0f) > 1)
-        return http_fail(status, error, 400, "unsupported PROXY command");
+        return refuse(status, error, "unsupported PROXY command");
     size_t total = 16 + ((size_t)b[14] << 8 | b[15]);
     if (len < total)
         return HTTP_NEED_MORE;
     bool local = (b[12] & 0x0f) == 0, unspec = b[13] >> 4 == 0;
     if (!local && (b[13] & 0x0f) != 1)
-        return http_fail(status, error, 400, "PROXY protocol other than TCP");
+        return refuse(status, error, "PROXY protocol other than TCP");
     if (!local && !unspec && !proxy_v2_addresses(b + 16, total - 16, b[13] >> 4, &pp))
-        return http_fail(status, error, 400, "invalid PROXY addresses");
+        return refuse(status, error, "invalid PROXY addresses");
     *out = pp;
     return (int)total;
 }
@@ -165,7 +174,7 @@ int http_parse_proxy(const char *buf, size_t len, int mode, struct http_proxy *o
         return HTTP_NEED_MORE;
     if (mode == 3)
         return 0;
-    return http_fail(status, error, 400, "PROXY header missing");
+    return refuse(status, error, "PROXY header missing");
 }
 
 /* proxy_take_header - see proxy_protocol.h. */

@@ -103,14 +103,16 @@ def requests(ident, expect, lines):
     parts = []
     for i, req in enumerate(expect):
         headers = fields("%s_h%d" % (ident, i), req["headers"], lines)
-        trailers = fields("%s_t%d" % (ident, i), req["trailers"], lines)
+        # req["trailers"] is left out: greenhorn checks trailer fields and
+        # forgets them (no WSGI app can read them), so there is nothing of
+        # ours to compare them with.
         body = base64.b64decode(req["body_b64"])
         parts.append(
             "    {%s,\n     %s,\n     %s,\n     %s,\n     %s,\n     %s,\n"
-            "     %s, %d, %s, %d,\n     %s, %d}," % (
+            "     %s, %d,\n     %s, %d}," % (
                 c_string(req["method"]), c_string(req["target"]), c_string(req["path"]),
                 c_string(req["query"]), c_string(req["fragment"]), c_string(req["version"]),
-                headers, len(req["headers"]), trailers, len(req["trailers"]),
+                headers, len(req["headers"]),
                 c_string(body), len(body)))
     lines.append("static const struct conf_request %s[] = {" % ident)
     lines.extend(parts)

@@ -4,11 +4,14 @@
  * Owns: the defaults, every option in every spelling (--name value,
  * --name=value, -n value, -nvalue, -n=value), bounds, every usage error
  * message, the environment ($WEB_CONCURRENCY, $PORT, $FORWARDED_ALLOW_IPS,
- * $GUNICORN_CMD_ARGS with its quoting), precedence, --help and --version.
+ * $GUNICORN_CMD_ARGS with its quoting), precedence, --help and --version,
+ * and the request parser's options made from the settings
+ * (config_http_options).
  * Does not own: binding (test_bind.c).
  * Gunicorn counterpart: tests/test_config.py.
  */
 #include "config.h"
+#include "http.h"
 #include "log.h"
 #include "unit.h"
 
@@ -232,13 +235,13 @@ static const struct number_case {
     {"max-requests-jitter", 0, "50", 50, get_jitter},
     {"header-timeout", 0, "3600", 3600, get_header_timeout},
     {"body-timeout", 0, "1", 1, get_body_timeout},
-    {"limit-request-line", 0, "0", 0, get_line},
+    {"limit-request-line", 0, "0", 8190, get_line}, /* as the parser reads 0 */
     {"limit-request-line", 0, "8190", 8190, get_line},
     {"limit-request-line", 0, "8200", 8190, get_line}, /* lowered, as Gunicorn's parser does */
     {"limit-request-fields", 0, "32768", 32768, get_fields},
     {"limit-request-fields", 0, "40000", 32768, get_fields},
     {"limit-request-fields", 0, "0", 32768, get_fields},
-    {"limit-request-field_size", 0, "0", 0, get_field_size},
+    {"limit-request-field_size", 0, "0", 8190, get_field_size},
     {"limit-request-field-size", 0, "8210", 8210, get_field_size},
     {"limit-request-body", 0, "1048576", 1048576, get_body},
     {"limit-request-body", 0, "64k", 65536, get_body},
@@ -745,6 +748,86 @@ START_TEST(test_addr_allowed)
 }
 END_TEST
 
+/* ---- the parser's options ---------------------------------------------- */
+
+/*
+ * options_of - load line, then make the parser's options from it, and check
+ * their three limits and the head to buffer: the line and its CRLF, every
+ * field at its size with 2 more for its CRLF, the blank line.
+ */
+static void options_of(const char *line, struct http_options *o, size_t lim_line, size_t fields,
+                       size_t field_size)
+{
+    size_t max_head = 0;
+
+    ck_assert_msg(load(line) == CONFIG_RUN, "'%s': %s", line, err);
+    config_http_options(&cfg, o, &max_head);
+    ck_assert_uint_eq(o->limit_request_line, lim_line);
+    ck_assert_uint_eq(o->limit_request_fields, fields);
+    ck_assert_uint_eq(o->limit_request_field_size, field_size);
+    ck_assert_uint_eq(max_head, lim_line + 2 + fields * (field_size + 2) + 2);
+}
+
+START_TEST(test_http_options_defaults)
+{
+    struct http_options o;
+
+    options_of("app:app", &o, 4094, 100, 8190);
+    ck_assert_uint_eq(o.limit_request_body, 0);
+    ck_assert_uint_eq(o.flags, 0);
+    ck_assert_int_eq(o.header_map, HTTP_HEADER_MAP_DROP);
+    ck_assert_uint_eq(o.num_forwarder_headers, 2);
+    ck_assert_str_eq(o.forwarder_headers[0], "SCRIPT_NAME");
+    ck_assert_str_eq(o.forwarder_headers[1], "PATH_INFO");
+    ck_assert_uint_eq(o.num_secure_scheme_headers, 3);
+    ck_assert_str_eq(o.secure_scheme_names[1], "X-FORWARDED-PROTO");
+    ck_assert_str_eq(o.secure_scheme_values[1], "https");
+    config_http_options(&cfg, &o, NULL); /* max_head is optional */
+}
+END_TEST
+
+START_TEST(test_http_options_settings)
+{
+    struct http_options o;
+
+    options_of("--limit-request-line 100 --limit-request-fields 5 --limit-request-field_size 60 "
+               "--limit-request-body 1k --permit-obsolete-folding "
+               "--permit-unconventional-http-method --permit-unconventional-http-version "
+               "--casefold-http-method --strip-header-spaces --header-map refuse "
+               "--forwarder-headers SCRIPT_NAME,X_USER app:app",
+               &o, 100, 5, 60);
+    ck_assert_uint_eq(o.limit_request_body, 1024);
+    ck_assert_uint_eq(o.flags, HTTP_PERMIT_OBS_FOLD | HTTP_PERMIT_UNCONVENTIONAL_METHOD |
+                                   HTTP_PERMIT_UNCONVENTIONAL_VERSION | HTTP_CASEFOLD_METHOD |
+                                   HTTP_STRIP_HEADER_SPACES);
+    ck_assert(!(o.flags & HTTP_TRUSTED_PEER)); /* per connection, never from the settings */
+    ck_assert_int_eq(o.header_map, HTTP_HEADER_MAP_REFUSE);
+    ck_assert_uint_eq(o.num_forwarder_headers, 2);
+    ck_assert_str_eq(o.forwarder_headers[1], "X_USER");
+
+    options_of("--header-map dangerous app:app", &o, 4094, 100, 8190);
+    ck_assert_int_eq(o.header_map, HTTP_HEADER_MAP_DANGEROUS);
+}
+END_TEST
+
+/* 0 and too-large limits: what Gunicorn's parser makes of them, in the
+ * options, the buffer size and cfg alike. */
+START_TEST(test_http_options_unlimited)
+{
+    struct http_options o;
+
+    options_of("--limit-request-line 0 --limit-request-fields 0 --limit-request-field_size 0 "
+               "app:app",
+               &o, 8190, 32768, 8190);
+    ck_assert(cfg.limit_request_line == 8190 && cfg.limit_request_fields == 32768 &&
+              cfg.limit_request_field_size == 8190);
+    /* a field size has no ceiling, as in Gunicorn */
+    options_of("--limit-request-line 9000 --limit-request-fields 40000 "
+               "--limit-request-field_size 100000 app:app",
+               &o, 8190, 32768, 100000);
+}
+END_TEST
+
 static Suite *config_suite(void)
 {
     Suite *s = suite_create("config");
@@ -775,6 +858,9 @@ static Suite *config_suite(void)
     tcase_add_test(tc, test_cmd_args_precedence);
     tcase_add_test(tc, test_cmd_args_errors);
     tcase_add_test(tc, test_addr_allowed);
+    tcase_add_test(tc, test_http_options_defaults);
+    tcase_add_test(tc, test_http_options_settings);
+    tcase_add_test(tc, test_http_options_unlimited);
     suite_add_tcase(s, tc);
     return s;
 }

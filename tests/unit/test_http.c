@@ -3,7 +3,7 @@
  *
  * Stage 5, parse (Gunicorn counterpart: tests/test_http.py).
  * Owns: the unit tests of stage 5 (src/http*.c): request heads, chunked bodies, trailer
- * fields, the PROXY header.
+ * fields, the PROXY header; and of the byte classes they use (src/ascii.h).
  * Does not own: Gunicorn's request corpus (test_conformance.c) or real
  * sockets (tests/integration).
  *
@@ -17,6 +17,7 @@
  * with the status the rule demands (RFC 9112 / Gunicorn 26).  Limits are
  * tested at the boundary: exactly at the limit passes, one over fails.
  */
+#include "ascii.h"
 #include "http.h"
 #include "proxy_protocol.h"
 #include "unit.h"
@@ -448,6 +449,46 @@ START_TEST(test_capacity_and_defaults)
 }
 END_TEST
 
+/* The limits the parser applies, written back; and the head they allow. */
+START_TEST(test_options_settle)
+{
+    struct http_options o;
+    http_options_init(&o);
+    ck_assert_uint_eq(http_options_settle(&o), 4094 + 2 + 100 * (8190 + 2) + 2);
+    ck_assert(o.limit_request_line == 4094 && o.limit_request_fields == 100 &&
+              o.limit_request_field_size == 8190);
+
+    o.limit_request_line = o.limit_request_fields = o.limit_request_field_size = 0;
+    size_t head = http_options_settle(&o);
+    ck_assert(o.limit_request_line == HTTP_MAX_REQUEST_LINE &&
+              o.limit_request_fields == HTTP_MAX_HEADERS &&
+              o.limit_request_field_size == HTTP_MAX_FIELD_SIZE);
+    ck_assert_uint_eq(http_options_settle(&o), head); /* settled options stay as they are */
+
+    o.limit_request_line = 8191;
+    o.limit_request_fields = 32769;
+    http_options_settle(&o);
+    ck_assert(o.limit_request_line == 8190 && o.limit_request_fields == 32768);
+
+    o.limit_request_field_size = SIZE_MAX; /* the product overflows: no bound */
+    ck_assert_uint_eq(http_options_settle(&o), SIZE_MAX);
+
+    /* A head at every limit fits in what settle returns, and parses. */
+    static char big[4 * 1024];
+    struct http_request req = {.headers = headers, .max_headers = MAX_HEADERS};
+    http_options_init(&o);
+    o.limit_request_line = 32;
+    o.limit_request_fields = 2;
+    o.limit_request_field_size = 20;
+    size_t max = http_options_settle(&o);
+    int n = snprintf(big, sizeof(big), "GET /%s HTTP/1.1\r\n%s\r\n%s\r\n\r\n", "012345678901234567",
+                     "A: 345678901234567", "B: 345678901234567");
+    ck_assert_uint_eq((size_t)n, 32 + 2 + 2 * 20 + 2);
+    ck_assert_uint_le((size_t)n, max);
+    ck_assert_int_eq(http_parse_request(big, (size_t)n, &o, &req), n);
+}
+END_TEST
+
 /* ---- chunked bodies ---------------------------------------------------- */
 
 struct chunk_row {
@@ -534,34 +575,27 @@ END_TEST
 START_TEST(test_chunked_after_and_trailers)
 {
     char in[] = "3\r\nabc\r\n0\r\nVary: *\r\nX-A:\r\n  b \r\n\r\nNEXT";
-    char copy[64];
-    struct http_header fields[4];
     struct http_options opt;
     struct http_chunked d = {0};
     size_t n = strlen(in);
     http_options_init(&opt);
     opt.flags = HTTP_PERMIT_OBS_FOLD;
     d.opt = &opt;
-    d.trailer_buf = copy;
-    d.trailer_cap = sizeof(copy);
     ck_assert_int_eq(http_decode_chunked(&d, in, &n), 4);
     ck_assert(n == 3 && memcmp(in, "abcNEXT", 7) == 0);
     ck_assert_uint_eq(d.trailer_bytes, strlen("Vary: *\r\nX-A:\r\n  b \r\n\r\n"));
-    struct http_trailers t = {.fields = fields, .max_fields = 4};
-    ck_assert_int_eq(http_parse_trailers(copy, d.trailer_bytes, &opt, &t), (int)d.trailer_bytes);
-    ck_assert_uint_eq(t.num_fields, 2);
-    ck_assert(t.fields[1].name_len == 3 && t.fields[1].value_len == 1 &&
-              t.fields[1].value[0] == 'b');
     /* done stays done: what follows is handed back untouched */
     n = 4;
     ck_assert_int_eq(http_decode_chunked(&d, in + 3, &n), 4);
     ck_assert_uint_eq(n, 0);
 
-    /* the copy is bounded by trailer_cap: 431 */
+    /* trailer fields have the header limits: a field over the size is 431 */
     char big[] = "0\r\nX-Long: 0123456789\r\n\r\n";
+    struct http_options small_opt;
+    http_options_init(&small_opt);
+    small_opt.limit_request_field_size = 16;
     struct http_chunked small = {0};
-    small.trailer_buf = copy;
-    small.trailer_cap = 8;
+    small.opt = &small_opt;
     n = strlen(big);
     ck_assert_int_eq(http_decode_chunked(&small, big, &n), HTTP_ERROR);
     ck_assert_int_eq(small.status, 431);
@@ -578,20 +612,17 @@ START_TEST(test_chunked_after_and_trailers)
     ck_assert_int_eq(bounded.status, 400);
     opt.limit_request_field_size = 0;
 
-    /* trailer blocks: forbidden names and header_map */
-    char host[] = "Host: x\r\n\r\n", under[] = "X_Y: 1\r\n\r\n", cut[] = "X: 1\r\n";
-    t.num_fields = 9;
-    ck_assert_int_eq(http_parse_trailers(host, strlen(host), NULL, &t), HTTP_ERROR);
-    ck_assert_int_eq(t.status, 400);
-    ck_assert_int_eq(http_parse_trailers(under, strlen(under), NULL, &t), (int)strlen(under));
-    ck_assert_uint_eq(t.num_fields, 0); /* dropped */
+    /* header_map applies to trailer names too: dropped by default, refused on request */
+    char under[] = "0\r\nX_Y: 1\r\n\r\n", under2[] = "0\r\nX_Y: 1\r\n\r\n";
+    struct http_chunked dropped = {0};
+    n = strlen(under);
+    ck_assert_int_eq(http_decode_chunked(&dropped, under, &n), 0);
+    struct http_chunked refused = {0};
     opt.header_map = HTTP_HEADER_MAP_REFUSE;
-    ck_assert_int_eq(http_parse_trailers(under, strlen(under), &opt, &t), HTTP_ERROR);
-    ck_assert_int_eq(http_parse_trailers(cut, strlen(cut), NULL, &t), HTTP_NEED_MORE);
-    char two[] = "A: 1\r\nB: 2\r\n\r\n"; /* more fields than the array holds */
-    t.max_fields = 1;
-    ck_assert_int_eq(http_parse_trailers(two, strlen(two), NULL, &t), HTTP_ERROR);
-    ck_assert_int_eq(t.status, 431);
+    refused.opt = &opt;
+    n = strlen(under2);
+    ck_assert_int_eq(http_decode_chunked(&refused, under2, &n), HTTP_ERROR);
+    ck_assert_int_eq(refused.status, 400);
 }
 END_TEST
 
@@ -697,6 +728,88 @@ START_TEST(test_proxy_addresses)
 }
 END_TEST
 
+/* Content-Length alone (RFC 9110 section 8.6): the one reader requests and
+ * responses share.  The request rows above test it inside a head. */
+START_TEST(test_content_length_value)
+{
+    static const struct {
+        const char *in;
+        size_t len; /* 0: strlen */
+        bool ok;
+        uint64_t value;
+    } cases[] = {
+        {"0", 0, true, 0},
+        {"007", 0, true, 7},
+        {"18446744073709551615", 0, true, UINT64_MAX},
+        {"18446744073709551616", 0, false, 0},
+        {"99999999999999999999", 0, false, 0},
+        {"", 0, false, 0},
+        {"+1", 0, false, 0},
+        {"-0", 0, false, 0},
+        {" 1", 0, false, 0},
+        {"1 ", 0, false, 0},
+        {"5, 5", 0, false, 0},
+        {"0x10", 0, false, 0},
+        {"1\0", 2, false, 0},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        uint64_t v = 42;
+        size_t n = cases[i].len ? cases[i].len : strlen(cases[i].in);
+        bool ok = http_parse_content_length(cases[i].in, n, &v);
+        ck_assert_msg(ok == cases[i].ok, "\"%s\": %d", cases[i].in, ok);
+        ck_assert_msg(v == (ok ? cases[i].value : 42), "\"%s\": value %llu", cases[i].in,
+                      (unsigned long long)v);
+    }
+}
+END_TEST
+
+/* ---- the byte classes (ascii.h) ---------------------------------------- */
+
+START_TEST(test_byte_classes)
+{
+    /* tchar (RFC 9110 section 5.6.2): every one of them, and the separators */
+    for (const char *t = "!#$%&'*+-.^_`|~09azAZ"; *t != '\0'; t++)
+        ck_assert_msg(ascii_is_tchar((unsigned char)*t), "'%c' is a tchar", *t);
+    for (const char *t = "\"(),/:;<=>?@[\\]{} \t"; *t != '\0'; t++)
+        ck_assert_msg(!ascii_is_tchar((unsigned char)*t), "'%c' is not a tchar", *t);
+    ck_assert(!ascii_is_tchar(0) && !ascii_is_tchar(0x7f) && !ascii_is_tchar(0x80));
+    /* field bytes (RFC 9110 section 5.5): HTAB, SP, VCHAR, obs-text; no other CTL */
+    ck_assert(ascii_is_field_byte('\t') && ascii_is_field_byte(' ') && ascii_is_field_byte('~'));
+    ck_assert(ascii_is_field_byte(0x80) && ascii_is_field_byte(0xff));
+    ck_assert(!ascii_is_field_byte(0) && !ascii_is_field_byte('\r') && !ascii_is_field_byte('\n') &&
+              !ascii_is_field_byte(0x1f) && !ascii_is_field_byte(0x7f));
+    ck_assert(!ascii_is_vchar(' ') && ascii_is_vchar('!') && !ascii_is_vchar(0x80));
+    ck_assert(ascii_is_obs_text(0x80) && !ascii_is_obs_text(0x7f));
+    /* whitespace is SP and HTAB only: never NBSP, NEL, VT or FF */
+    ck_assert(ascii_is_ws(' ') && ascii_is_ws('\t'));
+    ck_assert(!ascii_is_ws(0xa0) && !ascii_is_ws(0x85) && !ascii_is_ws('\v') && !ascii_is_ws('\f'));
+    ck_assert(ascii_is_ctl(0) && ascii_is_ctl(0x1f) && ascii_is_ctl(0x7f) && !ascii_is_ctl(' '));
+    ck_assert(ascii_is_digit('0') && ascii_is_digit('9') && !ascii_is_digit('a'));
+    ck_assert(ascii_is_alpha('a') && ascii_is_alpha('Z') && !ascii_is_alpha('@') &&
+              !ascii_is_alpha('[') && !ascii_is_alpha(0xe0));
+    ck_assert(ascii_hex_value('0') == 0 && ascii_hex_value('f') == 15 &&
+              ascii_hex_value('F') == 15 && ascii_hex_value('g') == -1 &&
+              ascii_hex_value(0xc6) == -1);
+}
+END_TEST
+
+START_TEST(test_ascii_case)
+{
+    /* only A-Z and a-z fold: a Latin-1 locale would pair 0xC0 with 0xE0 */
+    ck_assert(ascii_lower('A') == 'a' && ascii_upper('z') == 'Z' && ascii_lower(0xc0) == 0xc0);
+    ck_assert(ascii_caseeq("CONTENT-length", 14, "Content-Length"));
+    ck_assert(!ascii_caseeq("Content-Lengt", 13, "Content-Length"));
+    ck_assert(!ascii_caseeq("Content-Lengths", 15, "Content-Length"));
+    ck_assert(!ascii_caseeq("\xc0", 1, "\xe0"));
+    ck_assert(ascii_caseeq("", 0, ""));
+    ck_assert_int_eq(ascii_casecmp("Host: x", "HOST", 4), 0);
+    ck_assert_int_lt(ascii_casecmp("abc", "ABD", 3), 0);
+    ck_assert_int_gt(ascii_casecmp("b", "A", 1), 0);
+    ck_assert_int_eq(ascii_casecmp("ab", "AB", 10), 0); /* stops after the NUL */
+    ck_assert_int_lt(ascii_casecmp("a", "AB", 10), 0);
+}
+END_TEST
+
 static Suite *http_suite(void)
 {
     Suite *s = suite_create("http");
@@ -709,6 +822,8 @@ static Suite *http_suite(void)
     tcase_add_test(head, test_rewrites);
     tcase_add_test(head, test_error_reasons);
     tcase_add_test(head, test_capacity_and_defaults);
+    tcase_add_test(head, test_content_length_value);
+    tcase_add_test(head, test_options_settle);
     suite_add_tcase(s, head);
 
     TCase *body = tcase_create("chunked");
@@ -724,6 +839,11 @@ static Suite *http_suite(void)
                         (int)(sizeof(proxy_rows) / sizeof(proxy_rows[0])));
     tcase_add_test(proxy, test_proxy_addresses);
     suite_add_tcase(s, proxy);
+
+    TCase *bytes = tcase_create("bytes");
+    tcase_add_test(bytes, test_byte_classes);
+    tcase_add_test(bytes, test_ascii_case);
+    suite_add_tcase(s, bytes);
     return s;
 }
 
