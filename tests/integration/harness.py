@@ -229,6 +229,17 @@ def wait_for(predicate, timeout=5.0):
     return predicate()
 
 
+def wait_for_value(get, done, timeout=5.0):
+    """Call get() every 50 ms until done(its value) is true or timeout seconds
+    pass; the last value, so that an assertion on it can show what came."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = get()
+        if done(value) or time.monotonic() >= deadline:
+            return value
+        time.sleep(0.05)
+
+
 class Server:
     """One server process: argv is run in cwd with env; logs go to files in logdir."""
 

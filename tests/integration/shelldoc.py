@@ -9,9 +9,9 @@ Hello, World!                the lines after it are what it prints.
 ```
 
 ```diff                     a change to the source (a unified diff, applied
---- a/src/http.c            with `patch -p1` from the repository root): the
-+++ b/src/http.c            "Break it" step.  The blocks after it run in
-@@ ...                      the changed tree.
+--- a/src/http.c            as a reader applies it: `patch -p1 < break.diff`
++++ b/src/http.c            from the repository root): the "Break it" step.
+@@ ...                      The blocks after it run in the changed tree.
 ```
 
 Every other block (```c, ```text, ...) is there to be read, not run.
@@ -37,6 +37,15 @@ How a console block is checked:
   (`2>server.log &`): otherwise its log lines would land in the middle of
   the next command's output.
 - Every process the chapter started is killed when it ends, pass or fail.
+
+How a diff block is checked: it must apply exactly, every hunk at the line
+its header names and with all its context.  `patch` still applies a hunk
+that moved (it says "Hunk #1 succeeded at 120 (offset 4 lines)") or whose
+context only partly matches ("with fuzz 1"), but a reader following by hand
+then sees those warnings and a stray FILE.orig, and may be left wondering
+whether the change landed where the chapter says.  So any output from
+`patch` other than its "patching file" lines fails the chapter: regenerate
+the diff (apply it, then `git diff`) when the source has moved.
 """
 
 import os
@@ -270,6 +279,24 @@ def reader_environment(environ, home):
     return env
 
 
+def apply_diff(tree, patch):
+    """Apply one diff block in tree as the reader does (`patch -p1 <
+    break.diff` from the repository root).  None when it applied exactly;
+    otherwise what went wrong, with patch's own words."""
+    # --forward: a diff that looks already applied is refused, not reversed.
+    r = subprocess.run(["patch", "-p1", "--forward"], cwd=tree, input=patch,
+                       text=True, capture_output=True)
+    said = (r.stdout + r.stderr).rstrip("\n")
+    if r.returncode != 0:
+        return f"the diff does not apply:\n{said}"
+    extra = [ln for ln in said.split("\n") if ln and not ln.startswith("patching file ")]
+    if extra:
+        return ("the diff does not apply exactly: regenerate it against the source "
+                "(apply it, then `git diff`), so that patch says nothing but which "
+                f"files it patches:\n{said}")
+    return None
+
+
 def run_chapter(path, root, binary, workdir):
     """Run every step of one chapter in a copy of the repository under
     workdir.  Raises AssertionError naming the first command that failed."""
@@ -288,10 +315,8 @@ def run_chapter(path, root, binary, workdir):
     try:
         for step in steps:
             if step.kind == "diff":
-                r = subprocess.run(["patch", "-p1", "--quiet"], cwd=tree, input=step.patch,
-                                   text=True, capture_output=True)
-                assert r.returncode == 0, (
-                    f"{name}:{step.line}: the diff does not apply:\n{r.stdout}{r.stderr}")
+                problem = apply_diff(tree, step.patch)
+                assert problem is None, f"{name}:{step.line}: {problem}"
                 continue
             for c in step.commands:
                 where = f"{name}:{c.line}: $ {c.text}"

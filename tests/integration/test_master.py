@@ -98,7 +98,8 @@ def test_hup_reloads_the_app_and_refuses_no_request(spawn, tmp_path):
     assert len(replies) > 50
     assert set(replies) == {200}, [r for r in replies if r != 200][:5]
     # the old workers left, two new ones serve
-    assert harness.wait_for(lambda: len(harness.worker_pids(server)) == 2)
+    workers = harness.wait_for_value(lambda: harness.worker_pids(server), lambda w: len(w) == 2)
+    assert len(workers) == 2, f"the master's children after the reload: {workers}"
     assert len(re.findall(BOOTING, server.log())) == 4
 
 
@@ -128,7 +129,13 @@ def test_usr1_reopens_the_log_files(spawn, tmp_path):
     assert server.wait_log(r"Handling signal: usr1")
     time.sleep(0.3)  # the worker handles USR1 before its next request
     body(port, "/after")
-    assert harness.wait_for(lambda: os.path.exists(access) and "/after" in open(access).read())
+
+    def new_log():  # None while there is no new access.log
+        return open(access).read() if os.path.exists(access) else None
+
+    logged = harness.wait_for_value(new_log, lambda text: text is not None and "/after" in text)
+    assert logged is not None, "USR1 made no new access.log"
+    assert "/after" in logged, "the request is not in the new access.log"
     assert "/after" not in open(access + ".1").read()
 
 

@@ -89,6 +89,20 @@ def test_chapter_runs_as_written(path, greenhorn, tmp_path):
     assert any(c.status != 0 for c in after), "nothing after the diff is shown failing"
 
 
+def test_the_readers_way_to_save_a_diff_gives_the_diff_the_runner_applies():
+    # tutorial/README.md shows a reader how to save a chapter's diff for
+    # `patch -p1`: the sed line must give exactly the diff the runner applies.
+    sed = next(line.strip() for line in open(PLAN, encoding="utf-8")
+               if line.startswith("sed ") and line.rstrip().endswith("> break.diff"))
+    for path in CHAPTERS:
+        name = os.path.basename(path)
+        command = sed.replace("tutorial/00-journey.md", "tutorial/" + name)[: -len("> break.diff")]
+        r = subprocess.run(["bash", "-c", command], cwd=ROOT, capture_output=True, text=True)
+        assert r.returncode == 0, f"{name}: {r.stderr}"
+        diffs = [s.patch for s in shelldoc.read_steps(path) if s.kind == "diff"]
+        assert [r.stdout] == diffs, f"{name}: the saved diff is not the one the runner applies"
+
+
 # ------------------------------------------------------------------ the runner itself
 
 
@@ -132,6 +146,31 @@ def test_a_chapter_runs_as_in_a_readers_terminal(greenhorn, tmp_path, monkeypatc
     chapter.write_text("```console\n$ echo ${CI-none} ${BUILD_NUMBER-none} ${MAKEFLAGS-none}"
                        " ${PYTEST_ADDOPTS-none} $COLUMNS\nnone none none none 80\n```\n")
     shelldoc.run_chapter(str(chapter), ROOT, greenhorn, str(tmp_path / "w"))
+
+
+# A file of five lines, then a diff that changes its third line.  The
+# header says where the hunk starts and its first context line; both must
+# be right, or the reader's `patch` warns.
+FIVE_LINES = "```console\n$ printf 'one\\ntwo\\nthree\\nfour\\nfive\\n' > f.txt\n```\n"
+EXACT = "@@ -2,3 +2,3 @@\n two\n-three\n+THREE\n four\n"
+OFFSET = "@@ -1,3 +1,3 @@\n two\n-three\n+THREE\n four\n"  # the hunk is one line lower
+FUZZ = "@@ -2,3 +2,3 @@\n TWO\n-three\n+THREE\n four\n"  # a context line does not match
+
+
+def break_it_chapter(tmp_path, hunk):
+    chapter = tmp_path / "99-patch.md"
+    chapter.write_text(FIVE_LINES + "```diff\n--- a/f.txt\n+++ b/f.txt\n" + hunk + "```\n"
+                       "```console\n$ sed -n 3p f.txt\nTHREE\n```\n")
+    return str(chapter)
+
+
+def test_a_diff_must_apply_exactly(greenhorn, tmp_path):
+    shelldoc.run_chapter(break_it_chapter(tmp_path, EXACT), ROOT, greenhorn, str(tmp_path / "w"))
+    for hunk, said in ((OFFSET, r"succeeded at 2 \(offset 1 line\)"), (FUZZ, "with fuzz 1")):
+        with pytest.raises(AssertionError, match=r"(?s)99-patch.md:\d+: the diff does not apply "
+                           r"exactly.*" + said):
+            shelldoc.run_chapter(break_it_chapter(tmp_path, hunk), ROOT, greenhorn,
+                                 str(tmp_path / ("w-" + said[:4])))
 
 
 def test_every_chapter_the_plan_links_is_written():
