@@ -202,10 +202,14 @@ int config_user_ids(const struct config *cfg, uid_t *uid, gid_t *gid, char *name
     return 0;
 }
 
-/* check_access_format - Gunicorn's %(NAME)s format, checked by the logger that will use it. */
+/* config_check_access_format - see config.h. */
+int (*config_check_access_format)(const char *value, char *why, size_t whylen);
+
+/* --access-logformat: checked by the formatter that will use it (an extra),
+ * when one is plugged in; a typo then stops the start, not a log line. */
 static int check_access_format(const char *value, char *why, size_t whylen)
 {
-    return log_access_format(value, 0, why, whylen);
+    return config_check_access_format ? config_check_access_format(value, why, whylen) : 0;
 }
 
 /* The table.  Order is the order of --help.  Kept as one short paragraph per row. */

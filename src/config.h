@@ -183,6 +183,14 @@ void config_free(struct config *cfg);
  */
 bool config_addr_allowed(const struct config_list *list, const char *addr);
 
+/*
+ * config_check_access_format - the check of --access-logformat's value, as
+ * (0, or -1 with the reason in why).  The format belongs to the access-log
+ * extra, so main.c plugs its check in here before any setting is read;
+ * NULL takes the value as given.
+ */
+extern int (*config_check_access_format)(const char *value, char *why, size_t whylen);
+
 struct http_options;
 
 /*

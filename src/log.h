@@ -1,5 +1,5 @@
 /*
- * log.h - the error log and the access log.
+ * log.h - the error log and the access log's file.
  *
  * Stage: shared by every stage (Gunicorn counterpart: gunicorn/glogging.py).
  * Owns: the two log file descriptors, the level filter, and the line formats.
@@ -14,34 +14,13 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 /* Severity, lowest first.  Names as Gunicorn prints them: [DEBUG], [INFO], ... */
 enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARNING, LOG_ERROR, LOG_CRITICAL };
 
-struct http_header;
-
-/* One served request, as the access log needs it.  All strings are views
- * (pointer + length) and may be NULL, which prints as "-". */
-struct log_access_entry {
-    const char *remote_addr;  /* NUL-terminated */
-    const char *request_line; /* "GET /x HTTP/1.1" as received */
-    size_t request_line_len;
-    int status;         /* 3-digit status code */
-    int64_t body_bytes; /* body bytes sent; < 0 prints "-" */
-    const char *referer;
-    size_t referer_len;
-    const char *user_agent;
-    size_t user_agent_len;
-    /* for --access-logformat's other atoms */
-    const char *method, *path, *query; /* path and query still percent-encoded */
-    size_t method_len, path_len, query_len;
-    int version_major, version_minor;  /* HTTP/<major>.<minor> */
-    int64_t duration_us;               /* from accept to the last byte sent */
-    const struct http_header *headers; /* the request's fields ({name}i, u) */
-    size_t num_headers;
-    const char *response_head; /* the app's "Name: value\r\n" lines ({name}o), or NULL */
-    size_t response_head_len;
-};
+/* The longest line either log writes (a longer one is cut). */
+#define LOG_LINE_MAX 4096
 
 /*
  * log_open - set the level and open the logs.
@@ -72,24 +51,6 @@ void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(p
 /* log_enabled - would a line at this level be written? (skip costly formatting) */
 int log_enabled(enum log_level level);
 
-/*
- * log_access_format - check an --access-logformat: Gunicorn's Python
- * %-format, '%(NAME)s' pieces between literal text, '%%' for '%'.  NAME is
- * one of Gunicorn's atoms h l u t r s m U q H b B f a T D M L p, {Header}i
- * for a request header or {Header}o for a response header.  Returns 0, or -1 with the reason in
- * why, such as "unknown atom %(x)s" (Gunicorn prints '-' for it; a typo here stops the start
- * instead).  With use != 0 the format also becomes the access log's.
- */
-int log_access_format(const char *format, int use, char *why, size_t whylen);
-
-/* log_access_wants_response_headers - does the access log's format name one? */
-int log_access_wants_response_headers(void);
-
-/* log_access - one access-log line, in the --access-logformat given or in
- * Gunicorn's default: %(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s".
- * Does nothing when there is no access log. */
-void log_access(const struct log_access_entry *e);
-
 /* log_access_enabled - is an access log open? */
 int log_access_enabled(void);
 
@@ -98,5 +59,17 @@ int log_error_fd(void);
 
 /* log_write_raw - write bytes to the error log as they are (wsgi.errors). */
 void log_write_raw(const char *data, size_t len);
+
+/* log_access_write - write one whole access-log line (its newline
+ * included) with a single write(2); nothing when no access log is open. */
+void log_access_write(const char *line, size_t len);
+
+/*
+ * log_second_changed - has the second changed since *when?  If so, set
+ * *when and fill *tm with the local time, and return 1; else 0.  Callers
+ * keep their formatted time in a buffer and reformat it only then: a busy
+ * worker logs thousands of lines a second, and the time changes once.
+ */
+int log_second_changed(time_t *when, struct tm *tm);
 
 #endif

@@ -307,6 +307,8 @@ int main(int argc, char **argv)
     bool wrote_pid = false; /* the pid file is ours to remove */
     void *app = NULL;
 
+    /* Checks of settings that belong to an extra, before any is read. */
+    config_check_access_format = access_log_check;
     /* The application may be named by a config file, read next. */
     int status =
         settled(config_load_file(&cfg, argc, argv, NULL, 0, NULL, false, stdout, err, sizeof(err)),
@@ -331,7 +333,7 @@ int main(int argc, char **argv)
     }
     if (log_open(cfg.log_level, cfg.error_logfile, cfg.access_logfile, err, sizeof(err)) < 0)
         goto fail;
-    if (log_access_format(cfg.access_log_format, 1, err, sizeof(err)) < 0)
+    if (access_log_format(cfg.access_log_format, 1, err, sizeof(err)) < 0)
         goto fail; /* checked when read, so only out of memory gets here */
     if (user_give_files(&cfg, NULL, 0, err, sizeof(err)) < 0) /* the log files */
         goto fail;

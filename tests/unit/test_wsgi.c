@@ -22,6 +22,7 @@
 #include "hooks.h"
 #include "http.h"
 #include "input.h"
+#include "access_log.h"
 #include "log.h"
 #include "request.h"
 #include "response.h"
@@ -398,20 +399,20 @@ START_TEST(errors_stream_writes_to_the_error_log)
 END_TEST
 
 /* One access-log line for entry e in format fmt (NULL: Gunicorn's default). */
-static void access_line(const struct log_access_entry *e, const char *fmt, char *got, size_t len)
+static void access_line(const struct access_log_entry *e, const char *fmt, char *got, size_t len)
 {
     char path[] = "/tmp/greenhorn-test-access-XXXXXX", err[256];
     int fd = mkstemp(path);
     ck_assert_int_ge(fd, 0);
     ck_assert_int_eq(log_open(LOG_CRITICAL, NULL, path, err, sizeof(err)), 0);
-    ck_assert_msg(log_access_format(fmt, 1, err, sizeof(err)) == 0, "%s", err);
-    log_access(e);
+    ck_assert_msg(access_log_format(fmt, 1, err, sizeof(err)) == 0, "%s", err);
+    access_log_line(e);
     memset(got, 0, len);
     ck_assert_int_gt(read(fd, got, len - 1), 0);
     close(fd);
     unlink(path);
     log_open(LOG_CRITICAL, NULL, NULL, err, sizeof(err));
-    log_access_format(NULL, 1, err, sizeof(err));
+    access_log_format(NULL, 1, err, sizeof(err));
 }
 
 /* The access log's atoms on crafted entries: Basic-auth users in their odd
@@ -424,7 +425,7 @@ START_TEST(access_log_atoms)
         {"Authorization", 13, "Basic YWxpY2U6c2VjcmV0", 22}, /* alice:secret */
         {"x-id", 4, "two", 3},                               /* the last one counts */
     };
-    struct log_access_entry e = {
+    struct access_log_entry e = {
         .remote_addr = "10.0.0.7",
         .request_line = line,
         .request_line_len = sizeof line - 1,
