@@ -19,11 +19,13 @@
  * when_ready started (a metrics server, say).
  *
  * The protocol is two fixed-size records on a unix stream socket: struct
- * master_call from the master, struct answer back.  transfer() moves a
- * whole record, through short reads and signals, so the two ends never
- * lose their place.
+ * master_call from the master, struct answer back.  Each is sent whole
+ * (conn_send_all, the server's one send loop) and received whole
+ * (receive(), through short reads and signals), so the two ends never lose
+ * their place.
  */
 #include "master_hooks.h"
+#include "conn.h"
 #include "hooks.h"
 #include "log.h"
 #include "pyembed.h"
@@ -58,12 +60,12 @@ static struct {
     unsigned defined; /* cfg->master_hooks */
 } host = {0, -1, 0};
 
-/* Read or write a whole record, through EINTR.  0, or -1 (EOF counts). */
-static int transfer(int fd, void *rec, size_t len, bool out)
+/* Read a whole record, through EINTR.  0, or -1 (EOF counts). */
+static int receive(int fd, void *rec, size_t len)
 {
     char *p = rec;
     while (len > 0) {
-        ssize_t n = out ? send(fd, p, len, MSG_NOSIGNAL) : recv(fd, p, len, 0);
+        ssize_t n = recv(fd, p, len, 0);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
@@ -78,7 +80,7 @@ static void answer(int fd, int ok, const char *line)
 {
     struct answer a = {.ok = ok};
     snprintf(a.line, sizeof a.line, "%s", line);
-    (void)transfer(fd, &a, sizeof a, true);
+    (void)conn_send_all(fd, &a, sizeof a, 0);
 }
 
 /* ---- the hook process ------------------------------------------------- */
@@ -109,7 +111,7 @@ static int host_main(const struct config *cfg, pid_t master, int fd)
     for (;;) {
         int got;
         Py_BEGIN_ALLOW_THREADS
-            got = transfer(fd, &call, sizeof call, false);
+            got = receive(fd, &call, sizeof call);
         Py_END_ALLOW_THREADS
         if (got < 0)
             return 0; /* the master closed its end, or is gone */
@@ -149,7 +151,7 @@ int master_hooks_start(const struct config *cfg, char *err, size_t errlen)
     host.pid = pid;
     host.fd = sv[0];
     host.defined = cfg->master_hooks;
-    if (transfer(host.fd, &a, sizeof a, false) < 0 || !a.ok) {
+    if (receive(host.fd, &a, sizeof a) < 0 || !a.ok) {
         snprintf(err, errlen, "%s: %s", cfg->config_read,
                  a.line[0] ? a.line : "the hook process failed to start");
         master_hooks_stop();
@@ -168,8 +170,8 @@ int master_hooks_call(const struct master_call *call, char *err, size_t errlen)
     if (which >= MASTER_HOOK_COUNT || !(host.defined & (1u << which)))
         return 0;
     struct master_call out = *call;
-    if (host.fd < 0 || transfer(host.fd, &out, sizeof out, true) < 0 ||
-        transfer(host.fd, &a, sizeof a, false) < 0) {
+    if (host.fd < 0 || conn_send_all(host.fd, &out, sizeof out, 0) < 0 ||
+        receive(host.fd, &a, sizeof a) < 0) {
         snprintf(err, errlen, "The %s hook did not run: the hook process is gone", names[which]);
         if (host.fd >= 0)
             close(host.fd);
