@@ -16,6 +16,7 @@
 #   make bench      wrk, greenhorn side by side with Gunicorn and friends
 #   make bench-workers  the worker-count study: req/s and p99 for 1 .. (2 x cores) + 3 workers
 #   make bench-callgrind  instructions per request of one worker, under callgrind
+#   make request-path  the core functions one request runs, and their lines
 #   make lint       the include rules, cppcheck and clang-format --dry-run
 #   make deps       install missing Debian packages (apt-get)
 
@@ -53,7 +54,7 @@ NPROC   := $(shell nproc 2>/dev/null || echo 1)
 WORKERS := $(shell echo $$(( 2 * $(NPROC) + 1 )))
 
 .PHONY: all run test unit asan integration tutorial memcheck coverage fuzz bench \
-        bench-workers bench-callgrind lint format deps bench-deps clean help
+        bench-workers bench-callgrind request-path lint format deps bench-deps clean help
 
 all: $(BIN)
 
@@ -119,6 +120,10 @@ coverage:
 
 # ---- tools --------------------------------------------------------------
 
+# The lines a reader follows for one request: gcov, one request minus none.
+request-path:
+	$(PYTHON) scripts/request_path.py
+
 # ---- benchmarks (bench/README.md says what each number means) -----------
 
 # wrk, greenhorn side by side with Gunicorn (sync, gthread), uWSGI, waitress
@@ -174,6 +179,6 @@ clean:
 	rm -rf build greenhorn
 
 help:
-	@sed -n '3,20p' Makefile
+	@sed -n '3,21p' Makefile
 
 -include $(OBJ:.o=.d)
