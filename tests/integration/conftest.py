@@ -18,9 +18,19 @@ Every process started here is stopped at teardown (TERM, then KILL of its
 whole process group), whether the test passed or not.  A server listens on
 a socket the test bound and passed on (`-b fd://N`, Spawner.tcp), so no
 other process can take its port first; see harness.py, "ports".
+
+Under a sanitizer (`make asan` runs part of this suite against a greenhorn
+built with -fsanitize=address,undefined), ASAN_OPTIONS and UBSAN_OPTIONS
+name a log_path: a report goes to a file there (PATH.PID), not to a stderr
+the tests may never read, and the process stops (halt_on_error).  Each
+report fails the first test that ends after it appeared, with the report
+in the message; one that appears after the last test (a server stopped at
+the end of its module) fails the session.
 """
 
+import glob
 import os
+import re
 import subprocess
 import warnings
 
@@ -199,3 +209,63 @@ def pair(greenhorn, tmp_path_factory):
     yield make
     spawner.stop_all()
 
+
+# ---------------------------------------------------------------- sanitizer reports
+
+
+def sanitizer_log_paths():
+    """The log_path prefixes that ASAN_OPTIONS and UBSAN_OPTIONS name (none outside make asan)."""
+    paths = []
+    for variable in ("ASAN_OPTIONS", "UBSAN_OPTIONS"):
+        for option in re.split(r"[:\s]+", os.environ.get(variable, "")):
+            name, _, value = option.partition("=")
+            if name == "log_path" and value:
+                paths.append(value)
+    return paths
+
+
+def sanitizer_reports():
+    return {path for prefix in sanitizer_log_paths() for path in glob.glob(prefix + ".*")}
+
+
+def describe_reports(paths, limit=12000):
+    out = []
+    for path in sorted(paths):
+        with open(path, errors="replace") as f:
+            text = f.read()
+        out.append("--- %s\n%s" % (path, text[:limit]))
+    return "\n".join(out)
+
+
+_reported = set()  # report files some test already failed with
+
+
+@pytest.fixture(autouse=True)
+def no_sanitizer_report():
+    """Fail the test at teardown (after its servers stopped) if a sanitizer
+    wrote a report since the last test that checked."""
+    yield
+    if not sanitizer_log_paths():
+        return
+    new = sanitizer_reports() - _reported
+    _reported.update(new)
+    if new:
+        pytest.fail("sanitizer report(s) written during this test or just before it:\n"
+                    + describe_reports(new), pytrace=False)
+
+
+def pytest_sessionfinish(session):
+    if not sanitizer_log_paths():
+        return
+    late = sanitizer_reports() - _reported
+    if late:
+        _reported.update(late)
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        text = describe_reports(late)
+        if reporter is not None:
+            reporter.write("\n")  # after the progress line
+            reporter.write_sep("=", "sanitizer report(s) written after the last test", red=True)
+            reporter.write_line(text)
+        else:
+            print("sanitizer report(s) written after the last test:\n" + text)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

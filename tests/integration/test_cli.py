@@ -7,6 +7,7 @@ refusal must be quick and say in one line what is wrong, with no Python
 traceback for the user to dig through.
 """
 
+import base64
 import json
 import os
 import re
@@ -304,6 +305,40 @@ def test_access_log_format_escapes_control_bytes(spawn):
     harness.wait_for(lambda: "forged" in server.stdout(), 3.0)
     assert re.search(r"^/head\\x0a127\.0\.0\.1 - - forged\|\d+$", server.stdout(), re.M), \
         server.stdout()
+
+
+EVERY_ATOM = "|".join(["h=%(h)s", "l=%(l)s", "u=%(u)s", "t=%(t)s", "r=%(r)s", "s=%(s)s",
+                       "m=%(m)s", "U=%(U)s", "q=%(q)s", "H=%(H)s", "b=%(b)s", "B=%(B)s",
+                       "f=%(f)s", "a=%(a)s", "T=%(T)s", "M=%(M)s", "D=%(D)s", "L=%(L)s",
+                       "p=%(p)s", "i=%({X-Trace}i)s", "o=%({content-type}o)s", "%%"])
+
+
+def test_access_log_with_every_atom(spawn):
+    """Every atom greenhorn knows, in one line (test_side_by_side.py compares
+    with Gunicorn the atoms that do not depend on time or pid)."""
+    server, port = spawn.tcp(["-w", "1", "--access-logfile", "-",
+                              "--access-logformat", EVERY_ATOM])
+    raw = (b"POST /up%6Coad?x=1&y=%20 HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n"
+           b"Authorization: Basic " + base64.b64encode(b"alice:pw") + b"\r\n"
+           b"X-Trace: t-1\r\nReferer: http://r/\r\nUser-Agent: ua/1\r\n\r\nabc")
+    reply = harness.request(port, raw)
+    assert reply.status == 200, reply.raw[:300]
+    assert harness.wait_for(lambda: "/up" in server.stdout(), 3.0), server.describe()
+    fields = dict(f.split("=", 1) for f in server.stdout().strip().split("|")[:-1])
+    assert server.stdout().strip().endswith("|%"), server.stdout()
+    assert fields == {
+        "h": "127.0.0.1", "l": "-", "u": "alice", "t": fields["t"],
+        "r": "POST /up%6Coad?x=1&y=%20 HTTP/1.1", "s": "200", "m": "POST", "U": "/upload",
+        "q": "x=1&y=%20", "H": "HTTP/1.1", "b": str(len(reply.body)), "B": str(len(reply.body)),
+        "f": "http://r/", "a": "ua/1", "T": fields["T"], "M": fields["M"], "D": fields["D"],
+        "L": fields["L"], "p": "<%d>" % harness.worker_pids(server)[0], "i": "t-1",
+        "o": "application/json",
+    }, server.stdout()
+    assert re.fullmatch(r"\[\d\d/\w{3}/\d{4}:\d\d:\d\d:\d\d [+-]\d{4}\]", fields["t"]), fields
+    # One request time in four units: seconds, ms, us, and decimal seconds.
+    micro = int(fields["D"])
+    assert (int(fields["T"]), int(fields["M"]), fields["L"]) == (
+        micro // 10**6, micro // 1000, "%d.%06d" % divmod(micro, 10**6)), fields
 
 
 @pytest.mark.parametrize("fmt, why", [
