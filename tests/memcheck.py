@@ -75,12 +75,14 @@ def run_unit(binary, logdir):
     return ok
 
 
-def free_port():
+def listening_socket():
+    """A socket on a port the kernel picks, already listening: (socket, port).
+    The server gets it as -b fd://N, so no other process can take the port
+    between our choice and its bind."""
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+    s.listen(128)
+    return s, s.getsockname()[1]
 
 
 def request(port, raw):
@@ -96,13 +98,15 @@ def request(port, raw):
 
 def run_server(logdir):
     binary = os.environ.get("GREENHORN", os.path.join(ROOT, "greenhorn"))
-    port = free_port()
+    sock, port = listening_socket()
     log = os.path.join(logdir, "server.vg.%p")
     env = dict(os.environ, PYTHONMALLOC="malloc")
     cmd = VALGRIND + ["--trace-children=yes", "--log-file=" + log, binary, "-w", "1",
-                      "-b", f"127.0.0.1:{port}", "--timeout", "120",
+                      "-b", f"fd://{sock.fileno()}", "--timeout", "120",
                       "--chdir", os.path.join(ROOT, "tests", "apps"), "memapp:app"]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    with sock:  # the server has its own copy once started
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                pass_fds=(sock.fileno(),))
     try:
         deadline = time.time() + 120
         while True:

@@ -12,13 +12,27 @@ Fixtures:
     greenhorn   the absolute path of the binary under test
     spawn       start one greenhorn (or any command) for this test only
     pair        greenhorn and Gunicorn with the same app and options on two
-                ports, shared by the tests of one module
+                ports, shared by the tests of one module (started when a test
+                first asks, and again if one died)
 Every process started here is stopped at teardown (TERM, then KILL of its
-whole process group), whether the test passed or not.
+whole process group), whether the test passed or not.  A server listens on
+a socket the test bound and passed on (`-b fd://N`, Spawner.tcp), so no
+other process can take its port first; see harness.py, "ports".
+
+Under a sanitizer (`make asan` runs part of this suite against a greenhorn
+built with -fsanitize=address,undefined), ASAN_OPTIONS and UBSAN_OPTIONS
+name a log_path: a report goes to a file there (PATH.PID), not to a stderr
+the tests may never read, and the process stops (halt_on_error).  Each
+report fails the first test that ends after it appeared, with the report
+in the message; one that appears after the last test (a server stopped at
+the end of its module) fails the session.
 """
 
+import glob
 import os
+import re
 import subprocess
+import warnings
 
 import pytest
 
@@ -59,24 +73,60 @@ class Spawner:
         self.greenhorn, self.logdir, self.servers = greenhorn_path, logdir, []
 
     def server(self, args, cwd=APPS, env=None, addr=None, name=None, wait=True, command=None,
-               pass_fds=()):
+               pass_fds=(), sockets=()):
         """Start `command + args` (command defaults to greenhorn) in cwd.
-        addr is the port or unix path to wait for; wait=False returns at once;
-        pass_fds are file descriptors the process inherits."""
+        addr is the port, (host, port) or unix path to wait for; wait=False
+        returns at once; pass_fds are file descriptors the process inherits;
+        sockets are inherited too, and this process's copies are closed once
+        the server has started (so a dead server leaves nothing listening)."""
         command = [self.greenhorn] if command is None else command
         name = name or "server%d" % len(self.servers)
-        server = harness.Server(command + list(args), cwd, self.logdir, name, env, addr, pass_fds)
+        fds = tuple(pass_fds) + tuple(s.fileno() for s in sockets)
+        server = harness.Server(command + list(args), cwd, self.logdir, name, env, addr, fds)
         self.servers.append(server)
-        server.start()
+        try:
+            server.start()
+        finally:
+            for sock in sockets:
+                sock.close()
         if wait:
             server.wait_ready()
         return server
 
     def tcp(self, args, app="rawapp:application", **kw):
-        """greenhorn on a fresh 127.0.0.1 port, serving app; returns (server, port)."""
-        port = harness.free_port()
-        argv = list(args) + ["-b", "127.0.0.1:%d" % port, app]
-        return self.server(argv, addr=port, **kw), port
+        """A server (greenhorn unless command= says otherwise) serving app on
+        a socket this process bound, passed as `-b fd://N`; returns (server, port).
+        app=None leaves the app out of the command line (a config file names it)."""
+        sock, port = harness.listener()
+        argv = list(args) + ["-b", "fd://%d" % sock.fileno()] + ([app] if app else [])
+        return self.server(argv, addr=port, sockets=[sock], **kw), port
+
+    def on_free_port(self, build, count=1, host="127.0.0.1", **kw):
+        """For a test that must name its ports itself (the address on the
+        command line, in $PORT or in a config file is what it checks):
+        build(*ports) returns the argv for count free ports, or a dict of
+        server() keywords with the argv as "args" (and may write files that
+        name the ports); the server is started and must log that it listens
+        on each.  If another process took a port first, it is
+        started again on new ports, up to harness.PORT_ATTEMPTS times.
+        kw as for server(); addr defaults to the first port.
+        Returns (server, ports)."""
+        wait = kw.pop("wait", True)
+        for attempt in range(1, harness.PORT_ATTEMPTS + 1):
+            ports = harness.free_ports(count, host)
+            addr = kw.get("addr", ports[0] if host == "127.0.0.1" else (host, ports[0]))
+            built = build(*ports)
+            built = dict(built) if isinstance(built, dict) else {"args": built}
+            server = self.server(wait=False, **dict(kw, addr=addr, **built))
+            try:
+                server.wait_bound(ports)
+            except harness.PortTaken:
+                if attempt == harness.PORT_ATTEMPTS:
+                    raise
+                continue
+            if wait:
+                server.wait_ready()
+            return server, ports
 
     def stop_all(self):
         for server in reversed(self.servers):
@@ -96,12 +146,18 @@ class Pair:
     def __init__(self, ours, ref, ports):
         self.ours, self.ref, self.ports = ours, ref, ports
 
+    def alive(self):
+        return self.ours.alive() and self.ref.alive()
+
     def request(self, raw, body=b"", **kw):
         return tuple(harness.request(port, raw, body, **kw) for port in self.ports)
 
     def check(self, case, raw, body=b"", environ=False, **kw):
-        """Send the same bytes to both, compare (differences.py applies), return both replies."""
+        """Send the same bytes to both, compare (differences.py applies), return both replies.
+        A server that died meanwhile fails the test that was talking to it."""
         ours, ref = self.request(raw, body, **kw)
+        for server in (self.ours, self.ref):
+            assert server.alive(), "case %r: the server died\n%s" % (case, server.describe())
         harness.compare(case, ours, ref, environ=environ, ports=self.ports)
         if differences.reference_mode() and differences.for_case(case):
             pytest.skip(
@@ -113,29 +169,103 @@ class Pair:
 
 @pytest.fixture(scope="module")
 def pair(greenhorn, tmp_path_factory):
-    """pair(app, app_dir, extra_args, env) -> Pair, started once per module and arguments."""
+    """pair(app, app_dir, extra_args, env) -> Pair, kept for the module per arguments.
+
+    Servers start when a test first asks for them, so a start that fails
+    fails that test only (the next one tries again); a pair whose server
+    died between tests is started afresh, with a warning.  Fixtures that
+    call pair() should be function-scoped: pair() returns the same servers
+    while they live."""
     logdir = str(tmp_path_factory.mktemp("pair"))
     spawner = Spawner(greenhorn, logdir)
     started = {}
 
     def make(app="rawapp:application", app_dir=APPS, extra=(), env=None):
         key = (app, app_dir, tuple(extra), tuple(sorted((env or {}).items())))
+        both = started.get(key)
+        if both is not None and not both.alive():
+            dead = [s for s in (both.ours, both.ref) if not s.alive()]
+            warnings.warn("a server of the pair died between tests; starting both again:\n"
+                          + "\n".join(s.describe()[-3000:] for s in dead))
+            both.ours.stop()
+            both.ref.stop()
+            del started[key]
         if key not in started:
-            ports = (harness.free_port(), harness.free_port())
-            servers = []
-            for side, command, port in (
-                ("greenhorn", None, ports[0]),
-                ("gunicorn", harness.GUNICORN, ports[1]),
-            ):
-                args = list(extra) + ["-b", "127.0.0.1:%d" % port, app]
-                name = "%s%d" % (side, len(started))
-                servers.append(
-                    spawner.server(
-                        args, cwd=app_dir, env=env, addr=port, name=name, command=command
-                    )
-                )
-            started[key] = Pair(servers[0], servers[1], ports)
+            servers, ports = [], []
+            try:
+                for side, command in (("greenhorn", None), ("gunicorn", harness.GUNICORN)):
+                    name = "%s%d" % (side, len(spawner.servers))
+                    server, port = spawner.tcp(list(extra), app=app, cwd=app_dir, env=env,
+                                               name=name, command=command)
+                    servers.append(server)
+                    ports.append(port)
+            except BaseException:
+                for server in servers:
+                    server.stop()
+                raise
+            started[key] = Pair(servers[0], servers[1], tuple(ports))
         return started[key]
 
     yield make
     spawner.stop_all()
+
+
+# ---------------------------------------------------------------- sanitizer reports
+
+
+def sanitizer_log_paths():
+    """The log_path prefixes that ASAN_OPTIONS and UBSAN_OPTIONS name (none outside make asan)."""
+    paths = []
+    for variable in ("ASAN_OPTIONS", "UBSAN_OPTIONS"):
+        for option in re.split(r"[:\s]+", os.environ.get(variable, "")):
+            name, _, value = option.partition("=")
+            if name == "log_path" and value:
+                paths.append(value)
+    return paths
+
+
+def sanitizer_reports():
+    return {path for prefix in sanitizer_log_paths() for path in glob.glob(prefix + ".*")}
+
+
+def describe_reports(paths, limit=12000):
+    out = []
+    for path in sorted(paths):
+        with open(path, errors="replace") as f:
+            text = f.read()
+        out.append("--- %s\n%s" % (path, text[:limit]))
+    return "\n".join(out)
+
+
+_reported = set()  # report files some test already failed with
+
+
+@pytest.fixture(autouse=True)
+def no_sanitizer_report():
+    """Fail the test at teardown (after its servers stopped) if a sanitizer
+    wrote a report since the last test that checked."""
+    yield
+    if not sanitizer_log_paths():
+        return
+    new = sanitizer_reports() - _reported
+    _reported.update(new)
+    if new:
+        pytest.fail("sanitizer report(s) written during this test or just before it:\n"
+                    + describe_reports(new), pytrace=False)
+
+
+def pytest_sessionfinish(session):
+    if not sanitizer_log_paths():
+        return
+    late = sanitizer_reports() - _reported
+    if late:
+        _reported.update(late)
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        text = describe_reports(late)
+        if reporter is not None:
+            reporter.write("\n")  # after the progress line
+            reporter.write_sep("=", "sanitizer report(s) written after the last test", red=True)
+            reporter.write_line(text)
+        else:
+            print("sanitizer report(s) written after the last test:\n" + text)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -30,19 +30,69 @@ READY_TIMEOUT = 10.0
 IO_TIMEOUT = 15.0
 
 # ---------------------------------------------------------------- ports
+#
+# A port chosen by closing a socket and then handed to a server is a race:
+# on a busy machine another process may bind it first.  So a server under
+# test gets a socket the test already bound and set listening (`-b fd://N`,
+# which greenhorn and Gunicorn both take): nobody can take the port in
+# between.  A test that must name a port itself (an address on the command
+# line or in a config file is what it checks) starts through
+# conftest.Spawner.on_free_port, which tries again on another port when the
+# chosen one was taken.
+
+PORT_ATTEMPTS = 5  # starts on_free_port tries, each on a newly chosen port
+# What a server's log says when its port was taken: greenhorn
+# ("127.0.0.1:8000: Address already in use"), Python's OSError (a config
+# file's hook that binds), Gunicorn ("Connection in use: ('127.0.0.1', 8000)").
+IN_USE = re.compile(r"Address already in use|Connection in use")
 
 
-def free_port():
-    """A TCP port on 127.0.0.1 that nobody listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def listener(host="127.0.0.1"):
+    """A TCP socket bound to a port the kernel picks and listening: (socket, port).
+    Pass it to a server as `-b fd://N` (N = socket.fileno(), inherited with
+    pass_fds) and close this copy once the server has started."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.bind((host, 0))
+        sock.listen(128)
+    except OSError:
+        sock.close()
+        raise
+    return sock, sock.getsockname()[1]
+
+
+def reserved_port():
+    """A port nobody can take or connect to while the returned socket is open:
+    (socket, port).  Bound but not listening, and without SO_REUSEADDR, so a
+    server told to bind it fails with "Address already in use" and a client
+    gets "connection refused".  For a port that must stay unused."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    return sock, sock.getsockname()[1]
+
+
+def free_ports(n=1, host="127.0.0.1"):
+    """n different ports on host that nobody listens on right now.  Only for
+    Spawner.on_free_port, which handles the race: anyone may take one before
+    the server binds it."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    socks = [socket.socket(family, socket.SOCK_STREAM) for _ in range(n)]
+    try:
+        for s in socks:
+            s.bind((host, 0))
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
 
 
 def connect(addr, timeout=IO_TIMEOUT):
-    """A connected socket to addr: a port number (127.0.0.1) or a unix socket path."""
+    """A connected socket to addr: a port number (127.0.0.1), a (host, port)
+    pair, or a unix socket path."""
     if isinstance(addr, int):
         return socket.create_connection(("127.0.0.1", addr), timeout=timeout)
+    if isinstance(addr, tuple):
+        return socket.create_connection(addr, timeout=timeout)
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         s.settimeout(timeout)
@@ -240,6 +290,10 @@ def wait_for_value(get, done, timeout=5.0):
         time.sleep(0.05)
 
 
+class PortTaken(AssertionError):
+    """A server could not bind a port it was told to: another process has it."""
+
+
 class Server:
     """One server process: argv is run in cwd with env; logs go to files in logdir."""
 
@@ -295,6 +349,36 @@ class Server:
             except OSError:
                 time.sleep(0.05)
         raise AssertionError("server not accepting after %.0f s\n%s" % (timeout, self.describe()))
+
+    def wait_bound(self, ports, timeout=READY_TIMEOUT):
+        """For a server told to bind ports itself: wait until its log names
+        each of them on a line about listening ("Listening at: http://...:N"
+        from greenhorn and Gunicorn, "Listening on ...:N" from
+        systemd-socket-activate).  Raise PortTaken when the log says a port
+        is in use (the process is stopped then), AssertionError when the
+        process exits or the time runs out.  Until this returns, something
+        answering on the port may be another process."""
+        deadline = time.monotonic() + timeout
+        while True:
+            log = self.log()
+            if IN_USE.search(log):
+                self.stop()
+                raise PortTaken("a port was taken before the server bound it\n%s"
+                                % self.describe())
+            listening = [line for line in log.splitlines() if "Listening " in line]
+            if all(any(re.search(r":%d\b" % port, line) for line in listening)
+                   for port in ports):
+                return self
+            if self.proc.poll() is not None:
+                raise AssertionError("server exited with %s before listening\n%s"
+                                     % (self.proc.returncode, self.describe()))
+            if time.monotonic() >= deadline:
+                raise AssertionError("server not listening on %s after %.0f s\n%s"
+                                     % (ports, timeout, self.describe()))
+            time.sleep(0.05)
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
 
     def wait_exit(self, timeout):
         """The exit status, or None if the process still runs after timeout."""

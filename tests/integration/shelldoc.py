@@ -32,7 +32,11 @@ How a console block is checked:
 - Ports 8000 to 8009 in a chapter stand for free loopback ports: the
   runner swaps each for a port nobody listens on, in commands and in the
   expected output alike, so a chapter never collides with a server already
-  running.  The reader types 8000.
+  running.  The reader types 8000.  A port is only free when it is chosen:
+  on a busy machine another process may bind it before the chapter's server
+  does.  When a chapter fails and a log or the failure names one of its
+  ports as in use, it runs again from the start on new ports (up to
+  CHAPTER_ATTEMPTS times).
 - A server started in the background must send its output to a file
   (`2>server.log &`): otherwise its log lines would land in the middle of
   the next command's output.
@@ -60,6 +64,10 @@ from dataclasses import dataclass, field
 
 COMMAND_TIMEOUT = 90.0  # a `make` in a chapter may compile a few files
 PORTS = range(8000, 8010)
+CHAPTER_ATTEMPTS = 3  # runs of a chapter whose port another process took
+# How a server says its port is taken: greenhorn ("127.0.0.1:8000: Address
+# already in use") and Gunicorn ("Connection in use: ('127.0.0.1', 8000)").
+IN_USE = re.compile(r"^.*(?:Address already in use|Connection in use).*$", re.M)
 
 
 @dataclass
@@ -160,6 +168,22 @@ def free_ports(n):
     finally:
         for s in socks:
             s.close()
+
+
+def ports_in_use(text, ports):
+    """The ports of ports that a line of text says are in use."""
+    return {p for line in IN_USE.findall(text) for p in ports
+            if re.search(r"(?<!\d)%s(?!\d)" % p, line)}
+
+
+def log_texts(tree):
+    """Everything the *.log files of the chapter's copy hold."""
+    out = []
+    for folder, _, names in os.walk(tree):
+        for name in sorted(n for n in names if n.endswith(".log")):
+            with open(os.path.join(folder, name), errors="replace") as f:
+                out.append(f.read())
+    return "\n".join(out)
 
 
 def log_tails(tree, lines=15):
@@ -297,13 +321,43 @@ def apply_diff(tree, patch):
     return None
 
 
+class PortTaken(AssertionError):
+    """A chapter failed because another process had one of its ports."""
+
+
 def run_chapter(path, root, binary, workdir):
     """Run every step of one chapter in a copy of the repository under
-    workdir.  Raises AssertionError naming the first command that failed."""
+    workdir.  Raises AssertionError naming the first command that failed.
+    A run that failed because another process took one of its ports is
+    done again on new ports, in a new copy (workdir/attempt-N)."""
+    for attempt in range(1, CHAPTER_ATTEMPTS + 1):
+        where = workdir if attempt == 1 else os.path.join(workdir, "attempt-%d" % attempt)
+        try:
+            return run_chapter_once(path, root, binary, where)
+        except PortTaken as e:
+            if attempt == CHAPTER_ATTEMPTS:
+                raise AssertionError(f"{e}\n(another process took a port in each of "
+                                     f"{CHAPTER_ATTEMPTS} runs)") from None
+
+
+def run_chapter_once(path, root, binary, workdir):
+    """One run of run_chapter; raises PortTaken when the failure came with a
+    port of the chapter in use (in the failure message or a *.log file)."""
     steps = read_steps(path)
     tree = os.path.join(workdir, "repo")
     copy_repository(root, tree, binary)
     ports = {str(p): str(q) for p, q in zip(PORTS, free_ports(len(PORTS)))}
+    try:
+        run_steps(steps, tree, ports, os.path.basename(path), workdir)
+    except AssertionError as e:
+        if ports_in_use(str(e) + "\n" + log_texts(tree), ports.values()):
+            raise PortTaken(str(e)) from None
+        raise
+    return steps
+
+
+def run_steps(steps, tree, ports, name, workdir):
+    """Run the steps in tree with ports swapped; AssertionError at the first failure."""
     swap = re.compile(r"\b(%s)\b" % "|".join(ports))
 
     def local(s):
@@ -311,7 +365,6 @@ def run_chapter(path, root, binary, workdir):
 
     env = reader_environment(os.environ, workdir)
     shell = Shell(tree, env)
-    name = os.path.basename(path)
     try:
         for step in steps:
             if step.kind == "diff":
@@ -334,4 +387,3 @@ def run_chapter(path, root, binary, workdir):
                         + "\nprinted:\n" + "\n".join(lines))
     finally:
         shell.close()
-    return steps

@@ -7,6 +7,7 @@ refusal must be quick and say in one line what is wrong, with no Python
 traceback for the user to dig through.
 """
 
+import base64
 import json
 import os
 import re
@@ -27,19 +28,25 @@ STAMP = r"\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d{4}\]"
 BOOT_TWICE = r"Booting worker with pid: \d+[\s\S]*Booting worker with pid: \d+"
 
 
-def run(greenhorn, args, cwd=APPS, env=None, timeout=5.0):
-    """Run greenhorn to completion; a hang past timeout kills its process group and fails."""
+def run(greenhorn, args, cwd=APPS, env=None, timeout=5.0, sockets=()):
+    """Run greenhorn to completion; a hang past timeout kills its process group and fails.
+    sockets are inherited (for `-b fd://N`); this process's copies are closed."""
     started = time.monotonic()
-    proc = subprocess.Popen(
-        [greenhorn] + list(args),
-        cwd=cwd,
-        env=harness.clean_env(env),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
+    try:
+        proc = subprocess.Popen(
+            [greenhorn] + list(args),
+            cwd=cwd,
+            env=harness.clean_env(env),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+            pass_fds=[sock.fileno() for sock in sockets],
+        )
+    finally:
+        for sock in sockets:
+            sock.close()
     try:
         out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -56,6 +63,12 @@ def assert_refused(done, code, *names):
     assert done.returncode == code, (done.returncode, err)
     assert "Traceback" not in err and not re.search(r'^\s+File "', err, re.M), err
     assert any(all(n in line for n in names) for line in err.splitlines()), (names, err)
+
+
+def bound_socket():
+    """(["-b", "fd://N"], [socket]): a listening socket of this test's own, for run()."""
+    sock, _port = harness.listener()
+    return ["-b", "fd://%d" % sock.fileno()], [sock]
 
 
 def fetch(addr, target):
@@ -101,21 +114,22 @@ def test_port_in_use(greenhorn):
     ],
 )
 def test_app_cannot_load(greenhorn, app, names):
-    done, _ = run(greenhorn, ["-b", "127.0.0.1:%d" % harness.free_port(), app])
+    bind, sockets = bound_socket()
+    done, _ = run(greenhorn, bind + [app], sockets=sockets)
     assert_refused(done, 4, *names)
 
 
 def test_syntax_error_in_module(greenhorn, tmp_path):
     (tmp_path / "broken.py").write_text("def application(environ, start_response)\n    pass\n")
-    done, _ = run(greenhorn, ["-b", "127.0.0.1:%d" % harness.free_port(), "broken:application"],
-                  cwd=str(tmp_path))
+    bind, sockets = bound_socket()
+    done, _ = run(greenhorn, bind + ["broken:application"], cwd=str(tmp_path), sockets=sockets)
     assert_refused(done, 4, "broken")
 
 
 def test_app_raising_on_import(greenhorn, tmp_path):
     (tmp_path / "raising.py").write_text("raise RuntimeError('no database configured')\n")
-    done, _ = run(greenhorn, ["-b", "127.0.0.1:%d" % harness.free_port(), "raising:app"],
-                  cwd=str(tmp_path))
+    bind, sockets = bound_socket()
+    done, _ = run(greenhorn, bind + ["raising:app"], cwd=str(tmp_path), sockets=sockets)
     assert done.returncode == 4, done.stderr
     assert "no database configured" in done.stderr
 
@@ -173,11 +187,14 @@ def test_which_peers_may_set_the_scheme(spawn, tmp_path, side, allow):
     no address and is on this machine (nginx in front, usually): as in
     Gunicorn, so a Flask app behind nginx on a unix socket builds https links."""
     command = harness.GUNICORN if side == "gunicorn" else None
-    sock, port = str(tmp_path / "app.sock"), harness.free_port()
-    args = ["-b", "unix:" + sock, "-b", "127.0.0.1:%d" % port, "echoapp:application"]
+    sock = str(tmp_path / "app.sock")
+    # Two -b of a port this test names: Gunicorn 20.1 takes fd:// sockets
+    # only alone (with one it ignores every other -b).
+    args = ["-b", "unix:" + sock, "-b", "127.0.0.1:%d", "echoapp:application"]
     if allow:
         args = ["--forwarded-allow-ips", allow] + args
-    spawn.server(args, addr=sock, command=command)
+    _, (port,) = spawn.on_free_port(lambda p: [a.replace("%d", str(p)) for a in args],
+                                    addr=sock, command=command)
     raw = b"GET / HTTP/1.1\r\nHost: t\r\nX-Forwarded-Proto: https\r\n\r\n"
     schemes = {where: json.loads(harness.request(addr, raw).body)["url_scheme"]
                for where, addr in (("unix", sock), ("tcp", port))}
@@ -290,6 +307,40 @@ def test_access_log_format_escapes_control_bytes(spawn):
         server.stdout()
 
 
+EVERY_ATOM = "|".join(["h=%(h)s", "l=%(l)s", "u=%(u)s", "t=%(t)s", "r=%(r)s", "s=%(s)s",
+                       "m=%(m)s", "U=%(U)s", "q=%(q)s", "H=%(H)s", "b=%(b)s", "B=%(B)s",
+                       "f=%(f)s", "a=%(a)s", "T=%(T)s", "M=%(M)s", "D=%(D)s", "L=%(L)s",
+                       "p=%(p)s", "i=%({X-Trace}i)s", "o=%({content-type}o)s", "%%"])
+
+
+def test_access_log_with_every_atom(spawn):
+    """Every atom greenhorn knows, in one line (test_side_by_side.py compares
+    with Gunicorn the atoms that do not depend on time or pid)."""
+    server, port = spawn.tcp(["-w", "1", "--access-logfile", "-",
+                              "--access-logformat", EVERY_ATOM])
+    raw = (b"POST /up%6Coad?x=1&y=%20 HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n"
+           b"Authorization: Basic " + base64.b64encode(b"alice:pw") + b"\r\n"
+           b"X-Trace: t-1\r\nReferer: http://r/\r\nUser-Agent: ua/1\r\n\r\nabc")
+    reply = harness.request(port, raw)
+    assert reply.status == 200, reply.raw[:300]
+    assert harness.wait_for(lambda: "/up" in server.stdout(), 3.0), server.describe()
+    fields = dict(f.split("=", 1) for f in server.stdout().strip().split("|")[:-1])
+    assert server.stdout().strip().endswith("|%"), server.stdout()
+    assert fields == {
+        "h": "127.0.0.1", "l": "-", "u": "alice", "t": fields["t"],
+        "r": "POST /up%6Coad?x=1&y=%20 HTTP/1.1", "s": "200", "m": "POST", "U": "/upload",
+        "q": "x=1&y=%20", "H": "HTTP/1.1", "b": str(len(reply.body)), "B": str(len(reply.body)),
+        "f": "http://r/", "a": "ua/1", "T": fields["T"], "M": fields["M"], "D": fields["D"],
+        "L": fields["L"], "p": "<%d>" % harness.worker_pids(server)[0], "i": "t-1",
+        "o": "application/json",
+    }, server.stdout()
+    assert re.fullmatch(r"\[\d\d/\w{3}/\d{4}:\d\d:\d\d:\d\d [+-]\d{4}\]", fields["t"]), fields
+    # One request time in four units: seconds, ms, us, and decimal seconds.
+    micro = int(fields["D"])
+    assert (int(fields["T"]), int(fields["M"]), fields["L"]) == (
+        micro // 10**6, micro // 1000, "%d.%06d" % divmod(micro, 10**6)), fields
+
+
 @pytest.mark.parametrize("fmt, why", [
     ("%(x)s", "unknown atom %(x)s"),
     ("%({path_info}e)s", "environ variables are not logged by greenhorn"),
@@ -318,8 +369,9 @@ def worker_int(worker):                # a hook greenhorn does not run: a warnin
 
 
 def conf_dir(tmp_path, port, name="gunicorn.conf.py"):
+    """tmp_path/app: the test apps and a config file binding port (written again on a retry)."""
     folder = tmp_path / "app"
-    shutil.copytree(APPS, str(folder))
+    shutil.copytree(APPS, str(folder), dirs_exist_ok=True)
     (folder / name).write_text(CONF % {"port": port})
     return str(folder)
 
@@ -327,8 +379,11 @@ def conf_dir(tmp_path, port, name="gunicorn.conf.py"):
 def test_gunicorn_conf_py_is_read(spawn, tmp_path):
     """./gunicorn.conf.py, as Gunicorn 20+ reads it: binds, workers, the app,
     the access log, -e; hooks and missing settings are named in warnings."""
-    port = harness.free_port()
-    server = spawn.server([], cwd=conf_dir(tmp_path, port), addr=port)
+    def build(port):
+        conf_dir(tmp_path, port)
+        return []
+
+    server, (port,) = spawn.on_free_port(build, cwd=str(tmp_path / "app"))
     assert count_workers(server, 2) == 2, server.describe()
     assert fetch(port, "/osenv?name=FROM_CONF").json() == {"FROM_CONF": "yes"}
     assert harness.wait_for(lambda: "conf 200 /osenv" in server.stdout(), 3.0)
@@ -339,14 +394,16 @@ def test_gunicorn_conf_py_is_read(spawn, tmp_path):
 
 
 def test_the_command_line_and_gunicorn_cmd_args_win_over_the_file(spawn, tmp_path):
-    file_port, port = harness.free_port(), harness.free_port()
-    folder = conf_dir(tmp_path, file_port, name="settings.py")
-    server = spawn.server(["-c", "settings.py", "-b", "127.0.0.1:%d" % port], cwd=folder,
-                          env={"GUNICORN_CMD_ARGS": "--workers 3"}, addr=port)
-    assert count_workers(server, 3) == 3, server.describe()
-    assert fetch(port, "/head").status == 200
-    with pytest.raises(OSError):
-        harness.connect(file_port, timeout=1.0).close()  # the file's bind was replaced
+    # The file's port is held by this test, bound and not listening: had the
+    # file's bind been used, the start would fail ("Address already in use").
+    held, file_port = harness.reserved_port()
+    with held:
+        folder = conf_dir(tmp_path, file_port, name="settings.py")
+        server, port = spawn.tcp(["-c", "settings.py"], app=None, cwd=folder,
+                                 env={"GUNICORN_CMD_ARGS": "--workers 3"})
+        assert count_workers(server, 3) == 3, server.describe()
+        assert fetch(port, "/head").status == 200
+        assert "in use" not in server.log(), server.describe()
 
 
 @pytest.mark.parametrize("text, why", [
@@ -369,16 +426,21 @@ def test_a_missing_config_file_is_named(greenhorn, tmp_path):
                                        ("no_such_module:app", 1)])
 def test_check_config_as_gunicorn(greenhorn, app, code):
     """--check-config imports the app and exits 0 or 1, binding nothing, as Gunicorn does."""
-    port = harness.free_port()
-    args = ["--check-config", "-b", "127.0.0.1:%d" % port, app]
-    done, _ = run(greenhorn, args)
-    ref = subprocess.run([harness.PYTHON, "-m", "gunicorn"] + args, cwd=APPS, capture_output=True,
-                         text=True, timeout=30, env=harness.clean_env(None))
+    # The port is held by this test, bound and not listening: a server that
+    # tried to bind it would fail with "Address already in use" (Gunicorn
+    # would retry for 5 s and say "Connection in use").
+    held, port = harness.reserved_port()
+    with held:
+        args = ["--check-config", "-b", "127.0.0.1:%d" % port, app]
+        done, _ = run(greenhorn, args)
+        ref = subprocess.run([harness.PYTHON, "-m", "gunicorn"] + args, cwd=APPS,
+                             capture_output=True, text=True, timeout=30,
+                             env=harness.clean_env(None))
     assert done.returncode == ref.returncode == code, (done.stderr, ref.stderr)
     if code:
         assert_refused(done, 1, "Failed to load application '%s'" % app)
-    with pytest.raises(OSError):
-        harness.connect(port, timeout=0.5).close()
+    for err in (done.stderr, ref.stderr):
+        assert not harness.IN_USE.search(err), err
 
 
 PRINT_APP = """
@@ -452,8 +514,8 @@ def test_web_concurrency(spawn):
 
 
 def test_port_variable(spawn):
-    port = harness.free_port()
-    server = spawn.server(["rawapp:application"], env={"PORT": str(port)}, addr=port)
+    server, (port,) = spawn.on_free_port(
+        lambda p: {"args": ["rawapp:application"], "env": {"PORT": str(p)}})
     assert server.wait_log(r"Listening at: http://0\.0\.0\.0:%d " % port)
     assert fetch(port, "/head").status == 200
 
@@ -516,9 +578,9 @@ def test_remote_addr_and_port_are_the_clients(spawn):
 
 
 def test_two_binds(spawn):
-    ports = [harness.free_port(), harness.free_port()]
-    spawn.server(["-b", "127.0.0.1:%d" % ports[0], "--bind", "127.0.0.1:%d" % ports[1],
-                  "rawapp:application"], addr=ports[0])
+    _, ports = spawn.on_free_port(lambda a, b: ["-b", "127.0.0.1:%d" % a,
+                                                "--bind", "127.0.0.1:%d" % b,
+                                                "rawapp:application"], count=2)
     assert [fetch(p, "/head").status for p in ports] == [200, 200]
 
 
@@ -533,19 +595,9 @@ def ipv6_loopback():
 
 @pytest.mark.skipif(not ipv6_loopback(), reason="this host has no IPv6 loopback (::1)")
 def test_ipv6_bind(spawn):
-    port = harness.free_port()
-    spawn.server(["-b", "[::1]:%d" % port, "rawapp:application"], addr=None, wait=False)
-    deadline = time.monotonic() + 10.0
-    while True:
-        try:
-            with socket.create_connection(("::1", port), timeout=1.0) as sock:
-                sock.sendall(b"GET /head HTTP/1.1\r\nHost: t\r\n\r\n")
-                reply = harness.parse_reply(harness.read_all(sock))
-            break
-        except OSError:
-            assert time.monotonic() < deadline, "nothing listening on [::1]:%d" % port
-            time.sleep(0.05)
-    assert reply.status == 200
+    _, (port,) = spawn.on_free_port(lambda p: ["-b", "[::1]:%d" % p, "rawapp:application"],
+                                    host="::1")
+    assert fetch(("::1", port), "/head").status == 200
 
 
 # ---------------------------------------------------------------- version and help

@@ -43,10 +43,8 @@ def test_close_runs_after_the_client_has_eof(spawn, tmp_path):
     folder = str(tmp_path)
     with open(os.path.join(folder, "slowclose.py"), "w") as f:
         f.write(APP)
-    port = harness.free_port()
-    server = spawn.server(["-w", "1", "--chdir", folder, "-b", "127.0.0.1:%d" % port,
-                           "slowclose:application"], cwd=folder, env={"CLOSE_DIR": folder},
-                          addr=port)
+    server, port = spawn.tcp(["-w", "1", "--chdir", folder], app="slowclose:application",
+                             cwd=folder, env={"CLOSE_DIR": folder})
     log = os.path.join(folder, "close.log")
     for round_ in range(3):
         reply = harness.get(port, "/")  # reads until EOF

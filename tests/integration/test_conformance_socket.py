@@ -28,7 +28,9 @@ processes as at the start: a crash would show as a new pid.
 
 One server runs per distinct set of settings, all started at once; the cases
 of one server run on as many client threads as it has workers, so that no
-connection waits in the listen queue (where its pieces would merge).
+connection waits in the listen queue (where its pieces would merge).  A
+server that fails to start is started once more; if it fails again, only
+its own cases fail (test_servers_started shows why), not the whole file.
 """
 
 import functools
@@ -275,6 +277,10 @@ class Target:
     port: int = 0
     pids: list = field(default_factory=list)
     jobs: list = field(default_factory=list)
+    failed: str = ""  # why the server never got ready, after START_ATTEMPTS tries
+
+
+START_ATTEMPTS = 2  # a server that fails to start is started once more
 
 
 def booted(target):
@@ -286,26 +292,48 @@ def all_booted(target):
             and len(harness.worker_pids(target.server)) >= target.workers)
 
 
+def start_target(spawner, target, n):
+    argv = ["-w", str(target.workers), "--header-timeout", str(HEADER_TIMEOUT)]
+    argv += list(target.args)
+    target.server, target.port = spawner.tcp(
+        argv, app="echoapp:application", name="greenhorn%s" % n, wait=False
+    )
+
+
+def ready(target, deadline):
+    """Wait until target's workers are all up and have imported the app."""
+    target.server.wait_ready()
+    while not all_booted(target) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    target.pids = harness.worker_pids(target.server)
+    assert len(target.pids) == target.workers, target.server.describe()
+    # A first request through each worker (no header: every limit of
+    # the corpus lets it through) shows the application is imported.
+    for _ in range(target.workers):
+        reply = harness.request(target.port, b"GET /warm-up HTTP/1.0\r\n\r\n")
+        assert reply.status == 200, target.server.describe()
+
+
 def start_targets(spawner, targets):
-    """Start every server at once, then wait until each has all its workers."""
+    """Start every server at once, then wait until each has all its workers.
+    A server that does not get there is started again; one that fails
+    START_ATTEMPTS times is marked failed (its cases fail, saying so, and
+    test_servers_started shows its log) and the others still run."""
     for n, target in enumerate(targets):
-        argv = ["-w", str(target.workers), "--header-timeout", str(HEADER_TIMEOUT)]
-        argv += list(target.args)
-        target.server, target.port = spawner.tcp(
-            argv, app="echoapp:application", name="greenhorn%d" % n, wait=False
-        )
+        start_target(spawner, target, n)
     deadline = time.monotonic() + 20
-    for target in targets:
-        target.server.wait_ready()
-        while not all_booted(target) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        target.pids = harness.worker_pids(target.server)
-        assert len(target.pids) == target.workers, target.server.describe()
-        # A first request through each worker (no header: every limit of
-        # the corpus lets it through) shows the application is imported.
-        for _ in range(target.workers):
-            reply = harness.request(target.port, b"GET /warm-up HTTP/1.0\r\n\r\n")
-            assert reply.status == 200, target.server.describe()
+    for n, target in enumerate(targets):
+        for attempt in range(1, START_ATTEMPTS + 1):
+            try:
+                ready(target, deadline)
+                target.failed = ""
+                break
+            except (AssertionError, OSError) as exc:
+                target.failed = "attempt %d: %s: %s" % (attempt, type(exc).__name__, exc)
+                target.server.stop()
+                if attempt < START_ATTEMPTS:
+                    start_target(spawner, target, "%d-%d" % (n, attempt + 1))
+                    deadline = time.monotonic() + 20
 
 
 def run_job(target, case, way):
@@ -349,6 +377,11 @@ def client_threads(target, results):
                 case, way = jobs.get_nowait()
             except queue.Empty:
                 return
+            if target.failed:
+                results[(case["name"], way)] = [
+                    "not sent: the server for %s did not start (test_servers_started has "
+                    "its log)" % (" ".join(target.args) or "the default settings")]
+                continue
             try:
                 results[(case["name"], way)] = run_job(target, case, way)
             except Exception as exc:  # reported as the case's failure
@@ -387,9 +420,11 @@ def corpus_results(greenhorn, tmp_path_factory):
         reboots = {
             " ".join(t.args) or "(defaults)": booted(t) - t.workers
             for t in targets.values()
-            if booted(t) != t.workers
+            if not t.failed and booted(t) != t.workers
         }
-        yield {"results": results, "skipped": skipped, "reboots": reboots,
+        failed = {" ".join(t.args) or "(defaults)": t.failed for t in targets.values()
+                  if t.failed}
+        yield {"results": results, "skipped": skipped, "reboots": reboots, "failed": failed,
                "seconds": time.monotonic() - started}
     finally:
         spawner.stop_all()
@@ -408,6 +443,11 @@ def test_case(corpus_results, case):
         "%s, %s: %s" % (case["name"], way, "; ".join(problems))
         for way, problems in failures.items()
     )
+
+
+def test_servers_started(corpus_results):
+    assert not corpus_results["failed"], "\n\n".join(
+        "server for %s:\n%s" % item for item in corpus_results["failed"].items())
 
 
 def test_no_worker_restarted(corpus_results):

@@ -10,7 +10,7 @@ import pytest
 from conftest import FLASK_DIR
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def flask(pair):
     return pair("wsgi:app", FLASK_DIR, extra=["-w", "2"])
 

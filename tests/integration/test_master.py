@@ -57,9 +57,8 @@ def body(port, target="/"):
 def start(spawn, tmp_path, args, env=None):
     folder = str(tmp_path)
     env = dict(env or {}, IMPORT_LOG=os.path.join(folder, "imports.log"))
-    port = harness.free_port()
-    argv = list(args) + ["--chdir", folder, "-b", "127.0.0.1:%d" % port, "versioned:application"]
-    return spawn.server(argv, cwd=folder, env=env, addr=port), port
+    return spawn.tcp(list(args) + ["--chdir", folder], app="versioned:application", cwd=folder,
+                     env=env)
 
 
 def imports(tmp_path):
@@ -198,9 +197,7 @@ def test_error_logfile_gets_the_log(spawn, tmp_path):
 
 def test_a_folder_that_is_no_virtualenv_fails_the_boot(spawn, tmp_path):
     # exit 3 (worker boot error): the master halts instead of respawning
-    server = spawn.server(["-w", "2", "--virtualenv", str(tmp_path), "-b",
-                           "127.0.0.1:%d" % harness.free_port(), "rawapp:application"],
-                          wait=False)
+    server, _ = spawn.tcp(["-w", "2", "--virtualenv", str(tmp_path)], wait=False)
     assert server.wait_exit(10) == 3
     log = server.log()
     assert "is not a virtual environment (no pyvenv.cfg)" in log

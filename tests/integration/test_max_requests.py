@@ -31,10 +31,7 @@ def pid_server(spawn, tmp_path, args):
     folder = str(tmp_path)
     with open(os.path.join(folder, "pidapp.py"), "w") as f:
         f.write(PID_APP)
-    port = harness.free_port()
-    server = spawn.server(list(args) + ["--chdir", folder, "-b", "127.0.0.1:%d" % port,
-                                        "pidapp:application"], cwd=folder, addr=port)
-    return server, port
+    return spawn.tcp(list(args) + ["--chdir", folder], app="pidapp:application", cwd=folder)
 
 
 def served_by(port):

@@ -29,8 +29,10 @@ def close_log(tmp_path_factory):
     return str(tmp_path_factory.mktemp("close") / "close.log")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def raw(pair, close_log):
+    # Per test, but the servers are the module's: pair() starts them once and
+    # again only if one died, so a failed start fails one test, not the file.
     return pair(
         "rawapp:application",
         extra=["-w", "2", "--access-logfile", "-"],
@@ -464,7 +466,7 @@ def test_wsgiref_validator_passes(pair):
 # ---------------------------------------------------------------- limits and bad requests
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def limited(pair):
     return pair(
         "rawapp:application",

@@ -65,9 +65,12 @@ def test_the_activated_socket_replaces_bind(spawn):
 
 def test_listen_pid_of_another_process_is_ignored(spawn):
     sock, held_port = listening_socket()
-    port = harness.free_port()
-    server = activated(spawn, sock, "1", "1", ["-w", "1", "-b", "127.0.0.1:%d" % port,
-                                               "rawapp:application"], addr=port)
+    # Greenhorn binds -b itself here (what the test checks), so its port is named.
+    server, (port,) = spawn.on_free_port(
+        lambda p: {"args": [str(sock.fileno()), "1", "1", spawn.greenhorn, "-w", "1",
+                            "-b", "127.0.0.1:%d" % p, "rawapp:application"],
+                   "command": [harness.PYTHON, "-c", ACTIVATE],
+                   "pass_fds": (sock.fileno(),)})
     assert harness.get(port, "/head").status == 200
     assert "127.0.0.1:%d " % held_port not in server.log()
     # Meant for another process: left in the environment, as sd_listen_fds leaves it.
@@ -93,9 +96,10 @@ def test_systemd_socket_activate(spawn):
     if tool is None:
         pytest.skip("systemd-socket-activate is not installed (Debian package systemd); "
                     "the tests above run the same protocol through their own launcher")
-    port = harness.free_port()
-    # The tool binds, waits for the first connection, then execs greenhorn with the socket.
-    server = spawn.server(["-l", "127.0.0.1:%d" % port, "-E", "PATH", spawn.greenhorn, "-w", "1",
-                           "rawapp:application"], command=[tool], addr=port)
+    # The tool binds, waits for the first connection, then execs greenhorn
+    # with the socket; it logs "Listening on 127.0.0.1:N as 3." first.
+    server, (port,) = spawn.on_free_port(
+        lambda p: ["-l", "127.0.0.1:%d" % p, "-E", "PATH", spawn.greenhorn, "-w", "1",
+                   "rawapp:application"], command=[tool])
     assert harness.get(port, "/head").status == 200
     assert server.wait_log(r"Listening at: http://127\.0\.0\.1:%d " % port), server.describe()

@@ -21,6 +21,7 @@ import select
 import socket
 import threading
 import time
+import warnings
 
 import pytest
 
@@ -34,28 +35,54 @@ TE_CHUNKED = b"Transfer-Encoding: chunked\r\n"
 HELLO_CHUNKED = b"5\r\nhello\r\n0\r\n\r\n"
 
 
+SERVERS = {
+    "probes": ["-w", "2"],
+    "limit": ["-w", "1", "--limit-request-body", "100"],
+    "slow": ["-w", "2", "--header-timeout", "2", "--body-timeout", "2"],
+}
+
+
 class Servers:
     """The servers of this file, each with its application log and the
-    worker pids it started with."""
+    worker pids it started with.  ensure() starts those not running: at
+    the first test, and again after one died, so a server that fails fails
+    the tests of that moment, not every later one."""
 
     def __init__(self, greenhorn, logdir):
         self.spawner = Spawner(greenhorn, logdir)
         self.logdir = logdir
         self.ports, self.servers, self.logs, self.pids = {}, {}, {}, {}
 
+    def ensure(self):
+        for name, args in SERVERS.items():
+            server = self.servers.get(name)
+            if server is not None and server.alive():
+                continue
+            if server is not None:
+                warnings.warn("the %r server died between tests; starting it again:\n%s"
+                              % (name, server.describe()[-3000:]))
+                server.stop()
+                del self.servers[name]
+            self.start(name, args)
+
     def start(self, name, args):
         log = os.path.join(self.logdir, name + ".calls")
         open(log, "w").close()
         server, port = self.spawner.tcp(
-            args, app="echoapp:probes", env={"ECHOAPP_LOG": log}, name=name
+            args, app="echoapp:probes", env={"ECHOAPP_LOG": log},
+            name="%s%d" % (name, len(self.spawner.servers))
         )
+        try:
+            workers = int(args[args.index("-w") + 1])
+            deadline = time.monotonic() + 10
+            while len(harness.worker_pids(server)) < workers and time.monotonic() < deadline:
+                time.sleep(0.05)
+            for _ in range(workers):  # every worker has imported the app
+                assert harness.get(port, "/warm-up").status == 200, server.describe()
+        except BaseException:
+            server.stop()
+            raise
         self.servers[name], self.ports[name], self.logs[name] = server, port, log
-        workers = int(args[args.index("-w") + 1])
-        deadline = time.monotonic() + 10
-        while len(harness.worker_pids(server)) < workers and time.monotonic() < deadline:
-            time.sleep(0.05)
-        for _ in range(workers):  # every worker has imported the app
-            assert harness.get(port, "/warm-up").status == 200, server.describe()
         self.pids[name] = harness.worker_pids(server)
 
     def calls(self, name):
@@ -64,25 +91,26 @@ class Servers:
             return f.read().splitlines()
 
     def same_workers(self, name):
-        """No worker died (a crash would show as a new pid)."""
-        assert harness.worker_pids(self.servers[name]) == self.pids[name], (
-            self.servers[name].describe()
-        )
+        """No worker died (a crash would show as a new pid).  The pids seen
+        now are the next test's reference, so one crash fails one test."""
+        before, self.pids[name] = self.pids[name], harness.worker_pids(self.servers[name])
+        assert self.pids[name] == before, self.servers[name].describe()
 
 
 @pytest.fixture(scope="module")
-def servers(greenhorn, tmp_path_factory):
+def strict_servers(greenhorn, tmp_path_factory):
+    s = Servers(greenhorn, str(tmp_path_factory.mktemp("strict")))
+    yield s
+    s.spawner.stop_all()
+
+
+@pytest.fixture
+def servers(strict_servers):
     if differences.reference_mode():
         pytest.skip("greenhorn's own contract: Gunicorn 20.1 lacks --limit-request-body, "
                     "--header-timeout and --body-timeout")
-    s = Servers(greenhorn, str(tmp_path_factory.mktemp("strict")))
-    try:
-        s.start("probes", ["-w", "2"])
-        s.start("limit", ["-w", "1", "--limit-request-body", "100"])
-        s.start("slow", ["-w", "2", "--header-timeout", "2", "--body-timeout", "2"])
-        yield s
-    finally:
-        s.spawner.stop_all()
+    strict_servers.ensure()
+    return strict_servers
 
 
 def one_response(reply):

@@ -187,3 +187,30 @@ def test_a_command_that_never_ends_fails_with_the_logs(greenhorn, tmp_path, monk
     chapter.write_text("```console\n$ echo the server said this > server.log\n$ sleep 30\n```\n")
     with pytest.raises(AssertionError, match=r"(?s)sleep 30.*no end after 1 s.*server.log.*said this"):
         shelldoc.run_chapter(str(chapter), ROOT, greenhorn, str(tmp_path / "w"))
+
+
+def test_a_chapter_whose_port_was_taken_runs_again(greenhorn, tmp_path):
+    # The first run fails the way a server whose port another process took
+    # fails (its log names the port as in use); the second run passes.
+    marker = tmp_path / "first-run-done"
+    chapter = tmp_path / "99-taken.md"
+    chapter.write_text(
+        "```console\n"
+        f"$ test -e {marker} || {{ touch {marker};"
+        " echo '127.0.0.1:8000: Address already in use' > server.log; }\n"
+        "$ cat server.log 2>/dev/null | grep -c 'in use'\n"
+        "0\n"
+        "[1]\n"
+        "```\n")
+    shelldoc.run_chapter(str(chapter), ROOT, greenhorn, str(tmp_path / "w"))
+    assert marker.exists() and (tmp_path / "w" / "attempt-2").is_dir()
+
+
+def test_a_failure_without_a_taken_port_is_not_run_again(greenhorn, tmp_path):
+    chapter = tmp_path / "99-busy.md"
+    # "in use" for a port that is not one of the chapter's is no reason to run again.
+    chapter.write_text("```console\n$ echo '127.0.0.1:1: Address already in use' > x.log\n"
+                       "$ false\n```\n")
+    with pytest.raises(AssertionError, match="exit status 1, expected 0"):
+        shelldoc.run_chapter(str(chapter), ROOT, greenhorn, str(tmp_path / "w"))
+    assert not (tmp_path / "w" / "attempt-2").exists()

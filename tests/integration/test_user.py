@@ -69,9 +69,8 @@ def test_workers_run_as_the_user_and_its_group(spawn, open_dir):
 def test_group_by_name_and_user_by_number(spawn, open_dir):
     nobody = pwd.getpwnam("nobody")
     group = grp.getgrnam("nogroup") if _has_group("nogroup") else grp.getgrgid(nobody.pw_gid)
-    port = harness.free_port()
-    spawn.server(["-u", str(nobody.pw_uid), "-g", group.gr_name, "-b", "127.0.0.1:%d" % port,
-                  "--chdir", open_dir, "whoapp:application"], cwd=open_dir, addr=port)
+    _, port = spawn.tcp(["-u", str(nobody.pw_uid), "-g", group.gr_name, "--chdir", open_dir],
+                        app="whoapp:application", cwd=open_dir)
     ids = who(port)
     assert (ids["uid"], ids["gid"]) == (nobody.pw_uid, group.gr_gid), ids
     assert group.gr_gid in ids["groups"] and 0 not in ids["groups"], ids
