@@ -107,7 +107,7 @@ ASAN_TESTS := $(addprefix tests/integration/,test_conformance_socket.py test_str
   test_asan_regressions.py) tests/integration/test_cli.py::test_access_log_with_every_atom
 
 asan:
-	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan-python.supp:print_suppressions=0 \
+	PYTHONMALLOC=malloc LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan-python.supp:print_suppressions=0 \
 	$(MAKE) unit $(ASAN_VARS)
 	$(MAKE) build/asan/greenhorn $(ASAN_VARS)
 	rm -rf $(ASAN_REPORTS) && mkdir -p $(ASAN_REPORTS)

@@ -25,7 +25,11 @@ int request_init(struct request *r, size_t max_headers, size_t max_head)
     r->http.headers = calloc(max_headers ? max_headers : 1, sizeof(*r->http.headers));
     r->head_cap = HEAD_INITIAL < max_head ? HEAD_INITIAL : max_head;
     r->head = malloc(r->head_cap);
-    if (r->http.headers == NULL || r->head == NULL) {
+    /* The body buffer exists from the start too, so that no reader ever
+     * hands a NULL pointer to memcpy or memchr, even for 0 bytes. */
+    r->body_cap = BODY_INITIAL;
+    r->body = malloc(r->body_cap);
+    if (r->http.headers == NULL || r->head == NULL || r->body == NULL) {
         errno = ENOMEM;
         return -1;
     }

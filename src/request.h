@@ -98,8 +98,8 @@ struct request {
 };
 
 /*
- * request_init - an empty request: allocates the head buffer and a header
- * array for max_headers fields.  The Python parts are made later, by
+ * request_init - an empty request: allocates the head and body buffers and
+ * a header array for max_headers fields.  The Python parts are made later, by
  * wsgi_request_init.  Returns 0, or -1 (ENOMEM; request_free cleans up).
  */
 int request_init(struct request *r, size_t max_headers, size_t max_head);
