@@ -184,14 +184,15 @@ bench-workers: bench-deps all
 bench-callgrind: all
 	$(PYTHON) bench/callgrind.py
 
-# libFuzzer over the parser and the chunk decoder, ASan + UBSan, seeded
+# libFuzzer over the parser, the chunk decoder and the PROXY header (a pure
+# parser too, though an extra), ASan + UBSan, seeded
 # from the conformance corpus.  Crashes land in build/fuzz-artifacts/.
 FUZZ_SECONDS ?= 60
-HTTP_SRC := $(wildcard src/http*.c)
+HTTP_SRC := $(wildcard src/http*.c) src/extras/proxy_protocol.c
 
 fuzz: | $(BUILD)
 	clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-	  -Isrc tests/fuzz/fuzz_http.c $(HTTP_SRC) -o $(BUILD)/fuzz_http
+	  -Isrc -Isrc/extras tests/fuzz/fuzz_http.c $(HTTP_SRC) -o $(BUILD)/fuzz_http
 	sh tests/fuzz/seed.sh $(BUILD)/fuzz-corpus
 	mkdir -p $(BUILD)/fuzz-artifacts
 	@echo "fuzzing for $(FUZZ_SECONDS) s; progress in $(BUILD)/fuzz.log"

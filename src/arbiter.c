@@ -44,6 +44,8 @@ struct proc {
     bool retiring; /* sent TERM (reload or fewer workers); not counted */
 };
 
+/* The master's state: one per process (the master is one process, and its
+ * loop is single-threaded); nothing of a request is here. */
 static struct {
     const struct config *cfg;
     struct listener *listeners;

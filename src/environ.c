@@ -74,6 +74,9 @@ static const char *const common_headers[] = {
 };
 #define NUM_COMMON (sizeof(common_headers) / sizeof(common_headers[0]))
 
+/* What every request's environ shares, made once per worker by environ_init
+ * and never changed after: per process, read-only while requests run, so
+ * several requests in flight may read it at once. */
 static struct {
     PyObject *keys[K_COUNT];
     PyObject *common_keys[NUM_COMMON];

@@ -24,6 +24,8 @@
 #include <time.h>
 #include <unistd.h>
 
+/* The log files of this process (set by log_open, changed only by
+ * log_reopen on USR1); nothing of a request is here. */
 static struct {
     enum log_level level;
     int error_fd;      /* 2 unless --error-logfile names a file */

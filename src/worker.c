@@ -5,9 +5,12 @@
  * gunicorn/workers/base.py).
  * Owns: a worker's life after fork: its signals, starting Python, importing
  * the app, the accept loop, the heartbeat, reading the request head (with
- * the header timeout), and closing connections cleanly.
- * Does not own: parsing (http.c), the environ (environ.c), the app call
- * (wsgi.c), or the response bytes (response.c).
+ * the header timeout), and serve(), the one orchestrator of the request
+ * path: each stage is called from there, in order, and none calls another.
+ * Does not own: socket operations (conn.c), the request's memory
+ * (request.c), parsing (http.c), the environ (environ.c), the app call
+ * (wsgi.c), the response bytes (response.c), or the optional features,
+ * which it reaches only through the slots of plugins.h.
  *
  * One request per connection, as Gunicorn's sync worker: it answers with
  * "Connection: close", so a slow client can hold a worker only for one

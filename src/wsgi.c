@@ -3,10 +3,12 @@
  *
  * Stage 7, call app (Gunicorn counterpart: gunicorn/app/wsgiapp.py,
  * import_app() in gunicorn/util.py, handle_request() in workers/sync.py).
- * Owns: the interpreter's life, the app import, start_response and write(),
+ * Owns: the interpreter's life, the app import, start_response and write()
+ * (bound to their request object, never to a file-level "current request"),
  * iterating the app's result, calling result.close() exactly once, and
- * wsgi.file_wrapper.  Does not own: environ keys (environ.c) or framing
- * (response.c).
+ * wsgi.file_wrapper.  Does not own: environ keys (environ.c), framing
+ * (response.c), the interpreter start shared with the extras (pyembed.c),
+ * or the hooks around a request (an extra; serve() calls them).
  *
  * The flow of one request (PEP 3333, "The Server/Gateway Side"):
  *   result = app(environ, start_response)

@@ -14,9 +14,6 @@
 
 #include "ascii.h"
 
-#include "log.h"
-#include "request.h"
-
 #include <arpa/inet.h>
 #include <stdint.h>
 #include <string.h>
@@ -175,22 +172,4 @@ int http_parse_proxy(const char *buf, size_t len, int mode, struct http_proxy *o
     if (mode == 3)
         return 0;
     return refuse(status, error, "PROXY header missing");
-}
-
-/* proxy_take_header - see proxy_protocol.h. */
-int proxy_take_header(struct request *r, const struct config *cfg)
-{
-    int status = 400;
-    const char *why = NULL;
-    int mode = (int)cfg->proxy_protocol; /* V1 = 1, V2 = 2, AUTO = 3 */
-    int n = http_parse_proxy(r->head, r->head_read, mode, &r->proxy, &status, &why);
-    if (n == HTTP_NEED_MORE)
-        return 0;
-    if (n == HTTP_ERROR) {
-        log_msg(LOG_DEBUG, "Invalid PROXY header from %s: %s", r->conn->peer_addr, why ? why : "");
-        return status;
-    }
-    memmove(r->head, r->head + n, r->head_read - (size_t)n); /* nothing is parsed yet */
-    r->head_read -= (size_t)n;
-    return 1;
 }

@@ -22,6 +22,7 @@
  *         tests/fuzz/fuzz_http.c src/http*.c -o build/fuzz_http
  */
 #include "http.h"
+#include "proxy_protocol.h"
 
 #include <stdlib.h>
 #include <string.h>
