@@ -149,8 +149,15 @@ integration: all
 tutorial: all
 	GREENHORN=$(CURDIR)/greenhorn $(PYTHON) -m pytest -q -p no:cacheprovider tests/integration/test_tutorial.py
 
-memcheck: all $(UNIT_BIN)
-	GREENHORN=$(CURDIR)/greenhorn $(PYTHON) tests/memcheck.py $(UNIT_BIN)
+# valgrind runs a build linked with the shared libpython (build/vg): our code
+# is the same, and tests/valgrind-python.supp can then tell CPython's own
+# frames (inside libpython3.11.so) from ours, which a static link would mix
+# into one executable.
+VG_VARS := BUILD=build/vg BIN=build/vg/greenhorn PY_LINK=shared
+memcheck:
+	$(MAKE) build/vg/greenhorn $(VG_VARS)
+	$(MAKE) $(UNIT_BIN:$(BUILD)/%=build/vg/%) $(VG_VARS)
+	GREENHORN=$(CURDIR)/build/vg/greenhorn $(PYTHON) tests/memcheck.py $(UNIT_BIN:$(BUILD)/%=build/vg/%)
 
 coverage:
 	rm -rf build/cov
