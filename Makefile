@@ -177,9 +177,12 @@ request-path:
 # ---- benchmarks (bench/README.md says what each number means) -----------
 
 # wrk, greenhorn side by side with Gunicorn (sync, gthread), uWSGI, waitress
-# and nginx; about 6 minutes (BENCH_SECONDS=5 per run, BENCH_ROUNDS=3).
+# and nginx, on raw WSGI, Flask, Jinja2, Django and CPU-bound apps, plus
+# Granian's method; about NN minutes (BENCH_SECONDS=5 per run, BENCH_ROUNDS=3).
+# BENCH_ARGS=--quick: one round of 2 s per row, for use while developing;
+# BENCH_ARGS="--only cpu,jinja": just those apps (bench/bench.py --help).
 bench: bench-deps all
-	$(PYTHON) bench/bench.py
+	$(PYTHON) bench/bench.py$(if $(BENCH_ARGS), $(BENCH_ARGS))
 
 # 1 to (2 x cores) + 3 workers on a CPU-bound, an I/O-bound and a mixed app:
 # CSV and PNG per app in bench/results/ (BENCH_WORKERS_SECONDS=3 per point).

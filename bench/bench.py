@@ -3,75 +3,126 @@
 Stage: benchmarks (bench/).  Gunicorn counterpart: none (Gunicorn ships no
 benchmark); the Gunicorn rows run the real gunicorn 20.1 as the baseline.
 
-Owns: the list of servers and how each is started, the round-robin wrk runs
-(every row gets one run per round, rounds alternate the rows, the median of
-the rounds is reported), the RSS and start-to-first-200 measurements, the
-table, greenhorn's targets (PASS/FAIL, informational), and the JSON/CSV in
+Owns: the apps and the servers and how each is started, the two row sets
+(the main rows: 2 workers, wrk -c50; the granian rows: Granian's published
+method, 1 worker, 64 keep-alive connections), the round-robin wrk runs (every
+row gets one run per round, rounds alternate the rows, the median of the
+rounds is reported), what limited each row (wrk, the workers, the cores),
+the RSS, start-to-first-200 and app-call measurements, the tables,
+greenhorn's targets (PASS/FAIL, informational), and the JSON/CSV in
 bench/results/.  Does not own: process handling, wrk and /proc reading
-(harness.py), the worker-count study (workers.py), callgrind (callgrind.py).
+(harness.py), the worker-count study (workers.py, whose CPU calibration
+the cpu app borrows), callgrind (callgrind.py).
 
-Settings: BENCH_SECONDS (per run, default 5), BENCH_ROUNDS (default 3).
+Settings: BENCH_SECONDS (per run, default 5), BENCH_ROUNDS (default 3);
+--quick: one round of 2 s per row, results to bench/results/quick.json only;
+--only APP[,APP]: just those apps' rows (also to quick.json).
 Exit status: 0 when the runs happened (targets never fail the command),
 1 when the bench itself could not run (no wrk, a server broke mid-run).
 """
 
+import argparse
+import collections
 import csv
 import os
 import shutil
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 
 sys.dont_write_bytecode = True  # keep __pycache__ out of the source tree
 import harness as h  # noqa: E402  (after the line above, on purpose)
+import workers as study  # noqa: E402  (the study's calibration of the cpu app)
 
-WORKERS = 2
-CONNECTIONS = 50
 WARMUP_SECONDS = 1
 STARTUP_REPEATS = 5
 MODES = ("keep-alive", "close")
-APPS = {
-    "hello": (h.APPS_DIR, "hello:app"),
-    "flask": (h.FLASK_DIR, "wsgi:app"),
-}
 BASELINE = "gunicorn-sync"
 # A row is marked starved when a new client arriving during the run had to
 # wait longer than this (harness.NewClientProbe): the server was answering
 # some connections and leaving the others queued, so wrk's latencies only
 # describe the lucky ones.  Healthy servers answer it within tens of ms.
 STARVED_MS = 1000.0
+# A resource counts as the limit of a row once it was this busy (see limits()).
+BUSY_SHARE = 0.9
+QUICK_SECONDS, QUICK_ROUNDS = 2, 1
+
+
+# ---- the apps and the row sets ------------------------------------------------
+
+App = collections.namedtuple("App", "dir module path post_bytes what")
+APPS = {
+    "hello": App(h.APPS_DIR, "hello:app", "/", None, "raw WSGI, 13 bytes (apps/hello.py)"),
+    "flask": App(h.FLASK_DIR, "wsgi:app", "/", None, "Flask hello (examples/flask_hello)"),
+    "cpu": App(h.APPS_DIR, "work:cpu", "/", None, "~2 ms of pure Python (apps/work.py, the study's cpu)"),
+    "jinja": App(h.APPS_DIR, "flask_table:app", "/", None, "Flask + Jinja2, a 100-row table (apps/flask_table.py)"),
+    "json": App(h.APPS_DIR, "flask_table:app", "/json", None, "the same Flask app's JSON route, 100 rows"),
+    "django": App(h.APPS_DIR, "django_site.wsgi:application", "/", None,
+                  "Django 3.2, one view, the same table (apps/django_site)"),
+    "get10k": App(h.APPS_DIR, "granian_method:app", "/b10k", None, "GET, 10 KiB answer (apps/granian_method.py)"),
+    "echo10k": App(h.APPS_DIR, "granian_method:app", "/echoi", 10 * 1024,
+                   "POST 10 KiB, echoed in 4 KiB pieces (apps/granian_method.py)"),
+}
+
+# apps: {app: the modes its rows run in}.  greenhorn and Gunicorn sync answer
+# every request with Connection: close whatever the client asks (a sync
+# worker holding a connection serves nobody else), so for the apps that only
+# they serve one mode says it all.
+RowSet = collections.namedtuple("RowSet", "name workers connections apps what")
+ONE = ("close",)
+ROW_SETS = (
+    RowSet("main", 2, 50, {"hello": MODES, "flask": MODES, "cpu": ONE, "jinja": ONE, "json": ONE, "django": ONE},
+           "2 workers each, wrk -t1 -c50"),
+    RowSet("granian", 1, 64, {"get10k": ("keep-alive",), "echo10k": ("keep-alive",)},
+           "Granian's method: 1 worker process, 64 keep-alive connections (wrk -t1 -c64)"),
+)
+ROW_SET = {s.name: s for s in ROW_SETS}
+# The apps whose start-up time and own call cost are measured.
+STARTUP_APPS = ("hello", "flask")
+CALL_APPS = ("flask", "cpu", "jinja", "json", "django")
 
 
 # ---- the servers ---------------------------------------------------------------
 
 
-def _greenhorn_argv(port, app_dir, module, _tmp):
-    return [h.greenhorn_path(), "-w", str(WORKERS), "-b", "127.0.0.1:%d" % port, "--chdir", app_dir, module]
+def _greenhorn_argv(port, app, rowset, _tmp):
+    return [h.greenhorn_path(), "-w", str(rowset.workers), "-b", "127.0.0.1:%d" % port,
+            "--chdir", APPS[app].dir, APPS[app].module]
 
 
-def _gunicorn_argv(port, app_dir, module, _tmp):
-    return [h.PYTHON, "-m", "gunicorn", "-w", str(WORKERS), "-b", "127.0.0.1:%d" % port,
-            "--chdir", app_dir, module]
+def _gunicorn_argv(port, app, rowset, _tmp):
+    return [h.PYTHON, "-m", "gunicorn", "-w", str(rowset.workers), "-b", "127.0.0.1:%d" % port,
+            "--chdir", APPS[app].dir, APPS[app].module]
 
 
-def _gthread_argv(port, app_dir, module, tmp):
-    return _gunicorn_argv(port, app_dir, module, tmp) + ["-k", "gthread", "--threads", "4"]
+def _gthread_argv(port, app, rowset, tmp):
+    # Granian's table runs `gunicorn -k gthread` with its default of 1 thread.
+    threads = 1 if rowset.name == "granian" else 4
+    return _gunicorn_argv(port, app, rowset, tmp) + ["-k", "gthread", "--threads", str(threads)]
 
 
-def _uwsgi_argv(port, app_dir, module, _tmp):
-    # --die-on-term: uWSGI 2.0 reloads on TERM unless told otherwise.
-    return ["uwsgi", "--plugin", "python3", "--http11-socket", "127.0.0.1:%d" % port,
-            "--master", "--processes", str(WORKERS), "--chdir", app_dir, "--module", module,
-            "--need-app", "--disable-logging", "--die-on-term"]
+def _uwsgi_argv(port, app, rowset, _tmp):
+    # --die-on-term: uWSGI 2.0 reloads on TERM unless told otherwise.  The
+    # granian rows use Granian's own uWSGI command line: an HTTP router
+    # process (--http) in front of the workers.
+    if rowset.name == "granian":
+        front = ["--plugin", "http", "--http", "127.0.0.1:%d" % port, "--enable-threads", "--single-interpreter",
+                 "--lazy-apps"]
+    else:
+        front = ["--http11-socket", "127.0.0.1:%d" % port]
+    return ["uwsgi", "--plugin", "python3"] + front + [
+        "--master", "--processes", str(rowset.workers), "--chdir", APPS[app].dir, "--module", APPS[app].module,
+        "--need-app", "--disable-logging", "--die-on-term"]
 
 
-def _waitress_argv(port, _app_dir, module, _tmp):
+def _waitress_argv(port, app, _rowset, _tmp):
     # waitress is one process with a thread pool; it has no worker processes.
-    return [h.PYTHON, "-m", "waitress", "--listen=127.0.0.1:%d" % port, "--threads=4", module]
+    return [h.PYTHON, "-m", "waitress", "--listen=127.0.0.1:%d" % port, "--threads=4", APPS[app].module]
 
 
-def _nginx_argv(port, _app_dir, _module, tmp):
+def _nginx_argv(port, _app, _rowset, tmp):
     prefix = os.path.join(tmp, "nginx-%d" % port)
     os.makedirs(prefix)
     with open(os.path.join(h.BENCH_DIR, "nginx.conf.in")) as src:
@@ -105,64 +156,78 @@ def _why_missing(name):
     return "unknown server"
 
 
-# name, what its processes are, argv builder, apps it serves
+def _why_app_missing(app):
+    """None when the app's framework imports here; else why its rows are skipped."""
+    needs = {"flask": "flask", "jinja": "flask", "json": "flask", "django": "django"}.get(app)
+    if needs and not _python_has(needs):
+        return "%s not importable by %s (make bench-deps)" % (needs, h.PYTHON)
+    return None
+
+
+PY_APPS = ("hello", "flask", "cpu", "jinja", "json", "django")
+Server = collections.namedtuple("Server", "name kind argv_of serves")
+# serves: {row set: the apps this server runs in it}
 SERVERS = [
-    ("greenhorn", "2 workers", _greenhorn_argv, ("hello", "flask")),
-    ("gunicorn-sync", "2 workers", _gunicorn_argv, ("hello", "flask")),
-    ("gunicorn-gthread", "2 workers x 4 threads", _gthread_argv, ("hello", "flask")),
-    ("uwsgi", "2 processes, --http11-socket", _uwsgi_argv, ("hello", "flask")),
-    ("waitress", "1 process x 4 threads", _waitress_argv, ("hello", "flask")),
-    ("nginx", "return 200, 2 workers", _nginx_argv, ("hello",)),
+    Server("greenhorn", "sync workers", _greenhorn_argv, {"main": PY_APPS, "granian": ("get10k", "echo10k")}),
+    Server("gunicorn-sync", "sync workers", _gunicorn_argv, {"main": PY_APPS, "granian": ("get10k", "echo10k")}),
+    Server("gunicorn-gthread", "workers x 4 threads (granian rows: x 1, Granian's)", _gthread_argv,
+           {"main": ("hello", "flask"), "granian": ("get10k", "echo10k")}),
+    Server("uwsgi", "processes, --http11-socket (granian rows: --http, Granian's)", _uwsgi_argv,
+           {"main": ("hello", "flask"), "granian": ("get10k", "echo10k")}),
+    Server("waitress", "1 process x 4 threads", _waitress_argv, {"main": ("hello", "flask")}),
+    Server("nginx", "return 200, 2 workers", _nginx_argv, {"main": ("hello",)}),
 ]
+SERVER_ORDER = {s.name: n for n, s in enumerate(SERVERS)}
 
 
-# ---- one instance per server and app -------------------------------------------
+# ---- one instance per server, app and row set -------------------------------------
 
 
 class Instance:
     """One running server serving one app on its own port."""
 
-    def __init__(self, server, app, argv_of):
+    def __init__(self, server, app, rowset):
         self.server = server
         self.app = app
-        self.argv_of = argv_of
+        self.rowset = rowset
         self.port = None
         self.proc = None
         self.started = None
         self.kept_open = False  # answered `Connection: close` but kept the connection
 
 
-def start(instance, tmp):
+def start(inst, tmp, env):
     """Spawn an instance on a fresh port; its Popen (not yet known to answer)."""
-    app_dir, module = APPS[instance.app]
-    instance.port = h.free_port()
-    argv = instance.argv_of(instance.port, app_dir, module, tmp)
-    log = os.path.join(tmp, "%s-%s-%d.log" % (instance.server, instance.app, instance.port))
-    instance.started = time.monotonic()
-    instance.proc = h.spawn(argv, cwd=app_dir, log_path=log)
-    return instance.proc
+    inst.port = h.free_port()
+    argv = inst.server.argv_of(inst.port, inst.app, inst.rowset, tmp)
+    log = os.path.join(tmp, "%s-%s-%s-%d.log" % (inst.rowset.name, inst.server.name, inst.app, inst.port))
+    inst.started = time.monotonic()
+    inst.proc = h.spawn(argv, cwd=APPS[inst.app].dir, log_path=log, env_extra=env)
+    return inst.proc
 
 
-def start_all(servers, tmp):
-    """Start every available server with every app it serves; the ones that answered."""
+def start_all(rowset, servers, apps, tmp, env):
+    """Start every server of the set with every app it serves there; the ones that answered."""
     pending = []
-    for name, _kind, argv_of, apps in servers:
-        for app in apps:
-            inst = Instance(name, app, argv_of)
-            start(inst, tmp)
-            pending.append(inst)
+    for server in servers:
+        for app in server.serves.get(rowset.name, ()):
+            if app in apps:
+                inst = Instance(server, app, rowset)
+                start(inst, tmp, env)
+                pending.append(inst)
     ready = []
     for inst in pending:
+        path = APPS[inst.app].path
         try:
-            h.wait_first_200(inst.proc, inst.port, inst.started)
+            h.wait_first_200(inst.proc, inst.port, inst.started, path=path)
         except h.BenchError as err:
-            h.say("skip %s %s: %s" % (inst.server, inst.app, err))
+            h.say("skip %s %s: %s" % (inst.server.name, inst.app, err))
             h.stop(inst.proc)
             continue
-        if h.closes_after_answer(inst.port) is False:
+        if h.closes_after_answer(inst.port, path=path) is False:
             inst.kept_open = True
             h.say("note %s %s: answered `Connection: close` but kept the connection open, so its"
-                  " close rows measure keep-alive (marked close*)" % (inst.server, inst.app))
+                  " close rows measure keep-alive (marked close*)" % (inst.server.name, inst.app))
         ready.append(inst)
     return ready
 
@@ -170,33 +235,52 @@ def start_all(servers, tmp):
 # ---- measuring ------------------------------------------------------------------
 
 
+def measured_run(inst, mode, seconds, probe=True, threads=1):
+    """One wrk run of a row, with the server's CPU over it: the wrk result, extended.
+
+    Adds server_cpu_s (master and workers, from /proc), server_us_per_req
+    and server_cpu_share (cores the server used over wrk's run).
+    """
+    app = APPS[inst.app]
+    before = h.server_cpu_seconds(inst.proc)
+    res = h.run_wrk(inst.port, seconds, inst.rowset.connections, close=(mode == "close"), path=app.path,
+                    probe=probe, threads=threads, post_bytes=app.post_bytes)
+    used = h.server_cpu_seconds(inst.proc) - before
+    if inst.proc.poll() is not None:
+        raise h.BenchError("%s %s died during the run:\n%s" % (inst.server.name, inst.app, h.log_tail(inst.proc)))
+    h.drain(inst.proc, inst.port, path=app.path)
+    res["wrk_threads"] = threads
+    res["server_cpu_s"] = used
+    res["server_us_per_req"] = used / max(1, res["requests"]) * 1e6
+    res["server_cpu_share"] = used / max(1e-3, res["wall_s"])
+    return res
+
+
 def run_rounds(instances, seconds, rounds):
     """Warm each instance up, then run every (instance, mode) once per round.
 
     Rounds rotate the order so no row is always first or always last.
-    Returns {(server, app, mode): [wrk result, ...]}.
+    Returns {(set, server, app, mode): [wrk result, ...]}.
     """
     for inst in instances:
-        h.say("warm-up %-17s %-5s (%d s)" % (inst.server, inst.app, WARMUP_SECONDS))
-        h.run_wrk(inst.port, WARMUP_SECONDS, CONNECTIONS, close=False)
-        h.drain(inst.proc, inst.port)
-    rows = [(inst, mode) for inst in instances for mode in MODES]
-    samples = {(i.server, i.app, m): [] for i, m in rows}
+        h.say("warm-up %-7s %-17s %-7s (%d s)" % (inst.rowset.name, inst.server.name, inst.app, WARMUP_SECONDS))
+        app = APPS[inst.app]
+        h.run_wrk(inst.port, WARMUP_SECONDS, inst.rowset.connections, close=False, path=app.path,
+                  post_bytes=app.post_bytes)
+        h.drain(inst.proc, inst.port, path=app.path)
+    rows = [(inst, mode) for inst in instances for mode in inst.rowset.apps[inst.app]]
+    samples = {(i.rowset.name, i.server.name, i.app, m): [] for i, m in rows}
     for rnd in range(rounds):
         shift = (rnd * len(rows)) // rounds
         order = rows[shift:] + rows[:shift]
         for n, (inst, mode) in enumerate(order, 1):
-            cpu_before = h.server_cpu_seconds(inst.proc)
-            res = h.run_wrk(inst.port, seconds, CONNECTIONS, close=(mode == "close"), probe=True)
-            used = h.server_cpu_seconds(inst.proc) - cpu_before
-            res["server_us_per_req"] = used / max(1, res["requests"]) * 1e6
-            if inst.proc.poll() is not None:
-                raise h.BenchError("%s %s died during the run:\n%s" % (inst.server, inst.app, h.log_tail(inst.proc)))
-            h.drain(inst.proc, inst.port)
-            samples[(inst.server, inst.app, mode)].append(res)
-            h.say("round %d/%d  %2d/%d  %-17s %-5s %-10s %9.0f req/s  p99 %7.2f ms  new client %s  errors %d"
-                  % (rnd + 1, rounds, n, len(order), inst.server, inst.app, mode,
-                     res["rps"], res["p99_ms"], _ms(res.get("probe_max_ms")), h.error_total(res)))
+            res = measured_run(inst, mode, seconds)
+            samples[(inst.rowset.name, inst.server.name, inst.app, mode)].append(res)
+            h.say("round %d/%d  %2d/%d  %-17s %-7s %-10s %9.0f req/s  p99 %7.2f ms  CPU %5.0f us/req"
+                  "  wrk %3.0f%%  new client %s  errors %d"
+                  % (rnd + 1, rounds, n, len(order), inst.server.name, inst.app, mode, res["rps"], res["p99_ms"],
+                     res["server_us_per_req"], 100 * res["wrk_cpu_share"], _ms(res.get("probe_max_ms")),
+                     h.error_total(res)))
     return samples
 
 
@@ -216,82 +300,124 @@ def _worst(values):
     return max(values)
 
 
-def summarize(samples, kept_open=()):
-    """Median of the rounds per row, errors summed, ratio to Gunicorn sync.
+def limits(wrk_share, wrk_threads, server_share, workers, cores, busy=BUSY_SHARE):
+    """What held a row's req/s down, read from where the CPU went.
 
-    kept_open: the (server, app) pairs that ignore `Connection: close`.
+    Shares are in cores (1.0 = one core busy for the whole run).
+    - "wrk": the load generator used >= `busy` of a core per wrk thread.
+      It could not send faster, so req/s is a floor for that server.
+    - "workers": the server used >= `busy` of a core per worker: every
+      worker was running all the time (a sync worker, or a GIL-bound
+      threaded one, uses one core at most).
+    - "cores": server and wrk together used >= `busy` of all the cores.
+    Returns the list of those that apply; empty when nothing was saturated
+    (the server was waiting, as an app that sleeps does).
     """
+    found = []
+    if wrk_share >= busy * wrk_threads:
+        found.append("wrk")
+    if server_share >= busy * workers:
+        found.append("workers")
+    if server_share + wrk_share >= busy * cores:
+        found.append("cores")
+    return found
+
+
+def summarize(samples, kept_open=(), cores=None):
+    """Median of the rounds per row, errors summed, the limits, ratio to Gunicorn sync.
+
+    kept_open: the (set, server, app) triples that ignore `Connection: close`.
+    """
+    cores = cores or os.cpu_count() or 1
     rows = []
-    for (server, app, mode), runs in samples.items():
+    for (rowset, server, app, mode), runs in samples.items():
         errors = {k: sum(r[k] for r in runs) for k in h.ERROR_KINDS}
-        rows.append({
-            "server": server, "app": app, "mode": mode,
+        row = {
+            "set": rowset, "server": server, "app": app, "mode": mode,
+            "workers": ROW_SET[rowset].workers, "connections": ROW_SET[rowset].connections,
             "rps": h.median([r["rps"] for r in runs]),
             "p50_ms": h.median([r["p50_ms"] for r in runs]),
             "p99_ms": h.median([r["p99_ms"] for r in runs]),
             "active_conns": h.median([r["active_conns"] for r in runs]),
             "new_client_max_ms": _worst([r.get("probe_max_ms") for r in runs]),
             "server_us_per_req": h.median([r["server_us_per_req"] for r in runs]),
+            "server_cpu_share": h.median([r["server_cpu_share"] for r in runs]),
             "wrk_cpu_share": h.median([r["wrk_cpu_share"] for r in runs]),
+            "wrk_threads": runs[0].get("wrk_threads", 1),
             "errors": errors, "rounds": runs,
-            "kept_open": mode == "close" and (server, app) in kept_open,
-        })
-    base = {(r["app"], r["mode"]): r["rps"] for r in rows if r["server"] == BASELINE}
+            "kept_open": mode == "close" and (rowset, server, app) in kept_open,
+        }
+        row["limit"] = limits(row["wrk_cpu_share"], row["wrk_threads"], row["server_cpu_share"],
+                              row["workers"], cores)
+        rows.append(row)
+    base = {(r["set"], r["app"], r["mode"]): r["rps"] for r in rows if r["server"] == BASELINE}
     for row in rows:
-        ref = base.get((row["app"], row["mode"]))
+        ref = base.get((row["set"], row["app"], row["mode"]))
         row["vs_gunicorn_sync"] = row["rps"] / ref if ref else None
         row["starved"] = starved(row)
     return rows
 
 
-def startup_times(servers, tmp):
+def startup_times(servers, apps, tmp, env, repeats):
     """Median seconds from spawn to the first 200, greenhorn and Gunicorn sync.
 
-    The two servers alternate, STARTUP_REPEATS times per app, each started
-    cold and stopped before the next.  Returns {server: {app: seconds}}; a
-    server that fails to start is reported and left out.
+    The two servers alternate, `repeats` times per app, each started cold
+    and stopped before the next.  Returns {server: {app: seconds}}; a server
+    that fails to start is reported and left out.
     """
-    wanted = [s for s in servers if s[0] in ("greenhorn", BASELINE)]
-    times = {s[0]: {app: [] for app in APPS} for s in wanted}
-    for _ in range(STARTUP_REPEATS):
-        for app in APPS:
-            for name, _kind, argv_of, _apps in wanted:
-                inst = Instance(name, app, argv_of)
-                start(inst, tmp)
+    wanted = [s for s in servers if s.name in ("greenhorn", BASELINE)]
+    apps = [a for a in STARTUP_APPS if a in apps]
+    times = {s.name: {app: [] for app in apps} for s in wanted}
+    for _ in range(repeats):
+        for app in apps:
+            for server in wanted:
+                inst = Instance(server, app, ROW_SET["main"])
+                start(inst, tmp, env)
                 try:
-                    times[name][app].append(h.wait_first_200(inst.proc, inst.port, inst.started))
+                    times[server.name][app].append(h.wait_first_200(inst.proc, inst.port, inst.started))
                 except h.BenchError as err:
-                    h.say("start-up of %s %s failed: %s" % (name, app, err))
+                    h.say("start-up of %s %s failed: %s" % (server.name, app, err))
                 finally:
                     h.stop(inst.proc)
-    return {name: {app: h.median(v) for app, v in apps.items() if v} for name, apps in times.items()}
+    return {name: {app: h.median(v) for app, v in per.items() if v} for name, per in times.items()}
 
 
-def flask_call_costs(tmp):
-    """Flask's own cost per call with no server: {"embedded": us, "python3": us}.
+def app_call_costs(apps, tmp, env):
+    """Each app's own cost per call with no server: {app: {"python3": us, "embedded": us}}.
 
-    apps/flask_call.py runs under /usr/bin/python3, then inside one greenhorn
-    worker (libpython3.11.so).  A side that fails is reported and left out.
+    apps/app_call.py runs under /usr/bin/python3, then inside one greenhorn
+    worker (the interpreter linked into greenhorn).  A side that fails is
+    reported and left out.
     """
-    out = {}
-    try:
-        done = subprocess.run([h.PYTHON, os.path.join(h.APPS_DIR, "flask_call.py")],
-                              capture_output=True, text=True, timeout=120)
-        out["python3"] = float(done.stdout.strip())
-    except (OSError, subprocess.TimeoutExpired, ValueError) as err:
-        h.say("flask call under %s not measured: %s" % (h.PYTHON, err))
-    if h.greenhorn_missing():
+    apps = [a for a in CALL_APPS if a in apps]
+    out = {app: {} for app in apps}
+    script = os.path.join(h.APPS_DIR, "app_call.py")
+    run_env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", **env)
+    for app in apps:
+        spec = APPS[app]
+        try:
+            done = subprocess.run([h.PYTHON, script, spec.dir, spec.module, spec.path], capture_output=True,
+                                  text=True, timeout=120, cwd=spec.dir, env=run_env)
+            out[app]["python3"] = float(done.stdout.strip())
+        except (OSError, subprocess.TimeoutExpired, ValueError) as err:
+            h.say("%s call under %s not measured: %s" % (app, h.PYTHON, err))
+    if h.greenhorn_missing() or not apps:
         return out
     port = h.free_port()
-    argv = [h.greenhorn_path(), "-w", "1", "-t", "120", "-b", "127.0.0.1:%d" % port,
-            "flask_call:app"]
-    proc = h.spawn(argv, cwd=h.APPS_DIR, log_path=os.path.join(tmp, "flask-call.log"))
+    argv = [h.greenhorn_path(), "-w", "1", "-t", "120", "-b", "127.0.0.1:%d" % port, "app_call:app"]
+    proc = h.spawn(argv, cwd=h.APPS_DIR, log_path=os.path.join(tmp, "app-call.log"), env_extra=env)
     try:
-        h.wait_first_200(proc, port, time.monotonic())  # the first answer is a measurement too
-        with urllib.request.urlopen("http://127.0.0.1:%d/" % port, timeout=120) as answer:
-            out["embedded"] = float(answer.read().decode().strip())
-    except (h.BenchError, OSError, ValueError) as err:
-        h.say("flask call inside greenhorn not measured: %s" % err)
+        h.wait_first_200(proc, port, time.monotonic())
+        for app in apps:
+            spec = APPS[app]
+            query = urllib.parse.urlencode({"dir": spec.dir, "app": spec.module, "path": spec.path})
+            try:
+                with urllib.request.urlopen("http://127.0.0.1:%d/?%s" % (port, query), timeout=120) as answer:
+                    out[app]["embedded"] = float(answer.read().decode().strip())
+            except (OSError, ValueError) as err:
+                h.say("%s call inside greenhorn not measured: %s" % (app, err))
+    except h.BenchError as err:
+        h.say("app calls inside greenhorn not measured: %s" % err)
     finally:
         h.stop(proc)
     return out
@@ -307,23 +433,41 @@ def _errors_cell(errors):
     return "%d (%s)" % (total, " ".join("%s %d" % (k, v) for k, v in errors.items() if v))
 
 
+def sort_rows(rows):
+    """Rows in table order: set, app, mode, then server."""
+    apps = list(APPS)
+    rows.sort(key=lambda r: (r["set"] != "main", apps.index(r["app"]), MODES.index(r["mode"]),
+                             SERVER_ORDER[r["server"]]))
+
+
 def print_table(rows):
-    """Print the main table, sorted by app, mode, then server, with its legend."""
-    order = {name: n for n, (name, *_rest) in enumerate(SERVERS)}
-    rows.sort(key=lambda r: (list(APPS).index(r["app"]), MODES.index(r["mode"]), order[r["server"]]))
-    cells = []
-    for r in rows:
-        ratio = "%.2fx" % r["vs_gunicorn_sync"] if r["vs_gunicorn_sync"] else "-"
-        worst = "-" if r["new_client_max_ms"] is None else "%.0f" % r["new_client_max_ms"]
-        mode = r["mode"] + ("*" if r.get("kept_open") else "")
-        cells.append([r["server"], r["app"], mode, "%.0f" % r["rps"], "%.2f" % r["p50_ms"],
-                      "%.2f" % r["p99_ms"], _errors_cell(r["errors"]), worst + (" starved" if r["starved"] else ""),
-                      "%.0f" % r["server_us_per_req"], "%.0f%%" % (100 * r["wrk_cpu_share"]), ratio])
-    h.say(h.table(["server", "app", "mode", "req/s", "p50 ms", "p99 ms", "errors", "new client ms",
-                   "CPU us/req", "wrk CPU", "vs gunicorn-sync"], cells))
+    """Print one table per row set, with its legend."""
+    sort_rows(rows)
+    for rowset in ROW_SETS:
+        mine = [r for r in rows if r["set"] == rowset.name]
+        if not mine:
+            continue
+        cells = []
+        for r in mine:
+            ratio = "%.2fx" % r["vs_gunicorn_sync"] if r["vs_gunicorn_sync"] else "-"
+            worst = "-" if r["new_client_max_ms"] is None else "%.0f" % r["new_client_max_ms"]
+            mode = r["mode"] + ("*" if r.get("kept_open") else "")
+            cells.append([r["server"], r["app"], mode, "%.0f" % r["rps"], "%.2f" % r["p50_ms"],
+                          "%.2f" % r["p99_ms"], _errors_cell(r["errors"]),
+                          worst + (" starved" if r["starved"] else ""), "%.0f" % r["server_us_per_req"],
+                          "%.0f%%" % (100 * r["server_cpu_share"]), "%.0f%%" % (100 * r["wrk_cpu_share"]),
+                          "+".join(r["limit"]) or "-", ratio])
+        h.say("%s rows: %s" % (rowset.name, rowset.what))
+        h.say(h.table(["server", "app", "mode", "req/s", "p50 ms", "p99 ms", "errors", "new client ms",
+                       "CPU us/req", "server CPU", "wrk CPU", "limit", "vs gunicorn-sync"], cells))
+        h.say("")
     h.say("new client ms: the longest a client arriving during the run waited (one request every 100 ms).")
-    h.say("CPU us/req: the server's own CPU time (master + workers) per request.  wrk CPU: the share of a")
-    h.say("  core wrk used; near 100%, wrk was the bottleneck and req/s is a floor for that server.")
+    h.say("CPU us/req: the server's own CPU time (master + workers, /proc) per request.  server CPU, wrk CPU:")
+    h.say("  the share of one core each used over the run (wrk's own, from /proc, when it exited).")
+    h.say("limit: wrk = wrk used >= %.0f%% of a core (req/s is a floor for that server); workers = the server"
+          % (100 * BUSY_SHARE))
+    h.say("  used >= %.0f%% of a core per worker; cores = the two together used >= %.0f%% of all %d cores."
+          % (100 * BUSY_SHARE, 100 * BUSY_SHARE, os.cpu_count() or 1))
     if any(r.get("kept_open") for r in rows):
         h.say("close*: the server answered `Connection: close` and kept the connection open anyway (RFC 9112")
         h.say("  section 9.6 says it must close), so wrk reused it: the row measures keep-alive, not close.")
@@ -335,19 +479,24 @@ def print_table(rows):
 
 
 def print_memory(memory):
-    """Print master and worker RSS per server and app."""
+    """Print master and worker RSS per row set, server and app."""
     cells = []
-    for (server, app), mem in sorted(memory.items()):
-        workers = mem["workers_kib"]
-        cells.append([server, app, "%.1f" % (mem["master_kib"] / 1024.0) if mem["master_kib"] else "-",
-                      " ".join("%.1f" % (w / 1024.0) for w in workers) or "-"])
-    h.say(h.table(["server", "app", "master RSS MiB", "worker RSS MiB"], cells))
+    for (rowset, server, app), mem in sorted(memory.items(), key=lambda kv: (
+            kv[0][0] != "main", SERVER_ORDER[kv[0][1]], list(APPS).index(kv[0][2]))):
+        workers_kib = mem["workers_kib"]
+        cells.append([rowset, server, app, "%.1f" % (mem["master_kib"] / 1024.0) if mem["master_kib"] else "-",
+                      " ".join("%.1f" % (w / 1024.0) for w in workers_kib) or "-"])
+    h.say(h.table(["set", "server", "app", "master RSS MiB", "worker RSS MiB"], cells))
 
 
-def print_startup(startup):
+def print_startup(startup, repeats):
     """Print the start-to-first-200 medians."""
     cells = [[server, app, "%.0f" % (sec * 1000)] for server, apps in startup.items() for app, sec in apps.items()]
-    h.say(h.table(["server", "app", "start to first 200 (ms, median of %d)" % STARTUP_REPEATS], cells))
+    h.say(h.table(["server", "app", "start to first 200 (ms, median of %d)" % repeats], cells))
+
+
+CSV_FIELDS = ["server", "app", "mode", "req_s", "p50_ms", "p99_ms", "errors", "vs_gunicorn_sync", "kept_open",
+              "set", "workers", "connections", "server_us_per_req", "server_cpu_share", "wrk_cpu_share", "limit"]
 
 
 def write_csv(path, rows):
@@ -355,24 +504,29 @@ def write_csv(path, rows):
     tmp = path + ".tmp"
     with open(tmp, "w", newline="") as out:
         writer = csv.writer(out)
-        writer.writerow(["server", "app", "mode", "req_s", "p50_ms", "p99_ms", "errors", "vs_gunicorn_sync",
-                         "kept_open"])
+        writer.writerow(CSV_FIELDS)
         for r in rows:
             ratio = "%.3f" % r["vs_gunicorn_sync"] if r["vs_gunicorn_sync"] else ""
             writer.writerow([r["server"], r["app"], r["mode"], "%.1f" % r["rps"], "%.3f" % r["p50_ms"],
                              "%.3f" % r["p99_ms"], sum(r["errors"].values()), ratio,
-                             int(bool(r.get("kept_open")))])
+                             int(bool(r.get("kept_open"))), r["set"], r["workers"], r["connections"],
+                             "%.1f" % r["server_us_per_req"], "%.3f" % r["server_cpu_share"],
+                             "%.3f" % r["wrk_cpu_share"], "+".join(r["limit"])])
     os.replace(tmp, path)
 
 
 # ---- greenhorn's targets (informational) ---------------------------------------
 
 
-def _row(rows, server, app, mode):
+def _row(rows, server, app, mode, rowset="main"):
     for r in rows:
-        if (r["server"], r["app"], r["mode"]) == (server, app, mode):
+        if (r["set"], r["server"], r["app"], r["mode"]) == (rowset, server, app, mode):
             return r
     return None
+
+
+def _limit_words(row):
+    return " (limit: %s)" % "+".join(row["limit"]) if row["limit"] else ""
 
 
 def _ratio_target(rows, app, mode, other, minimum):
@@ -381,7 +535,18 @@ def _ratio_target(rows, app, mode, other, minimum):
     if not gh or not ref:
         return label, None, "no %s row" % ("greenhorn" if not gh else other)
     ratio = gh["rps"] / ref["rps"]
-    return label, ratio >= minimum, "%.2fx (%.0f vs %.0f req/s)" % (ratio, gh["rps"], ref["rps"])
+    return label, ratio >= minimum, "%.2fx (%.0f vs %.0f req/s)%s" % (ratio, gh["rps"], ref["rps"], _limit_words(gh))
+
+
+def _cpu_target(rows, app, mode, most):
+    """greenhorn's CPU per request at most `most` times Gunicorn sync's."""
+    gh, ref = _row(rows, "greenhorn", app, mode), _row(rows, BASELINE, app, mode)
+    label = "%s %s CPU/req <= %.2fx gunicorn-sync's" % (app, mode, most)
+    if not gh or not ref or not ref["server_us_per_req"]:
+        return label, None, "not measured"
+    share = gh["server_us_per_req"] / ref["server_us_per_req"]
+    return label, share <= most, "%.0f vs %.0f us (%.2fx)" % (gh["server_us_per_req"], ref["server_us_per_req"],
+                                                              share)
 
 
 def _p99_target(rows):
@@ -389,7 +554,7 @@ def _p99_target(rows):
     worse = []
     pairs = 0
     for gh in (r for r in rows if r["server"] == "greenhorn"):
-        ref = _row(rows, BASELINE, gh["app"], gh["mode"])
+        ref = _row(rows, BASELINE, gh["app"], gh["mode"], gh["set"])
         if ref:
             pairs += 1
             if gh["starved"]:
@@ -403,15 +568,15 @@ def _p99_target(rows):
 
 def _memory_targets(memory):
     out = []
-    for app in APPS:
-        gh, gu = memory.get(("greenhorn", app)), memory.get((BASELINE, app))
-        label = "%s worker RSS <= gunicorn-sync worker" % app
+    for app in PY_APPS:
+        gh, gu = memory.get(("main", "greenhorn", app)), memory.get(("main", BASELINE, app))
+        label = "%s worker RSS < gunicorn-sync worker" % app
         if not gh or not gu or not gh["workers_kib"] or not gu["workers_kib"]:
             out.append((label, None, "not measured"))
             continue
         a, b = max(gh["workers_kib"]), max(gu["workers_kib"])
-        out.append((label, a <= b, "%.1f vs %.1f MiB (largest worker)" % (a / 1024.0, b / 1024.0)))
-    masters = [m["master_kib"] for (s, _a), m in memory.items() if s == "greenhorn" and m["master_kib"]]
+        out.append((label, a < b, "%.1f vs %.1f MiB (largest worker)" % (a / 1024.0, b / 1024.0)))
+    masters = [m["master_kib"] for (_r, s, _a), m in memory.items() if s == "greenhorn" and m["master_kib"]]
     label = "master RSS < 5 MiB"
     if masters:
         out.append((label, max(masters) < 5 * 1024, "%.1f MiB" % (max(masters) / 1024.0)))
@@ -422,7 +587,7 @@ def _memory_targets(memory):
 
 def _startup_targets(startup):
     out = []
-    for app in APPS:
+    for app in STARTUP_APPS:
         label = "%s start to first 200 <= half of gunicorn-sync's" % app
         gh, gu = startup.get("greenhorn", {}).get(app), startup.get(BASELINE, {}).get(app)
         if gh is None or gu is None:
@@ -430,18 +595,6 @@ def _startup_targets(startup):
         else:
             out.append((label, gh <= gu / 2, "%.0f vs %.0f ms" % (gh * 1000, gu * 1000)))
     return out
-
-
-def _cpu_note(rows):
-    # Not a target: when wrk saturates its core, req/s stops measuring the
-    # server; CPU per request still does.  Reported with ok=None (INFO).
-    gh, ref = _row(rows, "greenhorn", "hello", "close"), _row(rows, BASELINE, "hello", "close")
-    label = "hello close server CPU per request"
-    if not gh or not ref or not gh["server_us_per_req"]:
-        return label, None, "not measured"
-    return label, None, "%.1f vs %.1f us (%.1fx less than gunicorn-sync; wrk at %.0f%% of a core)" % (
-        gh["server_us_per_req"], ref["server_us_per_req"], ref["server_us_per_req"] / gh["server_us_per_req"],
-        100 * gh["wrk_cpu_share"])
 
 
 def _two_thread_note(two):
@@ -452,42 +605,63 @@ def _two_thread_note(two):
         two["greenhorn"] / two[BASELINE], two["greenhorn"], two[BASELINE])
 
 
-def _flask_share_note(rows, calls):
-    """INFO: Flask's own call against each server's CPU per Flask request."""
-    label = "flask close: the server's own share"
-    gh, ref = _row(rows, "greenhorn", "flask", "close"), _row(rows, BASELINE, "flask", "close")
-    if "embedded" not in calls or "python3" not in calls or not gh or not ref:
-        return label, None, "not measured"
-    return label, None, (
-        "Flask's call alone takes %.0f us embedded, %.0f us under %s; per request greenhorn"
-        " used %.0f us of CPU (%.0f beyond the call), gunicorn-sync %.0f (%.0f beyond)"
-        % (calls["embedded"], calls["python3"], h.PYTHON, gh["server_us_per_req"],
-           gh["server_us_per_req"] - calls["embedded"], ref["server_us_per_req"],
-           ref["server_us_per_req"] - calls["python3"]))
+def _own_share_notes(rows, calls):
+    """INFO per app: its call alone, under both interpreters, against each server's CPU per request."""
+    out = []
+    for app in CALL_APPS:
+        mode = "close"
+        label = "%s: the server's own share" % app
+        cost = calls.get(app, {})
+        gh, ref = _row(rows, "greenhorn", app, mode), _row(rows, BASELINE, app, mode)
+        if "embedded" not in cost or "python3" not in cost or not gh or not ref:
+            continue
+        out.append((label, None, (
+            "the call alone takes %.0f us in greenhorn, %.0f under python3 (%+.0f%%); per request greenhorn"
+            " used %.0f us of CPU (%.0f beyond the call), gunicorn-sync %.0f (%.0f beyond)"
+            % (cost["embedded"], cost["python3"], 100 * (cost["embedded"] / cost["python3"] - 1),
+               gh["server_us_per_req"], gh["server_us_per_req"] - cost["embedded"], ref["server_us_per_req"],
+               ref["server_us_per_req"] - cost["python3"]))))
+    return out
+
+
+def _granian_notes(rows):
+    """INFO per granian row: greenhorn against the peers Granian's table has (1 worker each)."""
+    out = []
+    for app in ROW_SET["granian"].apps:
+        gh = _row(rows, "greenhorn", app, "keep-alive", "granian")
+        if not gh:
+            continue
+        peers = ["%s %.2fx" % (r["server"], gh["rps"] / r["rps"]) for r in rows
+                 if r["set"] == "granian" and r["app"] == app and r["server"] != "greenhorn" and r["rps"]]
+        out.append(("granian %s: greenhorn vs the others" % app, None,
+                    "%.0f req/s; %s%s" % (gh["rps"], ", ".join(peers) or "no peers measured", _limit_words(gh))))
+    return out
 
 
 def targets(rows, memory, startup, skip_reason, two=None, calls=None):
-    """Every target as {"target", "result": PASS/FAIL/SKIP, "detail"}."""
+    """Every target as {"target", "result": PASS/FAIL/SKIP/INFO, "detail"}."""
     checks = [
         _ratio_target(rows, "hello", "close", BASELINE, 3.0),
         _ratio_target(rows, "hello", "close", "nginx", 0.9),
-        _ratio_target(rows, "flask", "close", BASELINE, 2.5),
-        _ratio_target(rows, "flask", "keep-alive", BASELINE, 2.5),
+        _cpu_target(rows, "hello", "close", 0.25),
+        _ratio_target(rows, "flask", "close", BASELINE, 2.0),
+        _ratio_target(rows, "flask", "keep-alive", BASELINE, 2.0),
+        _ratio_target(rows, "cpu", "close", BASELINE, 1.0),
+        _cpu_target(rows, "cpu", "close", 1.0),
+        _ratio_target(rows, "jinja", "close", BASELINE, 1.1),
+        _ratio_target(rows, "django", "close", BASELINE, 1.1),
         _p99_target(rows),
     ] + _memory_targets(memory) + _startup_targets(startup)
-    checks.append(_cpu_note(rows))
-    checks.append(_two_thread_note(two or {}))
-    checks.append(_flask_share_note(rows, calls or {}))
-    informational = ("CPU per request", "wrk -t2", "own share")
+    info = [_two_thread_note(two or {})] + _own_share_notes(rows, calls or {}) + _granian_notes(rows)
     out = []
     for label, ok, detail in checks:
         if skip_reason:
             ok, detail = None, skip_reason
-        if any(word in label for word in informational) and not skip_reason:
-            result = "INFO"
-        else:
-            result = "SKIP" if ok is None else ("PASS" if ok else "FAIL")
-        out.append({"target": label, "result": result, "detail": detail})
+        out.append({"target": label, "result": "SKIP" if ok is None else ("PASS" if ok else "FAIL"),
+                    "detail": detail})
+    for label, _ok, detail in info:
+        if not skip_reason and detail != "not measured":
+            out.append({"target": label, "result": "INFO", "detail": detail})
     return out
 
 
@@ -498,9 +672,9 @@ def available_servers():
     """The servers this machine has; prints one line per skipped server."""
     found = []
     for server in SERVERS:
-        reason = _why_missing(server[0])
+        reason = _why_missing(server.name)
         if reason:
-            h.say("skip %s: %s" % (server[0], reason))
+            h.say("skip %s: %s" % (server.name, reason))
         else:
             found.append(server)
     return found
@@ -516,57 +690,62 @@ def two_client_threads(instances, seconds, rounds):
     median of `rounds`.  Returns {server: req/s} for greenhorn and
     gunicorn-sync, or {} when either is missing.
     """
-    pick = {i.server: i for i in instances if i.app == "hello"
-            and i.server in ("greenhorn", BASELINE)}
+    pick = {i.server.name: i for i in instances if i.app == "hello" and i.server.name in ("greenhorn", BASELINE)}
     if len(pick) < 2:
         return {}
     runs = {name: [] for name in pick}
     for rnd in range(rounds):
         for name in sorted(pick, reverse=rnd % 2 == 1):
-            res = h.run_wrk(pick[name].port, seconds, CONNECTIONS, close=True, threads=2)
-            h.drain(pick[name].proc, pick[name].port)
+            res = measured_run(pick[name], "close", seconds, probe=False, threads=2)
             runs[name].append(res["rps"])
-            h.say("wrk -t2 round %d/%d  %-13s hello close %9.0f req/s" % (rnd + 1, rounds, name,
-                                                                          res["rps"]))
-    return {name: sorted(v)[len(v) // 2] for name, v in runs.items()}
+            h.say("wrk -t2 round %d/%d  %-13s hello close %9.0f req/s  CPU %5.0f us/req  wrk %3.0f%%"
+                  % (rnd + 1, rounds, name, res["rps"], res["server_us_per_req"], 100 * res["wrk_cpu_share"]))
+    return {name: h.median(v) for name, v in runs.items()}
 
 
-def measure(servers, tmp, seconds, rounds):
-    """Start, warm, run the rounds, read RSS, stop; (rows, memory, wrk -t2 req/s)."""
-    instances = start_all(servers, tmp)
+def measure(rowset, servers, apps, tmp, env, seconds, rounds):
+    """One row set: start, warm, run the rounds, read RSS, stop; (samples, memory, kept_open, wrk -t2 req/s)."""
+    instances = start_all(rowset, servers, apps, tmp, env)
     try:
         samples = run_rounds(instances, seconds, rounds)
-        two = two_client_threads(instances, seconds, rounds)
-        memory = {(i.server, i.app): h.memory_of(i.proc) for i in instances}
+        two = two_client_threads(instances, seconds, rounds) if rowset.name == "main" else {}
+        memory = {(rowset.name, i.server.name, i.app): h.memory_of(i.proc) for i in instances}
     finally:
         h.stop([i.proc for i in instances])
-    kept_open = {(i.server, i.app) for i in instances if i.kept_open}
-    return summarize(samples, kept_open), memory, two
+    kept_open = {(rowset.name, i.server.name, i.app) for i in instances if i.kept_open}
+    return samples, memory, kept_open, two
 
 
-def report(rows, memory, startup, servers, settings, info, two=None, calls=None):
-    """Print every table and the targets; write bench-<timestamp>.json, latest.json, latest.csv."""
+def report(results, servers, settings, info, full):
+    """Print every table and the targets; write the JSON (and for a full run, latest.json and latest.csv)."""
+    rows, memory, startup = results["rows"], results["memory"], results["startup"]
     skip_reason = h.greenhorn_missing()
     h.say("")
     print_table(rows)
     h.say("")
     print_memory(memory)
     h.say("")
-    print_startup(startup)
+    print_startup(startup, settings["startup_repeats"])
     h.say("")
-    checks = targets(rows, memory, startup, skip_reason, two, calls)
+    checks = targets(rows, memory, startup, skip_reason, results["two"], results["calls"])
     for c in checks:
         h.say("%-4s  %-50s %s" % (c["result"], c["target"], c["detail"]))
     stamp = time.strftime("%Y%m%d-%H%M%S")
     data = {
         "timestamp": stamp, "machine": info, "settings": settings,
-        "servers": {name: kind for name, kind, _a, _b in servers},
+        "servers": {s.name: s.kind for s in servers},
+        "apps": {name: app.what for name, app in APPS.items()},
+        "row_sets": {s.name: s.what for s in ROW_SETS},
         "rows": rows,
-        "memory": [{"server": s, "app": a, **m} for (s, a), m in sorted(memory.items())],
-        "startup_s": startup, "targets": checks, "hello_close_wrk_t2": two or {},
-        "flask_call_us": calls or {},
+        "memory": [{"set": r, "server": s, "app": a, **m} for (r, s, a), m in sorted(memory.items())],
+        "startup_s": startup, "targets": checks, "hello_close_wrk_t2": results["two"],
+        "app_call_us": results["calls"],
     }
     os.makedirs(h.RESULTS_DIR, exist_ok=True)
+    if not full:
+        h.write_json(os.path.join(h.RESULTS_DIR, "quick.json"), data)
+        h.say("\nwrote bench/results/quick.json (a quick or partial run: latest.json is left alone)")
+        return
     h.write_json(os.path.join(h.RESULTS_DIR, "bench-%s.json" % stamp), data)
     h.write_json(os.path.join(h.RESULTS_DIR, "latest.json"), data)
     write_csv(os.path.join(h.RESULTS_DIR, "latest.csv"), rows)
@@ -584,31 +763,73 @@ def greenhorn_version():
     return (done.stdout or done.stderr).strip() or None
 
 
-def main():
+def parse_args(argv):
+    """The command line: --quick, --only APP[,APP]."""
+    parser = argparse.ArgumentParser(prog="bench.py", description="make bench: greenhorn side by side with its peers")
+    parser.add_argument("--quick", action="store_true",
+                        help="one round of %d s per row, for use while developing (results to quick.json)"
+                        % QUICK_SECONDS)
+    parser.add_argument("--only", metavar="APP[,APP]",
+                        help="only these apps' rows (%s); results to quick.json" % ", ".join(APPS))
+    args = parser.parse_args(argv)
+    if args.only:
+        wanted = [a.strip() for a in args.only.split(",") if a.strip()]
+        unknown = [a for a in wanted if a not in APPS]
+        if unknown:
+            parser.error("unknown app %s (known: %s)" % (", ".join(unknown), ", ".join(APPS)))
+        args.only = wanted
+    return args
+
+
+def main(argv=None):
     """`make bench`; raises BenchError when the bench itself cannot run."""
+    args = parse_args(sys.argv[1:] if argv is None else argv)
     h.install_cleanup()
     began = time.monotonic()
-    seconds = h.env_number("BENCH_SECONDS", 5)
-    rounds = h.env_number("BENCH_ROUNDS", 3)
+    if args.quick:
+        seconds, rounds, repeats = QUICK_SECONDS, QUICK_ROUNDS, 1
+    else:
+        seconds, rounds = h.env_number("BENCH_SECONDS", 5), h.env_number("BENCH_ROUNDS", 3)
+        repeats = STARTUP_REPEATS
     if not shutil.which("wrk"):
         raise h.BenchError("wrk not installed (apt-get install wrk)")
     info = h.machine()
     warning = h.busy_warning()
     if warning:
         h.say(warning)
+    apps = []
+    for app in args.only or list(APPS):
+        reason = _why_app_missing(app)
+        if reason:
+            h.say("skip the %s rows: %s" % (app, reason))
+        else:
+            apps.append(app)
     tmp = h.make_tempdir("greenhorn-bench-")
     servers = available_servers()
-    settings = {"seconds": seconds, "rounds": rounds, "warmup_seconds": WARMUP_SECONDS,
-                "wrk": "-t1 -c%d" % CONNECTIONS, "workers": WORKERS,
-                "greenhorn_version": greenhorn_version()}
-    h.say("bench: %d servers, %d s x %d rounds per row, wrk -t1 -c%d, %d cores"
-          % (len(servers), seconds, rounds, CONNECTIONS, os.cpu_count()))
-    rows, memory, two = measure(servers, tmp, seconds, rounds)
+    loops = study.loops_per_ms() if "cpu" in apps else None
+    env = {"BENCH_CPU_LOOPS_PER_MS": str(loops)} if loops else {}
+    settings = {"seconds": seconds, "rounds": rounds, "warmup_seconds": WARMUP_SECONDS, "quick": args.quick,
+                "only": args.only, "startup_repeats": repeats, "busy_share": BUSY_SHARE,
+                "row_sets": {s.name: {"workers": s.workers, "wrk": "-t1 -c%d" % s.connections} for s in ROW_SETS},
+                "cpu_loops_per_ms": loops, "greenhorn_version": greenhorn_version()}
+    h.say("bench: %d servers, %d s x %d round%s per row, %d cores; %s"
+          % (len(servers), seconds, rounds, "" if rounds == 1 else "s", os.cpu_count(),
+             "; ".join("%s rows: %s" % (s.name, s.what) for s in ROW_SETS)))
+    samples, memory, kept_open, two = {}, {}, set(), {}
+    for rowset in ROW_SETS:
+        if not any(app in apps for app in rowset.apps):
+            continue
+        got = measure(rowset, servers, apps, tmp, env, seconds, rounds)
+        samples.update(got[0])
+        memory.update(got[1])
+        kept_open |= got[2]
+        two = two or got[3]
+    results = {"rows": summarize(samples, kept_open), "memory": memory, "two": two}
     h.say("measuring start to first 200 ...")
-    startup = startup_times(servers, tmp)
-    h.say("measuring Flask's own call, with no server ...")
-    calls = flask_call_costs(tmp)
-    report(rows, memory, startup, servers, settings, info, two, calls)
+    results["startup"] = startup_times(servers, apps, tmp, env, repeats)
+    h.say("measuring each app's own call, with no server ...")
+    results["calls"] = app_call_costs(apps, tmp, env)
+    report(results, servers, settings, info, full=not args.quick and not args.only)
     h.say("bench took %.0f s" % (time.monotonic() - began))
 
 

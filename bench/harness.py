@@ -369,16 +369,17 @@ def wait_first_200(proc, port, started, timeout=60.0, path="/", check_owner=True
         time.sleep(0.005)
 
 
-def drain(proc, port, timeout=60.0):
+def drain(proc, port, timeout=60.0, path="/"):
     """Wait until the server has worked through what an ended wrk run left queued.
 
     When wrk stops, the requests on connections still in the listen backlog
     are not cancelled: a sync worker accepts and serves each of them for a
     client that is gone.  One more request queues behind them; its answer
     means the backlog is empty and the next run starts on an idle server.
+    `path` is a URL of the app that answers 200 to a GET.
     """
     started = time.monotonic()
-    wait_first_200(proc, port, started, timeout=timeout, check_owner=False)
+    wait_first_200(proc, port, started, timeout=timeout, path=path, check_owner=False)
 
 
 # ---- wrk -------------------------------------------------------------------------
@@ -419,16 +420,21 @@ class NewClientProbe(threading.Thread):
         return worst, len(self.waits), self.failed
 
 
-def run_wrk(port, seconds, connections, close, path="/", threads=1, timeout_s=5, probe=False):
+def run_wrk(port, seconds, connections, close, path="/", threads=1, timeout_s=5, probe=False,
+            post_bytes=None):
     """One wrk run against 127.0.0.1:port; the numbers wrk_report.lua printed.
 
     close=True adds `Connection: close`, so every request opens a connection.
+    post_bytes=N sends every request as a POST with an N-byte body.
     Returns a dict: requests, rps, p50_ms, p90_ms, p99_ms, max_ms, the
     error counts connect/read/write/timeout/status (status = 4xx and 5xx
     answers, wrk's "Non-2xx or 3xx"), and active_conns: by Little's law,
     req/s x mean latency, how many connections were being served on average.
-    wrk_cpu_share is the share of one core wrk itself used: near 1.0, wrk
-    was the bottleneck and req/s is a floor for the server, not its limit.
+    wrk_cpu_s is the CPU time (user + system) wrk itself used, read from
+    /proc/PID/stat once it has exited and before it is reaped;
+    wall_s the time from its start to its end, and wrk_cpu_share their
+    ratio, the share of one core wrk used: near 1.0 per wrk thread, wrk was
+    the bottleneck and req/s is a floor for the server, not its limit.
     With probe=True, a NewClientProbe runs alongside and adds probe_max_ms
     (None if no probe request was answered), probe_requests, probe_failed.
     Raises BenchError if wrk fails.
@@ -438,21 +444,32 @@ def run_wrk(port, seconds, connections, close, path="/", threads=1, timeout_s=5,
     if close:
         argv += ["-H", "Connection: close"]
     argv.append("http://127.0.0.1:%d%s" % (port, path))
+    env = dict(os.environ)
+    env.pop("WRK_POST_BYTES", None)
+    if post_bytes:
+        env["WRK_POST_BYTES"] = str(post_bytes)
     watcher = NewClientProbe(port, path, patience=seconds + 10.0) if probe else None
-    # wrk is the only child reaped during the run, so the children's CPU
-    # times move by exactly wrk's own use.
-    before = os.times()
     began = time.monotonic()
     try:
-        wrk = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        wrk = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     except OSError as err:
         raise BenchError("cannot run wrk: %s" % err) from None
+    used = None
     try:
         if watcher:
             time.sleep(0.2)  # let wrk open its connections first
             watcher.start()
-        out, err = wrk.communicate(timeout=seconds + 60)
+        # wrk prints a few hundred bytes, well below a pipe's buffer, so it
+        # can exit before anybody reads its output.  Wait for that without
+        # reaping it: its /proc entry then still holds its CPU times.
+        deadline = began + seconds + 60
+        while _exited_unreaped(wrk.pid) is False:
+            if time.monotonic() > deadline:
+                raise BenchError("wrk did not finish within %d s" % (seconds + 60))
+            time.sleep(0.005)
         ended = time.monotonic()
+        used = process_cpu_seconds(wrk.pid)
+        out, err = wrk.communicate(timeout=10)
     except subprocess.TimeoutExpired:
         raise BenchError("wrk did not finish within %d s" % (seconds + 60)) from None
     finally:
@@ -463,13 +480,24 @@ def run_wrk(port, seconds, connections, close, path="/", threads=1, timeout_s=5,
     for line in out.splitlines():
         if line.startswith(WRK_MARKER):
             numbers = _wrk_numbers(json.loads(line[len(WRK_MARKER):]))
-            after = os.times()
-            used = (after.children_user - before.children_user) + (after.children_system - before.children_system)
+            numbers["wrk_cpu_s"] = used
+            numbers["wall_s"] = ended - began
             numbers["wrk_cpu_share"] = used / max(1e-3, ended - began)
             if found:
                 numbers["probe_max_ms"], numbers["probe_requests"], numbers["probe_failed"] = found
             return numbers
     raise BenchError("wrk exited %d without a report:\n%s%s" % (wrk.returncode, out, err))
+
+
+def _exited_unreaped(pid):
+    """True once child pid has exited (left as a zombie, not reaped); False while it runs.
+
+    None when it is gone already (someone reaped it).
+    """
+    try:
+        return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT | os.WNOHANG) is not None
+    except ChildProcessError:
+        return None
 
 
 def _wrk_numbers(raw):
@@ -545,14 +573,32 @@ def _children_by_scan(pid):
     return found
 
 
+def _stat_fields(pid):
+    # The fields after "(comm)", which may itself hold spaces and parentheses.
+    with open("/proc/%d/stat" % pid) as stat:
+        return stat.read().rsplit(")", 1)[1].split()
+
+
 def cpu_seconds(pid):
     """User + system CPU seconds a process (all its threads) has used, or 0.0 if gone."""
     try:
-        with open("/proc/%d/stat" % pid) as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
+        fields = _stat_fields(pid)
     except OSError:
         return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def process_cpu_seconds(pid):
+    """cpu_seconds plus what the children it waited for used (cutime, cstime).
+
+    For a program that has exited but is not reaped yet, /proc still holds
+    its final times: this is how run_wrk reads wrk's own CPU.
+    """
+    try:
+        fields = _stat_fields(pid)
+    except OSError:
+        return 0.0
+    return sum(int(fields[i]) for i in (11, 12, 13, 14)) / os.sysconf("SC_CLK_TCK")
 
 
 def server_cpu_seconds(proc):

@@ -8,6 +8,16 @@
 -- The mean latency gives harness.py Little's law: connections in use =
 -- req/s x mean latency.  Note that wrk counts no timeout for a request that
 -- simply waits until the run ends; harness.py's new-client probe sees those.
+--
+-- WRK_POST_BYTES=N in the environment (harness.run_wrk's post_bytes) makes
+-- every request a POST with a body of N bytes ("x" repeated): wrk builds
+-- the request once, from these fields, before the run starts.
+
+local post_bytes = tonumber(os.getenv("WRK_POST_BYTES") or "")
+if post_bytes then
+   wrk.method = "POST"
+   wrk.body = string.rep("x", post_bytes)
+end
 
 done = function(summary, latency, requests)
    local e = summary.errors

@@ -8,9 +8,9 @@ PKGS="build-essential pkg-config libpython3-dev python3-flask gunicorn python3-p
 python3-requests check gcovr valgrind cppcheck clang clang-format libclang-rt-14-dev wrk curl
 netcat-openbsd procps iproute2 patch systemd"
 
-# `deps.sh bench`: the optional peers of make bench instead.
+# `deps.sh bench`: the optional peers of make bench, and Django for its Django rows, instead.
 if [ "${1:-}" = bench ]; then
-    PKGS="nginx-light uwsgi uwsgi-plugin-python3 python3-waitress gnuplot-nox"
+    PKGS="nginx-light uwsgi uwsgi-plugin-python3 python3-waitress gnuplot-nox python3-django"
 fi
 
 missing=""
