@@ -183,7 +183,8 @@ bench-workers: bench-deps all
 	$(PYTHON) bench/workers.py
 
 # One worker under valgrind --tool=callgrind: instructions per request
-# (CALLGRIND_REQUESTS=2000) and the five functions that cost the most.
+# (CALLGRIND_REQUESTS=2000) and the five functions that cost the most, for
+# the raw hello app and for Flask hello.
 bench-callgrind: all
 	$(PYTHON) bench/callgrind.py
 
