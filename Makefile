@@ -14,7 +14,7 @@
 #   make coverage   gcovr line coverage of src/ from unit + integration tests
 #   make fuzz       libFuzzer over the request parser (FUZZ_SECONDS, default 60)
 #   make bench      wrk, greenhorn side by side with Gunicorn and friends
-#   make bench-workers  the worker-count study: req/s, p99, worker memory; 1 .. 25 workers on 2 cores
+#   make bench-workers  the worker-count study: req/s, p99, worker memory, to 33 workers on 2 cores
 #   make bench-callgrind  instructions per request of one worker, under callgrind
 #   make request-path  the core functions one request runs, and their lines
 #   make lint       the include rules, cppcheck and clang-format --dry-run
@@ -174,9 +174,9 @@ request-path:
 bench: bench-deps all
 	$(PYTHON) bench/bench.py
 
-# A CPU-bound, an I/O-bound and a mixed app, 1 to (12 x cores) + 1 workers
-# (cpu: (3 x cores) + 1), 25 and 7 on 2 cores, where every curve is flat:
-# req/s, p99 and memory (RSS, private, PSS), a CSV and a PNG per app in
+# A CPU-bound, an I/O-bound and a mixed app, from 1 worker to where every
+# curve is flat (on 2 cores: 7, 25 and 33 workers), req/s, p99 and
+# memory (RSS, private, PSS), a CSV and a PNG per app in
 # bench/results/ (BENCH_WORKERS_SECONDS=2 per point, best of
 # BENCH_WORKERS_PASSES=2; about 7 minutes).
 bench-workers: bench-deps all

@@ -15,9 +15,9 @@ The worker counts go far enough for every curve to flatten: the cpu app's
 at one worker per core, the mixed app's where the cores are busy (about
 cores x (1 + 10 / 1) = 22 workers on 2 cores), the io app's where every
 client has a worker.  Every count up to (2 x cores) + 1 is measured, then a
-few more, evenly spaced: on 2 cores, 1-7 for cpu, 1-5, 9, 13, 17, 21, 25
-for mixed, the same and 16 for io.  That is 28 points per server, and the
-whole study takes about 7 minutes here.
+few more, evenly spaced: on 2 cores, 1-7 for cpu, 1-5, 9, 13, 16, 17, 21,
+25 for io and 1-5, 10, 15, 20, 25, 30, 33 for mixed.  That is 29 points
+per server, and the whole study takes about 7 minutes here.
 
 Every point starts a fresh server with that many workers, waits for all of
 them, warms it up for a second and measures for BENCH_WORKERS_SECONDS
@@ -52,12 +52,14 @@ APPS = {
 # Per core: the most workers measured (that many per core, plus one) and
 # the wrk connections (the clients).  cpu flattens at one worker per core,
 # so a few past the formula's count show it.  mixed flattens where the
-# cores are busy, cores x (1 + 10 / 1) = 22 on 2 cores, before its 32
-# clients would stop it.  io uses almost no CPU, so nothing but the clients
+# cores are busy: cores x (1 + 10 / 1) = 22 on 2 cores by Little's law,
+# but near that point the requests queue for the CPU and the curve bends
+# slowly, so it is measured to 33 workers, with 48 clients so that only
+# the CPU can stop it.  io uses almost no CPU, so nothing but the clients
 # stops its curve: it rises until every client has a worker, and its 16
-# clients put that point inside the 25 workers measured.
-MOST_PER_CORE = {"cpu": 3, "io": 12, "mixed": 12}  # cpu: 7 workers, io and mixed: 25, on 2 cores
-CLIENTS_PER_CORE = {"cpu": 16, "io": 8, "mixed": 16}
+# clients put that point well inside the 25 workers measured.
+MOST_PER_CORE = {"cpu": 3, "io": 12, "mixed": 16}  # on 2 cores: 7, 25 and 33 workers
+CLIENTS_PER_CORE = {"cpu": 16, "io": 8, "mixed": 24}  # on 2 cores: 32, 16 and 48 clients
 CSV_FIELDS = ["app", "server", "workers", "req_s", "p50_ms", "p99_ms", "errors", "active_conns", "rss_mib",
               "master_rss_mib", "worker_rss_mib", "worker_private_mib", "pss_mib"]
 SPARSE_POINTS = 6  # at most this many counts past (2 x cores) + 1, evenly spaced up to the most
@@ -69,8 +71,8 @@ def worker_counts(cores, most, clients):
     Dense at the low end, where the formula sits and the cpu curve turns;
     the straight part of the io and mixed curves needs fewer points.  The
     count with one worker per client is added when it is in range: the io
-    curve turns there.  On 2 cores: 1-7 for cpu, 1-5, 9, 13, 17, 21, 25 for
-    mixed, and 16 too for io.
+    curve turns there.  On 2 cores: 1-7 for cpu, 1-5, 9, 13, 16, 17, 21, 25
+    for io, 1-5, 10, 15, 20, 25, 30, 33 for mixed.
     """
     formula = 2 * cores + 1
     counts = set(range(1, min(formula, most) + 1))
