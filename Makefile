@@ -14,7 +14,7 @@
 #   make coverage   gcovr line coverage of src/ from unit + integration tests
 #   make fuzz       libFuzzer over the request parser (FUZZ_SECONDS, default 60)
 #   make bench      wrk, greenhorn side by side with Gunicorn and friends
-#   make bench-workers  the worker-count study: req/s and p99 for 1 .. (2 x cores) + 3 workers
+#   make bench-workers  the worker-count study: req/s, p99, worker memory, to 33 workers on 2 cores
 #   make bench-callgrind  instructions per request of one worker, under callgrind
 #   make request-path  the core functions one request runs, and their lines
 #   make lint       the include rules, cppcheck and clang-format --dry-run
@@ -184,13 +184,17 @@ request-path:
 bench: bench-deps all
 	$(PYTHON) bench/bench.py$(if $(BENCH_ARGS), $(BENCH_ARGS))
 
-# 1 to (2 x cores) + 3 workers on a CPU-bound, an I/O-bound and a mixed app:
-# CSV and PNG per app in bench/results/ (BENCH_WORKERS_SECONDS=3 per point).
+# A CPU-bound, an I/O-bound and a mixed app, from 1 worker to where every
+# curve is flat (on 2 cores: 7, 25 and 33 workers), req/s, p99 and
+# memory (RSS, private, PSS), a CSV and a PNG per app in
+# bench/results/ (BENCH_WORKERS_SECONDS=2 per point, best of
+# BENCH_WORKERS_PASSES=2; about 7 minutes).
 bench-workers: bench-deps all
 	$(PYTHON) bench/workers.py
 
 # One worker under valgrind --tool=callgrind: instructions per request
-# (CALLGRIND_REQUESTS=2000) and the five functions that cost the most.
+# (CALLGRIND_REQUESTS=2000) and the five functions that cost the most, for
+# the raw hello app and for Flask hello.
 bench-callgrind: all
 	$(PYTHON) bench/callgrind.py
 

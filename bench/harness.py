@@ -7,7 +7,8 @@ gunicorn/arbiter.py's stop(): TERM first, then KILL whoever is left.
 Owns: starting servers in their own process group and always stopping them
 (TERM, then KILL), even when a script fails or is interrupted; picking free
 loopback ports; waiting for the first 200; running wrk and reading its exact
-percentiles; reading VmRSS from /proc; the machine description; text tables.
+percentiles; reading VmRSS, private memory and PSS from /proc; the machine
+description; text tables.
 Does not own: which servers or apps are measured (bench.py, workers.py), the
 callgrind runs (callgrind.py), or any judgement on the numbers.
 
@@ -544,6 +545,32 @@ def rss_kib(pid):
     except OSError:
         return None
     return None
+
+
+def smaps_kib(pid):
+    """A process's memory by how it is shared, in KiB: {"private", "pss"}, or None if gone.
+
+    VmRSS also counts the pages a process shares with others: the program's
+    and the libraries' code, and what a forked worker still shares with its
+    master.  Those are paid once, however many workers there are.
+    "private" (Private_Clean + Private_Dirty) is what only this process
+    holds: what one more worker adds.  "pss" shares each page out among the
+    processes that map it, so the PSS of all of a server's processes adds
+    up to the memory the server occupies.  From /proc/PID/smaps_rollup
+    (Linux 4.14 and later).
+    """
+    out = {"private": 0, "pss": 0}
+    try:
+        with open("/proc/%d/smaps_rollup" % pid) as rollup:
+            for line in rollup:
+                name, _, rest = line.partition(":")
+                if name in ("Private_Clean", "Private_Dirty"):
+                    out["private"] += int(rest.split()[0])
+                elif name == "Pss":
+                    out["pss"] = int(rest.split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    return out
 
 
 def children(pid):

@@ -4,18 +4,31 @@ Stage: benchmarks (bench/).  Gunicorn counterpart: the `workers` setting in
 gunicorn/config.py and the docs' "(2 x $num_cores) + 1" rule of thumb,
 which this study puts to the test.
 
-Owns: the study's plan (1 to (2 x cores) + 3 workers, three apps from
-bench/apps/work.py, wrk -t1 -c32 with Connection: close), calibrating the
-CPU work once, the CSV and PNG per app in bench/results/, the table and the
-plain-words reading of each curve.  Does not own: process handling and wrk
-(harness.py), the chart's look (workers.gp).
+Owns: the study's plan (three apps from bench/apps/work.py, each with its
+worker counts and its number of wrk connections, Connection: close),
+calibrating the CPU work once, the CSV and PNG per app in bench/results/,
+the table and the plain-words reading of each curve, memory included.
+Does not own: process handling, wrk and the /proc readers (harness.py), the
+chart's look (workers.gp).
 
-Every point starts a fresh server with that many workers, warms it up for a
-second and measures for BENCH_WORKERS_SECONDS (default 3); the study walks
+The worker counts go far enough for every curve to flatten: the cpu app's
+at one worker per core, the mixed app's where the cores are busy (about
+cores x (1 + 10 / 1) = 22 workers on 2 cores), the io app's where every
+client has a worker.  Every count up to (2 x cores) + 1 is measured, then a
+few more, evenly spaced: on 2 cores, 1-7 for cpu, 1-5, 9, 13, 16, 17, 21,
+25 for io and 1-5, 10, 15, 20, 25, 30, 33 for mixed.  That is 29 points
+per server, and the whole study takes about 7 minutes here.
+
+Every point starts a fresh server with that many workers, waits for all of
+them, warms it up for a second and measures for BENCH_WORKERS_SECONDS
+(default 2), then reads the memory of the master and of every worker from
+/proc: VmRSS, the private part (what one more worker adds) and PSS (the
+server's whole memory, each shared page counted once).  The study walks
 all points BENCH_WORKERS_PASSES times (default 2) and keeps each point's
 best pass.  greenhorn and Gunicorn sync alternate at each point;
-BENCH_WORKERS_GUNICORN=0 leaves Gunicorn out.  Connection: close makes every request a new accept(), the
-shape a sync worker is built for, so the curves show workers and nothing else.
+BENCH_WORKERS_GUNICORN=0 leaves Gunicorn out.  Connection: close makes
+every request a new accept(), the shape a sync worker is built for, so the
+curves show workers and nothing else.
 Exit status: 0 when the study ran, 1 when it could not.
 """
 
@@ -29,7 +42,6 @@ import time
 sys.dont_write_bytecode = True  # keep __pycache__ out of the source tree
 import harness as h  # noqa: E402  (after the line above, on purpose)
 
-CONNECTIONS = 32
 WARMUP_SECONDS = 1
 KNEE_SHARE = 0.95  # a curve has flattened once it reaches 95% of its best
 APPS = {
@@ -37,17 +49,63 @@ APPS = {
     "io": "time.sleep(0.020) per request",
     "mixed": "~1 ms of Python, then time.sleep(0.010)",
 }
-CSV_FIELDS = ["app", "server", "workers", "req_s", "p50_ms", "p99_ms", "errors", "active_conns", "rss_mib"]
+# Per core: the most workers measured (that many per core, plus one) and
+# the wrk connections (the clients).  cpu flattens at one worker per core,
+# so a few past the formula's count show it.  mixed flattens where the
+# cores are busy: cores x (1 + 10 / 1) = 22 on 2 cores by Little's law,
+# but near that point the requests queue for the CPU and the curve bends
+# slowly, so it is measured to 33 workers, with 48 clients so that only
+# the CPU can stop it.  io uses almost no CPU, so nothing but the clients
+# stops its curve: it rises until every client has a worker, and its 16
+# clients put that point well inside the 25 workers measured.
+MOST_PER_CORE = {"cpu": 3, "io": 12, "mixed": 16}  # on 2 cores: 7, 25 and 33 workers
+CLIENTS_PER_CORE = {"cpu": 16, "io": 8, "mixed": 24}  # on 2 cores: 32, 16 and 48 clients
+CSV_FIELDS = ["app", "server", "workers", "req_s", "p50_ms", "p99_ms", "errors", "active_conns", "rss_mib",
+              "master_rss_mib", "worker_rss_mib", "worker_private_mib", "pss_mib"]
+SPARSE_POINTS = 6  # at most this many counts past (2 x cores) + 1, evenly spaced up to the most
+
+
+def worker_counts(cores, most, clients):
+    """Every count from 1 to (2 x cores) + 1, then up to SPARSE_POINTS more, up to `most`.
+
+    Dense at the low end, where the formula sits and the cpu curve turns;
+    the straight part of the io and mixed curves needs fewer points.  The
+    count with one worker per client is added when it is in range: the io
+    curve turns there.  On 2 cores: 1-7 for cpu, 1-5, 9, 13, 16, 17, 21, 25
+    for io, 1-5, 10, 15, 20, 25, 30, 33 for mixed.
+    """
+    formula = 2 * cores + 1
+    counts = set(range(1, min(formula, most) + 1))
+    step = max(1, -(-(most - formula) // SPARSE_POINTS))
+    counts.update(range(formula + step, most + 1, step))
+    counts.add(most)
+    if clients <= most:
+        counts.add(clients)
+    return sorted(counts)
+
+
+def study_plan(cores):
+    """{app: {"workers": [...], "connections": n}} for a machine with `cores` cores."""
+    plan = {}
+    for app in APPS:
+        clients = CLIENTS_PER_CORE[app] * cores
+        plan[app] = {"workers": worker_counts(cores, MOST_PER_CORE[app] * cores + 1, clients),
+                     "connections": clients}
+    return plan
 
 
 def loops_per_ms():
-    """How many `burn` loops of apps/work.py run in one millisecond here.
+    """How many `burn` loops of apps/work.py run in one millisecond of CPU here.
 
     Five windows of 0.2 s of back-to-back calls, with the interpreter the
     servers use; the fastest window wins.  A window is long enough to give a
     sustained rate (like a worker under load, not the quicker first calls of
-    a burst), and the fastest of five is the least disturbed by other
-    programs.  So the apps' "~2 ms" holds for one worker alone on this machine.
+    a burst), and the fastest of five is the least disturbed.  The windows
+    are timed in this process's own CPU time, not wall-clock time: on a
+    machine shared with other programs, the time slices they take from our
+    core would otherwise count as ours, and every request of the study would
+    do less work than "~2 ms".  So the apps' "~2 ms" is 2 ms of one core's
+    time on this machine.
     """
     sys.path.insert(0, h.APPS_DIR)
     import work  # pylint: disable=import-outside-toplevel
@@ -55,11 +113,11 @@ def loops_per_ms():
     best = 0
     for _ in range(5):
         calls = 0
-        began = time.perf_counter()
-        while time.perf_counter() - began < 0.2:
+        began = time.process_time()
+        while time.process_time() - began < 0.2:
             work.burn(10000)
             calls += 1
-        best = max(best, int(calls * 10000 / ((time.perf_counter() - began) * 1000)))
+        best = max(best, int(calls * 10000 / ((time.process_time() - began) * 1000)))
     return best
 
 
@@ -70,30 +128,75 @@ def _argv(server, workers, port, module):
     return [h.PYTHON, "-m", "gunicorn", "-w", str(workers), "-b", bind, "--chdir", h.APPS_DIR, module]
 
 
+def _mib(kib):
+    return round(kib / 1024.0, 1)
+
+
+def wait_for_workers(proc, workers, timeout=60.0):
+    """Wait until the master has all its workers.
+
+    The first 200 comes from the first worker up.  Gunicorn starts its
+    workers one at a time, up to 0.1 s apart, so 25 of them take a second
+    or more; the warm-up run should find them all there.
+    """
+    deadline = time.monotonic() + timeout
+    while len(h.children(proc.pid)) < workers:
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise h.BenchError("%d of %d workers up:\n%s" % (len(h.children(proc.pid)), workers, h.log_tail(proc)))
+        time.sleep(0.02)
+
+
+def memory(proc, workers):
+    """The server's memory after a run, from /proc, in MiB.
+
+    rss_mib: VmRSS of the master and all workers, summed (pages they share
+    are counted once per process); pss_mib: their PSS summed, each page
+    counted once (the memory the server occupies); master_rss_mib; and the
+    mean worker's VmRSS and private memory (worker_rss_mib,
+    worker_private_mib).  Raises BenchError when the server does not have
+    `workers` workers: the point would not measure what its row says.
+    """
+    pids = h.children(proc.pid)
+    rss = [h.rss_kib(pid) for pid in pids]
+    smaps = [h.smaps_kib(pid) for pid in pids]
+    master_rss, master_smaps = h.rss_kib(proc.pid), h.smaps_kib(proc.pid)
+    if len(pids) != workers or None in rss or None in smaps or master_rss is None or master_smaps is None:
+        raise h.BenchError("expected a master and %d workers, /proc shows %d workers:\n%s"
+                           % (workers, len(pids), h.log_tail(proc)))
+    return {"rss_mib": _mib(master_rss + sum(rss)), "master_rss_mib": _mib(master_rss),
+            "worker_rss_mib": _mib(sum(rss) / workers),
+            "worker_private_mib": _mib(sum(m["private"] for m in smaps) / workers),
+            "pss_mib": _mib(master_smaps["pss"] + sum(m["pss"] for m in smaps))}
+
+
 def measure_point(server, app, workers, settings, tmp):
     """Start `server` with `workers` workers on app, warm it, run wrk; one CSV row."""
     port = h.free_port()
+    clients = settings["plan"][app]["connections"]
     log = os.path.join(tmp, "%s-%s-%d.log" % (server, app, workers))
     began = time.monotonic()
     proc = h.spawn(_argv(server, workers, port, "work:" + app), cwd=h.APPS_DIR, log_path=log,
                    env_extra={"BENCH_CPU_LOOPS_PER_MS": str(settings["loops_per_ms"])})
     try:
         h.wait_first_200(proc, port, began)
-        h.run_wrk(port, WARMUP_SECONDS, CONNECTIONS, close=True)
+        wait_for_workers(proc, workers)
+        h.run_wrk(port, WARMUP_SECONDS, clients, close=True)
         h.drain(proc, port)
-        res = h.run_wrk(port, settings["seconds"], CONNECTIONS, close=True)
-        mem = h.memory_of(proc)
+        res = h.run_wrk(port, settings["seconds"], clients, close=True)
+        mem = memory(proc, workers)
         if proc.poll() is not None:
             raise h.BenchError("%s died during the run:\n%s" % (server, h.log_tail(proc)))
     finally:
-        h.stop(proc)
-    rss = (mem["master_kib"] or 0) + sum(mem["workers_kib"])
-    return {
+        # The point is measured: no grace period.  A graceful stop of 25
+        # Gunicorn workers takes 3 s, which is not what the study measures.
+        h.stop(proc, grace=0)
+    row = {
         "app": app, "server": server, "workers": workers,
         "req_s": round(res["rps"], 1), "p50_ms": round(res["p50_ms"], 3), "p99_ms": round(res["p99_ms"], 3),
         "errors": h.error_total(res), "active_conns": round(res["active_conns"], 1),
-        "rss_mib": round(rss / 1024.0, 1),
     }
+    row.update(mem)
+    return row
 
 
 def run_app(app, servers, settings, tmp):
@@ -107,12 +210,13 @@ def run_app(app, servers, settings, tmp):
     """
     best = {}
     for npass in range(settings["passes"]):
-        for workers in range(1, settings["max_workers"] + 1):
+        for workers in settings["plan"][app]["workers"]:
             for server in servers:
                 row = measure_point(server, app, workers, settings, tmp)
-                h.say("%-5s pass %d  %-13s w=%d  %8.0f req/s  p99 %8.2f ms  errors %d  RSS %.0f MiB"
+                h.say("%-5s pass %d  %-13s w=%-2d  %6.0f req/s  p99 %7.1f ms  errors %d  "
+                      "PSS %3.0f MiB, a worker %.1f MiB RSS, %.1f private"
                       % (app, npass + 1, server, workers, row["req_s"], row["p99_ms"], row["errors"],
-                         row["rss_mib"]))
+                         row["pss_mib"], row["worker_rss_mib"], row["worker_private_mib"]))
                 kept = best.get((server, workers))
                 if kept is None or row["req_s"] > kept["req_s"]:
                     best[(server, workers)] = row
@@ -131,10 +235,13 @@ def write_csv(path, rows):
 
 def chart(app, csv_path, png_path, servers, settings):
     """Draw one app's chart with gnuplot; raises BenchError if gnuplot fails."""
+    plan = settings["plan"][app]
     heading = "%s app (%s): wrk -c%d, Connection: close, %d cores" % (
-        app, APPS[app], CONNECTIONS, settings["cores"])
-    assigns = "csvfile='%s'; pngfile='%s'; servers='%s'; heading='%s'; formula=%d; maxw=%d" % (
-        csv_path, png_path, " ".join(servers), heading, settings["formula"], settings["max_workers"])
+        app, APPS[app], plan["connections"], settings["cores"])
+    most = plan["workers"][-1]
+    assigns = ("csvfile='%s'; pngfile='%s'; servers='%s'; heading='%s'; formula=%d; maxw=%d; "
+               "xstep=%d; clients=%d" % (csv_path, png_path, " ".join(servers), heading, settings["formula"],
+                                         most, 1 if most <= 12 else settings["cores"], plan["connections"]))
     done = subprocess.run(["gnuplot", "-e", assigns, os.path.join(h.BENCH_DIR, "workers.gp")],
                           capture_output=True, text=True, timeout=60)
     if done.returncode != 0:
@@ -146,26 +253,30 @@ def _workers(count):
 
 
 def reading(app, rows, settings):
-    """Plain words for one server's curve: where it flattens, what the formula gets.
+    """Plain words for one server's curve: where it flattens, what the formula gets, what a worker costs.
 
     rows: that server's rows, by worker count.  Returns (sentence, summary dict).
     """
-    formula, cores, most = settings["formula"], settings["cores"], settings["max_workers"]
+    formula, cores = settings["formula"], settings["cores"]
+    clients = settings["plan"][app]["connections"]
     best = max(rows, key=lambda r: r["req_s"])
     knee = next(r for r in rows if r["req_s"] >= KNEE_SHARE * best["req_s"])
     pick = next(r for r in rows if r["workers"] == formula)
-    if knee["workers"] == most:
-        slope = (rows[-1]["req_s"] - rows[0]["req_s"]) / max(1, most - 1)
-        words = "%s: still rising at %d workers, the most tried (+%.0f req/s per worker);" % (app, most, slope)
+    last = rows[-1]
+    if knee is last:
+        slope = (last["req_s"] - rows[0]["req_s"]) / max(1, last["workers"] - 1)
+        words = "%s: still rising at %d workers, the most tried (+%.0f req/s per worker);" % (
+            app, last["workers"], slope)
         words += " it wants more than the formula's %d" % formula
     else:
         words = "%s: flattens at %s" % (app, _workers(knee["workers"]))
         if knee["workers"] == cores:
             words += " (= cores)"
+        elif knee["workers"] == clients:
+            words += " (= the %d clients)" % clients
         if knee["workers"] < formula:
-            words += "; the formula's %d gives %+.0f%% req/s for %+.0f MiB, p99 %.1f -> %.1f ms" % (
-                formula, (pick["req_s"] / knee["req_s"] - 1) * 100, pick["rss_mib"] - knee["rss_mib"],
-                knee["p99_ms"], pick["p99_ms"])
+            words += "; the formula's %d gives %+.0f%% req/s, p99 %.1f -> %.1f ms" % (
+                formula, (pick["req_s"] / knee["req_s"] - 1) * 100, knee["p99_ms"], pick["p99_ms"])
         elif knee["workers"] > formula:
             words += "; the formula's %d gets only %.0f%% of the best" % (formula, 100 * pick["req_s"] / best["req_s"])
         else:
@@ -174,10 +285,24 @@ def reading(app, rows, settings):
         formula, pick["req_s"], 100 * pick["req_s"] / best["req_s"], pick["p99_ms"])
     words += " measured best: %s, %.0f req/s, p99 %.1f ms" % (
         _workers(best["workers"]), best["req_s"], best["p99_ms"])
+    # What a worker costs: the medians over the points (a worker's memory
+    # hardly depends on how many there are), the server's whole memory (PSS)
+    # at the most workers, and what the workers past the knee add to it for
+    # the few req/s they bring.
+    rss = h.median([r["worker_rss_mib"] for r in rows])
+    private = h.median([r["worker_private_mib"] for r in rows])
+    words += "\n       a worker: %.1f MiB RSS, %.1f MiB of it private; %s: %.0f MiB in all (PSS)" % (
+        rss, private, _workers(last["workers"]), last["pss_mib"])
+    if knee is not last:
+        words += "; %d -> %d workers: %+.0f%% req/s for %+.0f MiB" % (
+            knee["workers"], last["workers"], (last["req_s"] / knee["req_s"] - 1) * 100,
+            last["pss_mib"] - knee["pss_mib"])
     summary = {"flattens_at": knee["workers"], "best_workers": best["workers"], "best_req_s": best["req_s"],
                "formula": formula, "formula_req_s": pick["req_s"],
                "formula_share_of_best": round(pick["req_s"] / best["req_s"], 3),
-               "still_rising": knee["workers"] == most}
+               "still_rising": knee is last, "most_workers": last["workers"], "clients": clients,
+               "worker_rss_mib": rss, "worker_private_mib": private, "pss_mib_at_most": last["pss_mib"],
+               "pss_mib_at_knee": knee["pss_mib"]}
     return words, summary
 
 
@@ -187,8 +312,10 @@ def print_table(rows, settings):
     for r in rows:
         mark = "<- (2 x cores) + 1" if r["workers"] == settings["formula"] else ""
         cells.append([r["app"], r["server"], str(r["workers"]), "%.0f" % r["req_s"], "%.2f" % r["p50_ms"],
-                      "%.2f" % r["p99_ms"], str(r["errors"]), "%.0f" % r["rss_mib"], mark])
-    h.say(h.table(["app", "server", "workers", "req/s", "p50 ms", "p99 ms", "errors", "RSS MiB", ""], cells))
+                      "%.2f" % r["p99_ms"], str(r["errors"]), "%.0f" % r["rss_mib"], "%.0f" % r["pss_mib"],
+                      "%.1f" % r["worker_rss_mib"], "%.1f" % r["worker_private_mib"], mark])
+    h.say(h.table(["app", "server", "workers", "req/s", "p50 ms", "p99 ms", "errors", "RSS MiB", "PSS MiB",
+                   "worker RSS", "private", ""], cells))
 
 
 def study_servers():
@@ -206,7 +333,7 @@ def study_servers():
     return servers
 
 
-def report(all_rows, readings, servers, settings, info):
+def report(all_rows, readings, servers, settings, info, took):
     """Print the table and the readings; write bench/results/workers.json."""
     h.say("")
     print_table(all_rows, settings)
@@ -216,6 +343,7 @@ def report(all_rows, readings, servers, settings, info):
             h.say("  " + readings[app][server][0])
     h.write_json(os.path.join(h.RESULTS_DIR, "workers.json"), {
         "timestamp": time.strftime("%Y%m%d-%H%M%S"), "machine": info, "settings": settings,
+        "took_s": took,
         "readings": {app: {s: v[1] for s, v in per.items()} for app, per in readings.items()},
         "rows": all_rows})
     h.say("\nwrote bench/results/workers-{cpu,io,mixed}.csv and .png, workers.json")
@@ -233,26 +361,32 @@ def main():
     if warning:
         h.say(warning)
     cores = os.cpu_count() or 1
-    settings = {"cores": cores, "formula": 2 * cores + 1, "max_workers": 2 * cores + 3,
-                "seconds": h.env_number("BENCH_WORKERS_SECONDS", 3),
-                "passes": h.env_number("BENCH_WORKERS_PASSES", 2), "connections": CONNECTIONS,
+    settings = {"cores": cores, "formula": 2 * cores + 1, "plan": study_plan(cores),
+                "seconds": h.env_number("BENCH_WORKERS_SECONDS", 2),
+                "warmup_seconds": WARMUP_SECONDS,
+                "passes": h.env_number("BENCH_WORKERS_PASSES", 2),
                 "loops_per_ms": loops_per_ms()}
     servers = study_servers()
     tmp = h.make_tempdir("greenhorn-workers-")
     os.makedirs(h.RESULTS_DIR, exist_ok=True)
-    h.say("workers study: 1..%d workers, %s, best of %d passes of %d s per point, wrk -t1 -c%d, "
-          "cpu work %d loops/ms" % (settings["max_workers"], " and ".join(servers), settings["passes"],
-                                    settings["seconds"], CONNECTIONS, settings["loops_per_ms"]))
-    all_rows, readings = [], {}
+    h.say("workers study: %s, best of %d passes of %d s per point, wrk -t1, Connection: close, "
+          "cpu work %d loops/ms" % (" and ".join(servers), settings["passes"], settings["seconds"],
+                                    settings["loops_per_ms"]))
+    for app, plan in settings["plan"].items():
+        h.say("  %-5s workers %s, wrk -c%d" % (app, ",".join(str(w) for w in plan["workers"]), plan["connections"]))
+    all_rows, readings, took = [], {}, {}
     for app in APPS:
+        app_began = time.monotonic()
         rows = run_app(app, servers, settings, tmp)
         csv_path = os.path.join(h.RESULTS_DIR, "workers-%s.csv" % app)
         write_csv(csv_path, rows)
         chart(app, csv_path, os.path.join(h.RESULTS_DIR, "workers-%s.png" % app), servers, settings)
         all_rows += rows
         readings[app] = {s: reading(app, [r for r in rows if r["server"] == s], settings) for s in servers}
-    report(all_rows, readings, servers, settings, info)
-    h.say("workers study took %.0f s" % (time.monotonic() - began))
+        took[app] = round(time.monotonic() - app_began)
+    took["total"] = round(time.monotonic() - began)
+    report(all_rows, readings, servers, settings, info, took)
+    h.say("workers study took %d s (%s)" % (took["total"], ", ".join("%s %d s" % (a, took[a]) for a in APPS)))
 
 
 if __name__ == "__main__":
