@@ -47,6 +47,8 @@ BASELINE = "gunicorn-sync"
 STARVED_MS = 1000.0
 # A resource counts as the limit of a row once it was this busy (see limits()).
 BUSY_SHARE = 0.9
+# Other programs disturbed a row once they took this many cores over its run.
+OTHERS_CORES = 0.25
 QUICK_SECONDS, QUICK_ROUNDS = 2, 1
 
 
@@ -82,6 +84,7 @@ ROW_SET = {s.name: s for s in ROW_SETS}
 # The apps whose start-up time and own call cost are measured.
 STARTUP_APPS = ("hello", "flask")
 CALL_APPS = ("flask", "cpu", "jinja", "json", "django")
+CALL_REPEATS = 3  # each side of an app's call is measured this many times, alternating
 
 
 # ---- the servers ---------------------------------------------------------------
@@ -238,14 +241,17 @@ def start_all(rowset, servers, apps, tmp, env):
 def measured_run(inst, mode, seconds, probe=True, threads=1):
     """One wrk run of a row, with the server's CPU over it: the wrk result, extended.
 
-    Adds server_cpu_s (master and workers, from /proc), server_us_per_req
-    and server_cpu_share (cores the server used over wrk's run).
+    Adds server_cpu_s (master and workers, from /proc), server_us_per_req,
+    server_cpu_share (cores the server used over wrk's run) and
+    other_cpu_share (cores the rest of the machine used meanwhile).
     """
     app = APPS[inst.app]
+    machine_before = h.machine_cpu_seconds()
     before = h.server_cpu_seconds(inst.proc)
     res = h.run_wrk(inst.port, seconds, inst.rowset.connections, close=(mode == "close"), path=app.path,
                     probe=probe, threads=threads, post_bytes=app.post_bytes)
     used = h.server_cpu_seconds(inst.proc) - before
+    machine_used = h.machine_cpu_seconds() - machine_before
     if inst.proc.poll() is not None:
         raise h.BenchError("%s %s died during the run:\n%s" % (inst.server.name, inst.app, h.log_tail(inst.proc)))
     h.drain(inst.proc, inst.port, path=app.path)
@@ -253,6 +259,7 @@ def measured_run(inst, mode, seconds, probe=True, threads=1):
     res["server_cpu_s"] = used
     res["server_us_per_req"] = used / max(1, res["requests"]) * 1e6
     res["server_cpu_share"] = used / max(1e-3, res["wall_s"])
+    res["other_cpu_share"] = max(0.0, machine_used - used - res["wrk_cpu_s"]) / max(1e-3, res["wall_s"])
     return res
 
 
@@ -277,10 +284,10 @@ def run_rounds(instances, seconds, rounds):
             res = measured_run(inst, mode, seconds)
             samples[(inst.rowset.name, inst.server.name, inst.app, mode)].append(res)
             h.say("round %d/%d  %2d/%d  %-17s %-7s %-10s %9.0f req/s  p99 %7.2f ms  CPU %5.0f us/req"
-                  "  wrk %3.0f%%  new client %s  errors %d"
+                  "  wrk %3.0f%%  others %3.0f%%  new client %s  errors %d"
                   % (rnd + 1, rounds, n, len(order), inst.server.name, inst.app, mode, res["rps"], res["p99_ms"],
-                     res["server_us_per_req"], 100 * res["wrk_cpu_share"], _ms(res.get("probe_max_ms")),
-                     h.error_total(res)))
+                     res["server_us_per_req"], 100 * res["wrk_cpu_share"], 100 * res["other_cpu_share"],
+                     _ms(res.get("probe_max_ms")), h.error_total(res)))
     return samples
 
 
@@ -300,7 +307,8 @@ def _worst(values):
     return max(values)
 
 
-def limits(wrk_share, wrk_threads, server_share, workers, cores, busy=BUSY_SHARE):
+def limits(wrk_share, wrk_threads, server_share, workers, cores, other_share=0.0, busy=BUSY_SHARE,
+           others=OTHERS_CORES):
     """What held a row's req/s down, read from where the CPU went.
 
     Shares are in cores (1.0 = one core busy for the whole run).
@@ -309,7 +317,11 @@ def limits(wrk_share, wrk_threads, server_share, workers, cores, busy=BUSY_SHARE
     - "workers": the server used >= `busy` of a core per worker: every
       worker was running all the time (a sync worker, or a GIL-bound
       threaded one, uses one core at most).
-    - "cores": server and wrk together used >= `busy` of all the cores.
+    - "cores": server, wrk and the rest together used >= `busy` of all the
+      cores.
+    - "others": the rest of the machine (other programs, the host) took
+      >= `others` cores: the row was disturbed, and its req/s is low by up
+      to that much; its CPU per request is still the server's own.
     Returns the list of those that apply; empty when nothing was saturated
     (the server was waiting, as an app that sleeps does).
     """
@@ -318,8 +330,10 @@ def limits(wrk_share, wrk_threads, server_share, workers, cores, busy=BUSY_SHARE
         found.append("wrk")
     if server_share >= busy * workers:
         found.append("workers")
-    if server_share + wrk_share >= busy * cores:
+    if server_share + wrk_share + other_share >= busy * cores:
         found.append("cores")
+    if other_share >= others:
+        found.append("others")
     return found
 
 
@@ -343,17 +357,21 @@ def summarize(samples, kept_open=(), cores=None):
             "server_us_per_req": h.median([r["server_us_per_req"] for r in runs]),
             "server_cpu_share": h.median([r["server_cpu_share"] for r in runs]),
             "wrk_cpu_share": h.median([r["wrk_cpu_share"] for r in runs]),
+            "other_cpu_share": h.median([r.get("other_cpu_share", 0.0) for r in runs]),
             "wrk_threads": runs[0].get("wrk_threads", 1),
             "errors": errors, "rounds": runs,
             "kept_open": mode == "close" and (rowset, server, app) in kept_open,
         }
         row["limit"] = limits(row["wrk_cpu_share"], row["wrk_threads"], row["server_cpu_share"],
-                              row["workers"], cores)
+                              row["workers"], cores, row["other_cpu_share"])
         rows.append(row)
-    base = {(r["set"], r["app"], r["mode"]): r["rps"] for r in rows if r["server"] == BASELINE}
+    base = {(r["set"], r["app"], r["mode"]): r for r in rows if r["server"] == BASELINE}
     for row in rows:
         ref = base.get((row["set"], row["app"], row["mode"]))
-        row["vs_gunicorn_sync"] = row["rps"] / ref if ref else None
+        row["vs_gunicorn_sync"] = row["rps"] / ref["rps"] if ref and ref["rps"] else None
+        # CPU per request against Gunicorn sync's: below 1, the server does the same work for less.
+        row["cpu_vs_gunicorn_sync"] = (row["server_us_per_req"] / ref["server_us_per_req"]
+                                       if ref and ref["server_us_per_req"] else None)
         row["starved"] = starved(row)
     return rows
 
@@ -382,44 +400,63 @@ def startup_times(servers, apps, tmp, env, repeats):
     return {name: {app: h.median(v) for app, v in per.items() if v} for name, per in times.items()}
 
 
-def app_call_costs(apps, tmp, env):
+def app_call_costs(apps, tmp, env, repeats=CALL_REPEATS):
     """Each app's own cost per call with no server: {app: {"python3": us, "embedded": us}}.
 
-    apps/app_call.py runs under /usr/bin/python3, then inside one greenhorn
-    worker (the interpreter linked into greenhorn).  A side that fails is
-    reported and left out.
+    apps/app_call.py runs under /usr/bin/python3 and inside one greenhorn
+    worker (the interpreter linked into greenhorn), alternating, `repeats`
+    times per app; each side keeps its fastest figure, since other programs
+    can only slow a measurement down.  A side that fails is reported and
+    left out.
     """
     apps = [a for a in CALL_APPS if a in apps]
     out = {app: {} for app in apps}
+    if not apps:
+        return out
     script = os.path.join(h.APPS_DIR, "app_call.py")
     run_env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", **env)
-    for app in apps:
+
+    def keep(app, side, value):
+        out[app][side] = min(value, out[app].get(side, value))
+
+    def under_python3(app):
         spec = APPS[app]
         try:
             done = subprocess.run([h.PYTHON, script, spec.dir, spec.module, spec.path], capture_output=True,
                                   text=True, timeout=120, cwd=spec.dir, env=run_env)
-            out[app]["python3"] = float(done.stdout.strip())
+            keep(app, "python3", float(done.stdout.strip()))
         except (OSError, subprocess.TimeoutExpired, ValueError) as err:
             h.say("%s call under %s not measured: %s" % (app, h.PYTHON, err))
-    if h.greenhorn_missing() or not apps:
-        return out
-    port = h.free_port()
-    argv = [h.greenhorn_path(), "-w", "1", "-t", "120", "-b", "127.0.0.1:%d" % port, "app_call:app"]
-    proc = h.spawn(argv, cwd=h.APPS_DIR, log_path=os.path.join(tmp, "app-call.log"), env_extra=env)
+
+    def embedded(app, port):
+        spec = APPS[app]
+        query = urllib.parse.urlencode({"dir": spec.dir, "app": spec.module, "path": spec.path})
+        try:
+            with urllib.request.urlopen("http://127.0.0.1:%d/?%s" % (port, query), timeout=120) as answer:
+                keep(app, "embedded", float(answer.read().decode().strip()))
+        except (OSError, ValueError) as err:
+            h.say("%s call inside greenhorn not measured: %s" % (app, err))
+
+    proc = port = None
+    if not h.greenhorn_missing():
+        port = h.free_port()
+        argv = [h.greenhorn_path(), "-w", "1", "-t", "120", "-b", "127.0.0.1:%d" % port, "app_call:app"]
+        proc = h.spawn(argv, cwd=h.APPS_DIR, log_path=os.path.join(tmp, "app-call.log"), env_extra=env)
+        try:
+            h.wait_first_200(proc, port, time.monotonic())
+        except h.BenchError as err:
+            h.say("app calls inside greenhorn not measured: %s" % err)
+            h.stop(proc)
+            proc = None
     try:
-        h.wait_first_200(proc, port, time.monotonic())
-        for app in apps:
-            spec = APPS[app]
-            query = urllib.parse.urlencode({"dir": spec.dir, "app": spec.module, "path": spec.path})
-            try:
-                with urllib.request.urlopen("http://127.0.0.1:%d/?%s" % (port, query), timeout=120) as answer:
-                    out[app]["embedded"] = float(answer.read().decode().strip())
-            except (OSError, ValueError) as err:
-                h.say("%s call inside greenhorn not measured: %s" % (app, err))
-    except h.BenchError as err:
-        h.say("app calls inside greenhorn not measured: %s" % err)
+        for _ in range(repeats):
+            for app in apps:
+                under_python3(app)
+                if proc is not None:
+                    embedded(app, port)
     finally:
-        h.stop(proc)
+        if proc is not None:
+            h.stop(proc)
     return out
 
 
@@ -450,24 +487,30 @@ def print_table(rows):
         cells = []
         for r in mine:
             ratio = "%.2fx" % r["vs_gunicorn_sync"] if r["vs_gunicorn_sync"] else "-"
+            cpu_ratio = "%.2fx" % r["cpu_vs_gunicorn_sync"] if r["cpu_vs_gunicorn_sync"] else "-"
             worst = "-" if r["new_client_max_ms"] is None else "%.0f" % r["new_client_max_ms"]
             mode = r["mode"] + ("*" if r.get("kept_open") else "")
             cells.append([r["server"], r["app"], mode, "%.0f" % r["rps"], "%.2f" % r["p50_ms"],
                           "%.2f" % r["p99_ms"], _errors_cell(r["errors"]),
                           worst + (" starved" if r["starved"] else ""), "%.0f" % r["server_us_per_req"],
                           "%.0f%%" % (100 * r["server_cpu_share"]), "%.0f%%" % (100 * r["wrk_cpu_share"]),
-                          "+".join(r["limit"]) or "-", ratio])
+                          "%.0f%%" % (100 * r["other_cpu_share"]), "+".join(r["limit"]) or "-", ratio, cpu_ratio])
         h.say("%s rows: %s" % (rowset.name, rowset.what))
         h.say(h.table(["server", "app", "mode", "req/s", "p50 ms", "p99 ms", "errors", "new client ms",
-                       "CPU us/req", "server CPU", "wrk CPU", "limit", "vs gunicorn-sync"], cells))
+                       "CPU us/req", "server CPU", "wrk CPU", "other CPU", "limit", "vs gunicorn-sync",
+                       "CPU/req vs g-sync"], cells))
         h.say("")
+    h.say("vs gunicorn-sync: req/s over Gunicorn sync's; CPU/req vs g-sync: CPU per request over its (lower is less).")
     h.say("new client ms: the longest a client arriving during the run waited (one request every 100 ms).")
     h.say("CPU us/req: the server's own CPU time (master + workers, /proc) per request.  server CPU, wrk CPU:")
-    h.say("  the share of one core each used over the run (wrk's own, from /proc, when it exited).")
+    h.say("  the share of one core each used over the run (wrk's own, from /proc, when it exited); other CPU:")
+    h.say("  what the rest of the machine used meanwhile (/proc/stat minus the two).")
     h.say("limit: wrk = wrk used >= %.0f%% of a core (req/s is a floor for that server); workers = the server"
           % (100 * BUSY_SHARE))
-    h.say("  used >= %.0f%% of a core per worker; cores = the two together used >= %.0f%% of all %d cores."
+    h.say("  used >= %.0f%% of a core per worker; cores = all together used >= %.0f%% of all %d cores;"
           % (100 * BUSY_SHARE, 100 * BUSY_SHARE, os.cpu_count() or 1))
+    h.say("  others = the rest took >= %.0f%% of a core: a disturbed row (low req/s; CPU us/req still holds)."
+          % (100 * OTHERS_CORES))
     if any(r.get("kept_open") for r in rows):
         h.say("close*: the server answered `Connection: close` and kept the connection open anyway (RFC 9112")
         h.say("  section 9.6 says it must close), so wrk reused it: the row measures keep-alive, not close.")
@@ -496,7 +539,8 @@ def print_startup(startup, repeats):
 
 
 CSV_FIELDS = ["server", "app", "mode", "req_s", "p50_ms", "p99_ms", "errors", "vs_gunicorn_sync", "kept_open",
-              "set", "workers", "connections", "server_us_per_req", "server_cpu_share", "wrk_cpu_share", "limit"]
+              "set", "workers", "connections", "server_us_per_req", "server_cpu_share", "wrk_cpu_share",
+              "other_cpu_share", "limit", "cpu_vs_gunicorn_sync"]
 
 
 def write_csv(path, rows):
@@ -511,7 +555,8 @@ def write_csv(path, rows):
                              "%.3f" % r["p99_ms"], sum(r["errors"].values()), ratio,
                              int(bool(r.get("kept_open"))), r["set"], r["workers"], r["connections"],
                              "%.1f" % r["server_us_per_req"], "%.3f" % r["server_cpu_share"],
-                             "%.3f" % r["wrk_cpu_share"], "+".join(r["limit"])])
+                             "%.3f" % r["wrk_cpu_share"], "%.3f" % r["other_cpu_share"], "+".join(r["limit"]),
+                             "%.3f" % r["cpu_vs_gunicorn_sync"] if r["cpu_vs_gunicorn_sync"] else ""])
     os.replace(tmp, path)
 
 
@@ -810,6 +855,7 @@ def main(argv=None):
     env = {"BENCH_CPU_LOOPS_PER_MS": str(loops)} if loops else {}
     settings = {"seconds": seconds, "rounds": rounds, "warmup_seconds": WARMUP_SECONDS, "quick": args.quick,
                 "only": args.only, "startup_repeats": repeats, "busy_share": BUSY_SHARE,
+                "others_cores": OTHERS_CORES,
                 "row_sets": {s.name: {"workers": s.workers, "wrk": "-t1 -c%d" % s.connections} for s in ROW_SETS},
                 "cpu_loops_per_ms": loops, "greenhorn_version": greenhorn_version()}
     h.say("bench: %d servers, %d s x %d round%s per row, %d cores; %s"
@@ -828,7 +874,7 @@ def main(argv=None):
     h.say("measuring start to first 200 ...")
     results["startup"] = startup_times(servers, apps, tmp, env, repeats)
     h.say("measuring each app's own call, with no server ...")
-    results["calls"] = app_call_costs(apps, tmp, env)
+    results["calls"] = app_call_costs(apps, tmp, env, 1 if args.quick else CALL_REPEATS)
     report(results, servers, settings, info, full=not args.quick and not args.only)
     h.say("bench took %.0f s" % (time.monotonic() - began))
 

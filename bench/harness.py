@@ -628,6 +628,21 @@ def process_cpu_seconds(pid):
     return sum(int(fields[i]) for i in (11, 12, 13, 14)) / os.sysconf("SC_CLK_TCK")
 
 
+def machine_cpu_seconds():
+    """CPU seconds the whole machine has been busy so far, all cores together (/proc/stat).
+
+    Busy is all but idle and iowait: user, nice, system, irq, softirq, and
+    steal (time a virtual machine was ready to run but the host ran another
+    guest).  Minus what the server and wrk used over a run, it is what
+    everything else took: other programs, the host, and interrupt work
+    charged to no process.
+    """
+    with open("/proc/stat") as stat:
+        fields = [int(v) for v in stat.readline().split()[1:9]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = fields
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
 def server_cpu_seconds(proc):
     """CPU seconds used so far by a server: its master plus the workers alive now."""
     return cpu_seconds(proc.pid) + sum(cpu_seconds(pid) for pid in children(proc.pid))

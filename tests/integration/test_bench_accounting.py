@@ -4,8 +4,9 @@ For every row, bench.py reports the server's CPU time per request (master
 and workers, from /proc) and wrk's own CPU (read from /proc/PID/stat once
 wrk has exited and before it is reaped), and flags what held req/s down:
 the load generator ("wrk": its thread near 100% of a core, so req/s is a
-floor for that server), the workers (each near a full core) or the cores
-(server and wrk together near all of them).  These tests pin that
+floor for that server), the workers (each near a full core), the cores
+(all of them busy) or other programs ("others": the rest of the machine,
+from /proc/stat, took a good part of a core, so the row was disturbed).  These tests pin that
 arithmetic, and the /proc reading on a child of known cost.
 """
 import importlib.util
@@ -63,6 +64,13 @@ def test_busy_workers_and_busy_cores(bench):
     assert bench.limits(0.05, 1, 0.1, 2, 2) == []
 
 
+def test_other_programs_taking_the_cpu_are_named(bench):
+    # a CPU-bound app that got only one core: another program had the other
+    assert bench.limits(0.1, 1, 1.2, 2, 2, other_share=0.6) == ["cores", "others"]
+    # a little background work is no disturbance
+    assert bench.limits(0.1, 1, 1.2, 2, 2, other_share=0.1) == []
+
+
 def run(rps, server_us, wrk_share, requests=10000):
     seconds = requests / rps
     return {"requests": requests, "rps": rps, "p50_ms": 1.0, "p99_ms": 2.0, "active_conns": 1.0,
@@ -86,6 +94,7 @@ def test_a_row_is_the_median_of_its_rounds_against_gunicorn(bench):
     assert gu["server_cpu_share"] == pytest.approx(1.35)
     assert gu["limit"] == ["cores"]
     assert gu["vs_gunicorn_sync"] == 1.0
+    assert gh["cpu_vs_gunicorn_sync"] == pytest.approx(10 / 90)
 
 
 def test_the_cpu_target_compares_cpu_per_request(bench):
