@@ -5,7 +5,7 @@
  * validators and defaults).
  * Owns: the settings table below, the defaults (and the environment variables
  * that replace them), and the parser of every kind of value; the checks on
- * every value; freeing what a struct config holds; config_addr_allowed.
+ * every value; freeing what a struct config holds; trust lists (config_trust_*).
  * Does not own: reading the command line, $GUNICORN_CMD_ARGS or printing
  * --help (config_args.c, which reads this table through config_internal.h);
  * acting on a setting.  Addresses are only parsed here (so a typo is a usage
@@ -417,17 +417,15 @@ static int parse_mode(const char *text, long long max, int *out, char *why, size
 }
 
 /*
- * struct net - an address, or a network "10.0.0.0/8": the address bytes
- * (IPv4 in the first 4), the family, and how many leading bits must match.
+ * struct config_net (config.h) - an address, or a network "10.0.0.0/8": the
+ * address bytes (IPv4 in the first 4), the family, and how many leading bits
+ * must match.  Its bytes hold an IPv6 address whole.
  */
-struct net {
-    unsigned char bytes[sizeof(struct in6_addr)];
-    int family;
-    long long bits;
-};
+_Static_assert(sizeof(((struct config_net *)0)->bytes) == sizeof(struct in6_addr),
+               "config_net holds an IPv6 address");
 
 /* parse_net - "ADDR" or "ADDR/BITS" (BITS at most 32 or 128).  Returns 0 or -1. */
-static int parse_net(const char *text, struct net *net)
+static int parse_net(const char *text, struct config_net *net)
 {
     static const unsigned char v4_mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
     const char *slash = strchr(text, '/');
@@ -461,13 +459,13 @@ static int parse_net(const char *text, struct net *net)
 /* is_address - "*", or an address or network parse_net accepts. */
 static bool is_address(const char *item)
 {
-    struct net net;
+    struct config_net net;
 
     return strcmp(item, "*") == 0 || parse_net(item, &net) == 0;
 }
 
 /* net_contains - do the first net->bits bits of addr equal the network's? */
-static bool net_contains(const struct net *net, const struct net *addr)
+static bool net_contains(const struct config_net *net, const struct config_net *addr)
 {
     size_t whole = (size_t)net->bits / 8;
     unsigned rest = (unsigned)net->bits % 8;
@@ -478,18 +476,30 @@ static bool net_contains(const struct net *net, const struct net *addr)
     return rest == 0 || ((net->bytes[whole] ^ addr->bytes[whole]) & mask) == 0;
 }
 
-/* config_addr_allowed - see config.h. */
-bool config_addr_allowed(const struct config_list *list, const char *addr)
+/* config_trust_compile - see config.h. */
+void config_trust_compile(const struct config_list *list, struct config_trust *t)
 {
-    struct net peer, net;
-    bool have_peer = addr != NULL && strchr(addr, '/') == NULL && parse_net(addr, &peer) == 0;
-
+    memset(t, 0, sizeof *t);
     for (size_t i = 0; i < list->count; i++) {
         if (strcmp(list->items[i], "*") == 0)
-            return true;
-        if (have_peer && parse_net(list->items[i], &net) == 0 && net_contains(&net, &peer))
-            return true;
+            t->any = true;
+        else if (parse_net(list->items[i], &t->nets[t->count]) == 0)
+            t->count++;
     }
+}
+
+/* config_trust_allows - see config.h. */
+bool config_trust_allows(const struct config_trust *t, const char *addr)
+{
+    struct config_net peer;
+
+    if (t->any)
+        return true;
+    if (addr == NULL || strchr(addr, '/') != NULL || parse_net(addr, &peer) != 0)
+        return false;
+    for (size_t i = 0; i < t->count; i++)
+        if (net_contains(&t->nets[i], &peer))
+            return true;
     return false;
 }
 

@@ -103,7 +103,7 @@ struct config {
     bool strip_header_spaces;
 
     /* proxies */
-    /* trust lists: addresses, networks ("10.0.0.0/8") or "*"; match with config_addr_allowed */
+    /* trust lists: addresses, networks ("10.0.0.0/8") or "*"; compiled by config_trust_compile */
     struct config_list forwarded_allow_ips; /* default 127.0.0.1,::1 or $FORWARDED_ALLOW_IPS */
     /* secure_scheme_headers: header name (upper case, '-') -> value meaning https */
     struct config_list
@@ -173,15 +173,35 @@ int config_user_ids(const struct config *cfg, uid_t *uid, gid_t *gid, char *name
 /* config_free - free every string cfg owns and zero it; cfg may be reused after config_init. */
 void config_free(struct config *cfg);
 
+/* One entry of a trust list, parsed: an address or a network. */
+struct config_net {
+    unsigned char bytes[16]; /* the address, in network order (IPv4: the first 4) */
+    int family;              /* AF_INET or AF_INET6 */
+    long long bits;          /* prefix length: 32 or 128 for one address */
+};
+
 /*
- * config_addr_allowed - may a peer at addr (text as inet_ntop writes it) use
- * a trust list such as forwarded_allow_ips or proxy_allow_ips?  True when the
- * list holds "*", the same address, or a network containing it
- * ("10.0.0.0/8", "fd00::/8").  Addresses are compared as bytes, not text, and
- * an IPv4-mapped peer (::ffff:10.1.2.3) counts as its IPv4 address.
- * A NULL or unparsable addr (a unix socket peer) matches only "*".
+ * A trust list (forwarded_allow_ips, proxy_allow_ips) parsed once, so that a
+ * request compares bytes instead of parsing every entry again: the text
+ * form cost about 1,400 instructions per request, 8% of a hello request.
  */
-bool config_addr_allowed(const struct config_list *list, const char *addr);
+struct config_trust {
+    bool any;     /* the list holds "*" */
+    size_t count; /* entries in nets */
+    struct config_net nets[CONFIG_MAX_LIST];
+};
+
+/* config_trust_compile - parse list (already validated by config_load) into t. */
+void config_trust_compile(const struct config_list *list, struct config_trust *t);
+
+/*
+ * config_trust_allows - may a peer at addr (text as inet_ntop writes it) use
+ * the trust list t?  True when the list holds "*", the same address, or a
+ * network containing it ("10.0.0.0/8", "fd00::/8").  Addresses are compared
+ * as bytes, not text, and an IPv4-mapped peer (::ffff:10.1.2.3) counts as its
+ * IPv4 address.  A NULL or unparsable addr (a unix socket peer) matches only "*".
+ */
+bool config_trust_allows(const struct config_trust *t, const char *addr);
 
 /*
  * config_check_access_format - the check of --access-logformat's value, as

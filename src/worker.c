@@ -44,11 +44,13 @@
 struct worker {
     const struct worker_ctx *ctx;
     const struct config *cfg;
-    void *app;                /* the WSGI callable (a PyObject *) */
-    PyThreadState *tstate;    /* saved while the loop runs without the GIL */
-    struct request req;       /* reused for every request: its buffers stay */
-    struct http_options opts; /* parser limits, built once */
-    size_t max_head;          /* the largest request head we will buffer */
+    void *app;                           /* the WSGI callable (a PyObject *) */
+    PyThreadState *tstate;               /* saved while the loop runs without the GIL */
+    struct request req;                  /* reused for every request: its buffers stay */
+    struct http_options opts;            /* parser limits, built once */
+    size_t max_head;                     /* the largest request head we will buffer */
+    struct config_trust forwarded_trust; /* forwarded_allow_ips, parsed once */
+    struct config_trust proxy_trust;     /* proxy_allow_ips, parsed once */
     int epfd;
     bool alive;
     bool booted;           /* the app is loaded and post_worker_init ran */
@@ -88,9 +90,9 @@ static bool worth_parsing(const struct request *r, size_t parsed_len)
  * the socket file's permissions already decide who may connect (a proxy
  * such as nginx in front, usually).
  */
-static bool peer_allowed(const struct conn *c, const struct config_list *list)
+static bool peer_allowed(const struct conn *c, const struct config_trust *list)
 {
-    return c->family == AF_UNIX || config_addr_allowed(list, c->peer_addr);
+    return c->family == AF_UNIX || config_trust_allows(list, c->peer_addr);
 }
 
 /*
@@ -106,7 +108,7 @@ static int read_head(struct worker *w, struct request *r)
     int64_t deadline = conn_now_ms() + (int64_t)w->cfg->header_timeout * 1000;
     const struct plugins *p = w->ctx->plugins;
     bool want_proxy = p->proxy_header != NULL && w->cfg->proxy_protocol != CONFIG_PROXY_OFF &&
-                      peer_allowed(r->conn, &w->cfg->proxy_allow_ips);
+                      peer_allowed(r->conn, &w->proxy_trust);
     for (;;) {
         if (r->head_read >= r->max_head)
             return 431;
@@ -176,7 +178,7 @@ static bool serve(struct worker *w, struct conn *c)
     const struct plugins *p = w->ctx->plugins;
     request_reset(r, c, &w->opts, w->opts.limit_request_body, w->cfg->body_timeout * 1000);
     r->started_us = p->access_log != NULL ? conn_now_us() : 0;
-    r->trusted_peer = peer_allowed(c, &w->cfg->forwarded_allow_ips);
+    r->trusted_peer = peer_allowed(c, &w->forwarded_trust);
     w->opts.flags =
         (w->opts.flags & ~HTTP_TRUSTED_PEER) | (r->trusted_peer ? HTTP_TRUSTED_PEER : 0);
 
@@ -433,6 +435,8 @@ int worker_main(const struct worker_ctx *ctx)
     beat(&w);
     log_msg(LOG_INFO, "Booting worker with pid: %d", (int)getpid());
     config_http_options(w.cfg, &w.opts, &w.max_head); /* the parser's limits, built once */
+    config_trust_compile(&w.cfg->forwarded_allow_ips, &w.forwarded_trust);
+    config_trust_compile(&w.cfg->proxy_allow_ips, &w.proxy_trust);
     if (setup_signals() < 0 || request_init(&w.req, w.opts.limit_request_fields, w.max_head) < 0 ||
         setup_epoll(&w) < 0) {
         log_msg(LOG_ERROR, "Worker failed to boot: %s", strerror(errno));
