@@ -69,13 +69,13 @@ struct config {
     /* the server */
     char *binds[CONFIG_MAX_BINDS]; /* -b, repeatable; default 127.0.0.1:8000 or 0.0.0.0:$PORT */
     size_t num_binds;
-    int workers;               /* -w; default $WEB_CONCURRENCY or 1 */
-    int timeout;               /* -t: heartbeat timeout, seconds (30); 0 = never */
-    int graceful_timeout;      /* seconds to drain on TERM (30) */
-    int backlog;               /* listen(2) backlog (2048) */
+    int workers;                           /* -w; default $WEB_CONCURRENCY or 1 */
+    int timeout;                           /* -t: heartbeat timeout, seconds (30); 0 = never */
+    int graceful_timeout;                  /* seconds to drain on TERM (30) */
+    int backlog;                           /* listen(2) backlog (2048) */
     enum config_worker_class worker_class; /* -k (sync); see config_gthread */
-    int threads;               /* --threads: the gthread worker's pool threads (1) */
-    int worker_connections;    /* gthread: open connections per worker (1000) */
+    int threads;                           /* --threads: the gthread worker's pool threads (1) */
+    int worker_connections;                /* gthread: open connections per worker (1000) */
     int keepalive;             /* --keep-alive: gthread's idle seconds (2); sync closes anyway */
     int umask;                 /* -m: unix sockets are created under it (0) */
     int max_requests;          /* a worker restarts after this many requests (0 = never) */
