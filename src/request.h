@@ -37,6 +37,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -54,9 +55,11 @@ enum request_body {
 };
 
 struct request {
-    struct conn *conn;  /* borrowed: the connection it arrived on */
-    bool trusted_peer;  /* the peer may send X-Forwarded-* (forwarded_allow_ips) */
-    int64_t started_us; /* when it was accepted, for the access log's request time */
+    struct conn *conn;          /* borrowed: the connection it arrived on */
+    bool trusted_peer;          /* the peer may send X-Forwarded-* (forwarded_allow_ips) */
+    int64_t started_us;         /* when it was accepted, for the access log's request time */
+    const atomic_bool *closing; /* borrowed: the worker is stopping, so no keep-alive
+                                   (read when the head goes out); NULL = never */
 
     /* The head: read, then parsed, then frozen (see above). */
     char *head;

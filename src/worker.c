@@ -86,6 +86,7 @@ void worker_request_begin(const struct worker *w, struct request *r, struct conn
     request_reset(r, c, &w->opts[trusted], w->opts[0].limit_request_body,
                   w->cfg->body_timeout * 1000);
     r->trusted_peer = trusted;
+    r->closing = &w->closing;
     r->started_us = p->access_log != NULL ? conn_now_us() : 0;
     r->proxy_pending = p->proxy_header != NULL && w->cfg->proxy_protocol != CONFIG_PROXY_OFF &&
                        peer_allowed(c, &w->proxy_trust);

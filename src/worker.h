@@ -13,6 +13,7 @@
 #ifndef GREENHORN_WORKER_H
 #define GREENHORN_WORKER_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -64,6 +65,8 @@ struct worker {
     struct config_trust proxy_trust;     /* proxy_allow_ips, parsed once; read-only */
     int epfd;
     bool alive;            /* false: finish what is in flight, take no more (loop thread) */
+    atomic_bool closing;   /* set on the way out by a loop with keep-alive (gthread):
+                              any thread's next response head says close */
     bool booted;           /* the app is loaded and post_worker_init ran */
     int64_t last_check;    /* when the master was last looked for */
     long long served;      /* requests handed to the app so far (loop thread) */

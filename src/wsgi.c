@@ -242,14 +242,18 @@ static struct request *bound_request(PyObject *self)
 }
 
 /*
- * Keep-alive, decided just before the head goes out (it says which): the
- * next request on the connection starts after this one's body (RFC 9112
- * section 9.3), so a body the app left unread must be skipped first, and
- * that is promised only when it is small and its end is known.
+ * Keep-alive, decided just before the head goes out (it says which): not
+ * once the worker is stopping (a request in flight during a graceful stop
+ * is answered with "Connection: close"); and the next request on the
+ * connection starts after this one's body (RFC 9112 section 9.3), so a body
+ * the app left unread must be skipped first, which is promised only when it
+ * is small and its end is known.
  */
 static void settle_keep_alive(struct request *r)
 {
-    if (r->resp.keep_alive && !r->resp.headers_sent && !input_drainable(r))
+    if (!r->resp.keep_alive || r->resp.headers_sent)
+        return;
+    if ((r->closing != NULL && atomic_load(r->closing)) || !input_drainable(r))
         r->resp.keep_alive = false;
 }
 

@@ -104,7 +104,6 @@ struct gthread {
     struct gconn *ready_head, *ready_tail; /* complete requests, first come first served */
     struct gconn *done;                    /* back from the pool, for the loop */
     bool stop;                             /* the pool threads leave */
-    atomic_bool closing;                   /* answer with Connection: close from now on */
     pthread_t *threads;
     int nthreads;
 };
@@ -205,7 +204,7 @@ static void begin_shutdown(struct gthread *g)
     if (g->shutting)
         return;
     g->shutting = true;
-    atomic_store(&g->closing, true);
+    atomic_store(&g->w->closing, true);
     for (size_t i = 0; i < g->w->ctx->num_listeners; i++)
         epoll_ctl(g->epfd, EPOLL_CTL_DEL, g->w->ctx->listeners[i].fd, NULL);
     g->listening = false;
@@ -225,7 +224,7 @@ static void dispatch(struct gthread *g, struct gconn *gc)
     worker_count_request(g->w); /* --max-requests: may end the worker's life */
     if (!g->w->alive)           /* say so before a thread decides on keep-alive; the
                                  * loop closes the idle connections next time round */
-        atomic_store(&g->closing, true);
+        atomic_store(&g->w->closing, true);
     pthread_mutex_lock(&g->lock);
     if (g->ready_tail != NULL)
         g->ready_tail->next = gc;
@@ -492,7 +491,7 @@ static void accept_ready(struct gthread *g, size_t index)
 static void serve_one(struct gthread *g, struct gconn *gc, PyThreadState **ts)
 {
     struct request *r = &gc->q->r;
-    bool keep = g->w->cfg->keepalive > 0 && !atomic_load(&g->closing);
+    bool keep = g->w->cfg->keepalive > 0 && !atomic_load(&g->w->closing);
     worker_run_app(g->w, r, ts, keep);
     if (!r->resp.keep_alive)
         return; /* closed */
@@ -651,7 +650,6 @@ void gthread_loop(struct worker *w)
     g.epfd = g.wakefd = -1;
     pthread_mutex_init(&g.lock, NULL);
     pthread_cond_init(&g.more, NULL);
-    atomic_init(&g.closing, false);
     if (setup(&g) < 0) {
         log_msg(LOG_ERROR, "gthread: cannot start: %s", strerror(errno));
         goto done;
