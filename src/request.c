@@ -14,9 +14,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* A head starts in 16 KiB; most requests fit, larger heads double it. */
-#define HEAD_INITIAL (16 * 1024)
-#define BODY_INITIAL (16 * 1024)
+/* Buffers start small and double as needed: most request heads fit in
+ * 2 KiB, and a worker reuses its request objects, so a grown buffer is
+ * grown once.  Small, because the gthread worker holds one request object
+ * per connection whose head is still arriving: a slow client costs about
+ * 7 KiB (these two and the header array), not a thread. */
+#define HEAD_INITIAL (2 * 1024)
+#define BODY_INITIAL (2 * 1024)
 
 int request_init(struct request *r, size_t max_headers, size_t max_head)
 {
