@@ -326,6 +326,11 @@ int input_body_buffer(struct request *r)
 /* input_drainable - see input.h. */
 bool input_drainable(const struct request *r)
 {
+    /* A client still waiting for "100 Continue" may never send its body,
+     * and the go-ahead must not follow a final response (RFC 9110 section
+     * 10.1.1): such a connection closes. */
+    if (r->expect_continue)
+        return false;
     return r->body_state == BODY_NONE ||
            (r->body_state == BODY_LENGTH && r->body_remaining <= INPUT_SMALL_BODY);
 }

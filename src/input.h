@@ -43,7 +43,8 @@ void input_detach(struct request *r);
  * input_drainable - could what is left of r's body be skipped cheaply
  * (input_drain with INPUT_SMALL_BODY)?  True when it is all read, or when a
  * Content-Length body has at most that many bytes left; false for an
- * unfinished chunked body (its end is unknown) or a failed read.
+ * unfinished chunked body (its end is unknown), a failed read, or a client
+ * still waiting for "100 Continue".
  */
 bool input_drainable(const struct request *r);
 

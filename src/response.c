@@ -295,6 +295,9 @@ int response_add_header(struct response *r, const char *name, size_t name_len, c
         return add_content_length(r, name, name_len, value, value_len);
     case FIELD_CONNECTION:
         r->connection_upgrade |= ascii_caseeq(value, value_len, "upgrade");
+        /* The app wants this connection closed after its answer. */
+        if (ascii_caseeq(value, value_len, "close"))
+            r->keep_alive = false;
         break;
     case FIELD_UPGRADE:
         r->upgrade_websocket |= ascii_caseeq(value, value_len, "websocket");

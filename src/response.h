@@ -105,7 +105,8 @@ int response_set_status(struct response *r, const char *status, size_t len);
  * (Connection, Keep-Alive, Proxy-*, TE, Trailer(s), Transfer-Encoding,
  * Upgrade) are dropped as Gunicorn drops them, and so are Server and Date
  * (this file sends its own); Connection: upgrade together with Upgrade:
- * websocket turns the response into a websocket upgrade instead.
+ * websocket turns the response into a websocket upgrade instead, and
+ * Connection: close clears keep_alive.
  * Content-Length must be digits only, at most INT64_MAX; it then frames the
  * body.  A repeat with the same value is dropped, one with another value is
  * invalid; on 1xx and 204 it is never sent (RFC 9110 section 8.6).

@@ -233,6 +233,17 @@ def test_large_unread_body_closes(spawn):
     conn.close()
 
 
+def test_expect_continue_unread_body_closes(spawn):
+    """A client waiting for 100 Continue whose body the app never asked for:
+    no go-ahead after the final answer; the connection closes."""
+    _, port = start(spawn, app="echoapp:probes")
+    conn = Conn(port)
+    conn.send(post("/noread", b"z" * 100, headers=[("Expect", "100-continue")])[:-100])
+    reply = conn.response()
+    assert reply.status == 200 and not reply.interim and reply.header("Connection") == "close"
+    assert conn.closed() and conn.buf == b""
+
+
 def test_big_body_is_read_by_the_thread(spawn):
     _, port = start(spawn)
     body = os.urandom(3 * 1024 * 1024 + 7)
