@@ -80,12 +80,13 @@ struct gconn {
     struct conn c;
     struct spare *q; /* the request in progress; NULL while idle */
     enum gconn_state state;
-    bool watched;           /* in the epoll set */
-    int64_t deadline;       /* ms: when this state's time is up */
-    size_t lingered;        /* GC_LINGER: bytes discarded so far */
-    unsigned long requests; /* answered on this connection */
-    size_t slot;            /* index in struct gthread's conns */
-    struct gconn *next;     /* in the ready queue or the done list */
+    bool watched;            /* in the epoll set */
+    int64_t deadline;        /* ms: when this state's time is up */
+    size_t lingered;         /* GC_LINGER: bytes discarded so far */
+    unsigned long requests;  /* answered on this connection */
+    struct http_proxy proxy; /* what its PROXY header said: it comes once, first */
+    size_t slot;             /* index in struct gthread's conns */
+    struct gconn *next;      /* in the ready queue or the done list */
 };
 
 struct gthread {
@@ -288,10 +289,15 @@ static int start_request(struct gthread *g, struct gconn *gc)
     }
     worker_request_begin(g->w, &gc->q->r, &gc->c);
     /* The first request's head has --header-timeout from the accept, as
-     * in the sync worker; a later one from its first byte. */
+     * in the sync worker; a later one from its first byte.  A PROXY header
+     * opens the connection, so only its first request may carry one; the
+     * later ones keep what it said. */
     gc->state = GC_HEAD;
-    if (gc->requests > 0)
+    if (gc->requests > 0) {
         gc->deadline = conn_now_ms() + ms(g->w->cfg->header_timeout);
+        gc->q->r.proxy = gc->proxy;
+        gc->q->r.proxy_pending = false;
+    }
     return 0;
 }
 
@@ -347,6 +353,7 @@ static void conn_event(struct gthread *g, struct gconn *gc)
 static void returned(struct gthread *g, struct gconn *gc)
 {
     gc->requests++;
+    gc->proxy = gc->q->r.proxy;
     if (gc->c.fd < 0 || g->shutting) {
         drop(g, gc);
         return;
@@ -497,7 +504,10 @@ static void serve_one(struct gthread *g, struct gconn *gc, PyThreadState **ts)
         return; /* closed */
     size_t len;
     const char *tail = input_tail(r, &len);
+    struct http_proxy proxy = r->proxy; /* the connection's, from its first request */
     worker_request_begin(g->w, r, &gc->c);
+    r->proxy = proxy;
+    r->proxy_pending = false;
     if (request_carry(r, tail, len) < 0)
         conn_close(&gc->c, true); /* a next head larger than any we take */
 }

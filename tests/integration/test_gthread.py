@@ -199,6 +199,19 @@ def test_every_pipelined_case_of_the_corpus_is_answered_in_order(spawn):
         conn.close()
 
 
+def test_proxy_header_holds_for_every_request_of_the_connection(spawn):
+    """A PROXY header opens the connection once; every request on it is the
+    proxied client's, and none may send another."""
+    _, port = start(spawn, ["--proxy-protocol", "v1", "--proxy-allow-from", "127.0.0.1"])
+    conn = Conn(port)
+    conn.send(b"PROXY TCP4 192.0.2.7 198.51.100.1 4321 80\r\n" + get("/environ"))
+    for i in range(3):
+        if i:
+            conn.send(get("/environ"))
+        reply = conn.response()
+        assert reply.status == 200 and reply.json()["environ"]["REMOTE_ADDR"] == "192.0.2.7"
+
+
 def test_pipelined_requests_in_one_packet_are_answered_in_order(spawn):
     _, port = start(spawn)
     conn = Conn(port)
