@@ -77,13 +77,16 @@ static const struct config_choice header_maps[] = {
     {NULL, 0},
 };
 
-/* Gunicorn 24.1 turned the old bare flag into a mode; true/false stay as aliases. */
-/* -k: greenhorn has Gunicorn's sync worker only.  Its names are accepted, so
- * an existing command line runs; any other class is an error naming these. */
+/* -k: Gunicorn's sync and gthread workers, under each of Gunicorn's names
+ * for them, so an existing command line runs; any other class is an error
+ * naming these. */
 static const struct config_choice worker_classes[] = {
-    {"sync", 0},
-    {"gunicorn.workers.sync.SyncWorker", 0},
-    {"egg:gunicorn#sync", 0},
+    {"sync", CONFIG_WORKER_SYNC},
+    {"gthread", CONFIG_WORKER_GTHREAD},
+    {"gunicorn.workers.sync.SyncWorker", CONFIG_WORKER_SYNC},
+    {"gunicorn.workers.gthread.ThreadWorker", CONFIG_WORKER_GTHREAD},
+    {"egg:gunicorn#sync", CONFIG_WORKER_SYNC},
+    {"egg:gunicorn#gthread", CONFIG_WORKER_GTHREAD},
     {NULL, 0},
 };
 
@@ -109,8 +112,14 @@ static void store_header_map(struct config *cfg, int value)
 
 static void store_worker_class(struct config *cfg, int value)
 {
-    (void)cfg; /* one class: nothing to remember */
-    (void)value;
+    cfg->worker_class = (enum config_worker_class)value;
+}
+
+/* config_gthread - see config.h.  Gunicorn 20.1's Config.worker_class_str:
+ * a sync worker asked for more than one thread becomes gthread. */
+bool config_gthread(const struct config *cfg)
+{
+    return cfg->worker_class == CONFIG_WORKER_GTHREAD || cfg->threads > 1;
 }
 
 static void store_proxy_protocol(struct config *cfg, int value)
@@ -223,8 +232,14 @@ const struct config_setting config_settings[] = {
      .max = 1000, .def = "1", .env = "WEB_CONCURRENCY", .meta = "INT",
      .help = "the number of worker processes"},
     {.names = {"worker-class"}, .short_name = 'k', .kind = OPT_CHOICE, .choices = worker_classes,
-     .store = store_worker_class, .def = "sync", .meta = "sync",
-     .help = "the worker type: only sync (Gunicorn's names for it are accepted)"},
+     .store = store_worker_class, .def = "sync", .meta = "sync|gthread",
+     .help = "the worker type: sync, or gthread (Gunicorn's names for them are accepted)"},
+    {.names = {"threads"}, .kind = OPT_INT, .offset = AT(threads), .min = 1, .max = 1024,
+     .def = "1", .meta = "INT",
+     .help = "gthread: threads running the app per worker (above 1 selects gthread)"},
+    {.names = {"worker-connections"}, .kind = OPT_INT, .offset = AT(worker_connections),
+     .min = 1, .max = 1000000, .def = "1000", .meta = "INT",
+     .help = "gthread: open connections per worker; more wait in the backlog"},
     {.names = {"timeout"}, .short_name = 't', .kind = OPT_INT, .offset = AT(timeout), .min = 0,
      .max = 86400, .def = "30", .meta = "INT",
      .help = "workers silent for more than this many seconds are killed (0 = never)"},
@@ -233,7 +248,7 @@ const struct config_setting config_settings[] = {
      .help = "seconds workers get to finish their requests on TERM or HUP"},
     {.names = {"keep-alive"}, .kind = OPT_INT, .offset = AT(keepalive), .min = 0, .max = 3600,
      .def = "2", .meta = "INT",
-     .help = "accepted and ignored, as by Gunicorn's sync worker: every connection closes"},
+     .help = "gthread: seconds an idle connection is kept (0 = close after each response)"},
     {.names = {"backlog"}, .kind = OPT_INT, .offset = AT(backlog), .min = 0, .max = 65535,
      .def = "2048", .meta = "INT", .help = "the maximum number of pending connections"},
     {.names = {"umask"}, .short_name = 'm', .kind = OPT_MODE, .offset = AT(umask), .max = 0777,

@@ -32,6 +32,12 @@ enum config_header_map {
     CONFIG_HEADER_MAP_DANGEROUS, /* keep it; HTTP_X_Y then collides with X-Y */
 };
 
+/* -k: the worker class (Gunicorn's names are mapped in config.c). */
+enum config_worker_class {
+    CONFIG_WORKER_SYNC,    /* one connection at a time, Connection: close (the default) */
+    CONFIG_WORKER_GTHREAD, /* an event loop and a thread pool (src/extras/gthread.c) */
+};
+
 /* PROXY protocol (HAProxy) on accepted connections. */
 enum config_proxy_protocol {
     CONFIG_PROXY_OFF,
@@ -63,11 +69,14 @@ struct config {
     /* the server */
     char *binds[CONFIG_MAX_BINDS]; /* -b, repeatable; default 127.0.0.1:8000 or 0.0.0.0:$PORT */
     size_t num_binds;
-    int workers;               /* -w; default $WEB_CONCURRENCY or 1 */
-    int timeout;               /* -t: heartbeat timeout, seconds (30); 0 = never */
-    int graceful_timeout;      /* seconds to drain on TERM (30) */
-    int backlog;               /* listen(2) backlog (2048) */
-    int keepalive;             /* --keep-alive: read and checked; sync workers close anyway (2) */
+    int workers;                           /* -w; default $WEB_CONCURRENCY or 1 */
+    int timeout;                           /* -t: heartbeat timeout, seconds (30); 0 = never */
+    int graceful_timeout;                  /* seconds to drain on TERM (30) */
+    int backlog;                           /* listen(2) backlog (2048) */
+    enum config_worker_class worker_class; /* -k (sync); see config_gthread */
+    int threads;                           /* --threads: the gthread worker's pool threads (1) */
+    int worker_connections;                /* gthread: open connections per worker (1000) */
+    int keepalive;             /* --keep-alive: gthread's idle seconds (2); sync closes anyway */
     int umask;                 /* -m: unix sockets are created under it (0) */
     int max_requests;          /* a worker restarts after this many requests (0 = never) */
     int max_requests_jitter;   /* plus a random 0..this, chosen by each worker (0) */
@@ -169,6 +178,14 @@ enum config_result config_load_file(struct config *cfg, int argc, char **argv, c
  */
 int config_user_ids(const struct config *cfg, uid_t *uid, gid_t *gid, char *name, size_t namelen,
                     char *err, size_t errlen);
+
+/*
+ * config_gthread - does this configuration run the gthread worker?  True for
+ * -k gthread, and, as in Gunicorn 20.1, for --threads above 1 with the sync
+ * worker class.  The one place that decides it (main.c plugs the worker in,
+ * environ.c sets wsgi.multithread from it).
+ */
+bool config_gthread(const struct config *cfg);
 
 /* config_free - free every string cfg owns and zero it; cfg may be reused after config_init. */
 void config_free(struct config *cfg);

@@ -25,9 +25,6 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Lingering close after an error or an unread body: how long, how much. */
-#define DRAIN_MS    2000
-#define DRAIN_BYTES (64 * 1024)
 /* Linux moves under 2 GiB per sendfile call anyway. */
 #define SENDFILE_MAX (1024 * 1024 * 1024)
 
@@ -252,6 +249,22 @@ int conn_sendfile(int fd, int file_fd, off_t *offset, uint64_t n, uint64_t *sent
 
 /* ---- closing ----------------------------------------------------------- */
 
+int conn_discard(const struct conn *c, size_t *total)
+{
+    char sink[4096];
+    while (*total < CONN_DRAIN_BYTES) {
+        ssize_t n = recv(c->fd, sink, sizeof(sink), MSG_DONTWAIT);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return 0;
+        if (n <= 0)
+            return 1;
+        *total += (size_t)n;
+    }
+    return 1;
+}
+
 /*
  * Close in two steps.  shutdown(SHUT_WR) first: it sends whatever response
  * bytes the kernel still holds (the last ones were sent with MSG_MORE to
@@ -270,8 +283,8 @@ void conn_close(struct conn *c, bool drain)
     if (shutdown(c->fd, SHUT_WR) == 0 && drain) {
         char sink[4096];
         size_t total = 0;
-        int64_t deadline = conn_now_ms() + DRAIN_MS;
-        while (total < DRAIN_BYTES) {
+        int64_t deadline = conn_now_ms() + CONN_DRAIN_MS;
+        while (total < CONN_DRAIN_BYTES) {
             int64_t left = deadline - conn_now_ms();
             ssize_t n = left > 0 ? conn_recv(c, sink, sizeof(sink), (int)left) : -1;
             if (n <= 0)

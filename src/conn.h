@@ -84,6 +84,21 @@ int conn_send_all(int fd, const void *data, size_t len, int flags);
  */
 int conn_sendfile(int fd, int file_fd, off_t *offset, uint64_t n, uint64_t *sent);
 
+/* The lingering close's bounds (RFC 9112 section 9.6): how long, and how
+ * many bytes, a closing connection's unread input is read and discarded. */
+#define CONN_DRAIN_MS    2000
+#define CONN_DRAIN_BYTES (64 * 1024)
+
+/*
+ * conn_discard - read and throw away what has already arrived on c, without
+ * waiting, adding the count to *total.  Returns 1 when there is nothing more
+ * to wait for (the peer closed, an error, or *total reached
+ * CONN_DRAIN_BYTES), 0 when more may come.  An event loop's lingering close:
+ * shutdown(SHUT_WR) first, then this on each readable event until 1 or
+ * CONN_DRAIN_MS, then close(2).
+ */
+int conn_discard(const struct conn *c, size_t *total);
+
 /*
  * conn_close - the lingering close (RFC 9112 section 9.6): shutdown(SHUT_WR)
  * first, so the last response bytes leave with our FIN, then, when drain is

@@ -412,7 +412,7 @@ static int build_base(const struct config *cfg, PyObject *file_wrapper)
     PyObject *errors = (PyObject *)PyObject_New(ErrorsObject, &ErrorsType);
     if (base_set("wsgi.errors", errors) < 0 ||
         base_set("wsgi.version", Py_BuildValue("(ii)", 1, 0)) < 0 ||
-        base_set("wsgi.multithread", Py_NewRef(Py_False)) < 0 ||
+        base_set("wsgi.multithread", PyBool_FromLong(config_gthread(cfg))) < 0 ||
         base_set("wsgi.multiprocess", PyBool_FromLong(cfg->workers > 1)) < 0 ||
         base_set("wsgi.run_once", Py_NewRef(Py_False)) < 0 ||
         base_set("wsgi.file_wrapper", Py_NewRef(file_wrapper)) < 0 ||

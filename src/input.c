@@ -39,6 +39,7 @@ int input_body_begin(struct request *r)
     if (r->http.body == HTTP_BODY_NONE) {
         r->body_state = BODY_NONE;
         r->extra_bytes = extra > 0; /* pipelined bytes: never read, drained on close */
+        r->tail_len = extra;        /* in the head, after head_len (input_tail) */
         return 0;
     }
     /* Bytes that came with the head move to the body's own buffer, so the
@@ -58,6 +59,7 @@ int input_body_begin(struct request *r)
         r->body_remaining = r->http.content_length - have;
         r->body_state = r->body_remaining > 0 ? BODY_LENGTH : BODY_NONE;
         r->extra_bytes = extra > have;
+        r->tail_len = extra - (size_t)have; /* copied to body[body_end..] with the rest */
         r->body_len = r->body_end;
         return 0;
     }
@@ -73,6 +75,7 @@ int input_body_begin(struct request *r)
         if (done >= 0) {
             r->body_state = BODY_NONE;
             r->extra_bytes = done > 0;
+            r->tail_len = (size_t)done; /* left at body[body_end..] by the decoder */
         }
         return 0;
     }
@@ -179,6 +182,7 @@ static ssize_t body_fill(struct request *r)
             if (done >= 0) {
                 r->body_state = BODY_NONE;
                 r->extra_bytes = r->extra_bytes || done > 0;
+                r->tail_len = (size_t)done;
             }
             if (n > 0 || done >= 0)
                 return (ssize_t)n;
@@ -286,6 +290,82 @@ static PyObject *read_line(struct request *r, Py_ssize_t limit)
         if (n == 0)
             return take(r, buffered(r));
     }
+}
+
+/* ---- between requests on one connection (the gthread worker) ------------ */
+
+/*
+ * input_body_buffer - see input.h.  The same accounting as body_fill's
+ * Content-Length case, without Python and without waiting: an event loop
+ * calls it when the socket is readable.
+ */
+int input_body_buffer(struct request *r)
+{
+    while (r->body_state == BODY_LENGTH) {
+        size_t want = (size_t)r->body_remaining;
+        if (request_body_reserve(r, want) < 0)
+            return -1;
+        ssize_t n = conn_recv(r->conn, r->body + r->body_len, want, 0);
+        if (n < 0 && errno == ETIMEDOUT)
+            return 0; /* nothing more has arrived yet */
+        if (n <= 0) {
+            r->body_state = BODY_FAILED;
+            if (n == 0)
+                errno = ECONNRESET;
+            return -1;
+        }
+        r->body_len += (size_t)n;
+        r->body_end = r->body_len;
+        r->body_remaining -= (uint64_t)n;
+        if (r->body_remaining == 0)
+            r->body_state = BODY_NONE;
+    }
+    return r->body_state == BODY_NONE ? 1 : -1;
+}
+
+/* input_drainable - see input.h. */
+bool input_drainable(const struct request *r)
+{
+    /* A client still waiting for "100 Continue" may never send its body,
+     * and the go-ahead must not follow a final response (RFC 9110 section
+     * 10.1.1): such a connection closes. */
+    if (r->expect_continue)
+        return false;
+    return r->body_state == BODY_NONE ||
+           (r->body_state == BODY_LENGTH && r->body_remaining <= INPUT_SMALL_BODY);
+}
+
+/*
+ * input_drain - see input.h.  body_fill does the reading (and the chunked
+ * decoding, which finds where the body ends); the bytes are dropped as they
+ * come.  A failure's Python exception is nobody's business: cleared.
+ */
+int input_drain(struct request *r, uint64_t limit)
+{
+    uint64_t dropped = 0;
+    while (r->body_state != BODY_NONE) {
+        if (r->body_state == BODY_LENGTH && dropped + r->body_remaining > limit)
+            return -1; /* known in advance to be too much: close instead */
+        ssize_t n = body_fill(r);
+        if (n < 0) {
+            PyErr_Clear();
+            return -1;
+        }
+        dropped += (uint64_t)n;
+        r->body_start = r->body_end; /* consumed, unread */
+        if (dropped > limit)
+            return -1;
+    }
+    return 0;
+}
+
+/* input_tail - see input.h. */
+const char *input_tail(const struct request *r, size_t *len)
+{
+    *len = r->body_state == BODY_NONE ? r->tail_len : 0;
+    if (r->http.body == HTTP_BODY_NONE)
+        return r->head + r->head_len;
+    return r->body + r->body_end;
 }
 
 /* ---- wsgi.input -------------------------------------------------------- */

@@ -32,4 +32,49 @@ PyObject *input_new(struct request *r);
  */
 void input_detach(struct request *r);
 
+/*
+ * A body this small is cheap to hold and cheap to skip: the gthread worker
+ * reads one of up to this many bytes whole before the app runs, and after
+ * the response skips up to this many unread bytes to keep the connection.
+ */
+#define INPUT_SMALL_BODY (64 * 1024)
+
+/*
+ * input_drainable - could what is left of r's body be skipped cheaply
+ * (input_drain with INPUT_SMALL_BODY)?  True when it is all read, or when a
+ * Content-Length body has at most that many bytes left; false for an
+ * unfinished chunked body (its end is unknown), a failed read, or a client
+ * still waiting for "100 Continue".
+ */
+bool input_drainable(const struct request *r);
+
+/*
+ * input_body_buffer - read what has already arrived of r's Content-Length
+ * body into r->body, without waiting and without Python (an event loop's
+ * call, when the socket is readable).  Returns 1 when the whole body is
+ * buffered (body_state BODY_NONE: wsgi.input then never touches the
+ * socket), 0 when more is to come, -1 when the client closed or failed
+ * (errno).  Only for BODY_LENGTH; the body must fit in memory.
+ */
+int input_body_buffer(struct request *r);
+
+/*
+ * input_drain - read and discard what is left of r's body, at most limit
+ * bytes of it, so that the connection can carry another request (RFC 9112
+ * section 9.3: the next request starts after this one's body).  Needs the
+ * GIL (it reads through wsgi.input's own reader, which releases it around
+ * each wait, with the body timeout).  Returns 0 when the body is all read
+ * (bytes after it stay in place: input_tail), -1 when it is larger than
+ * limit or reading failed: the connection must close.
+ */
+int input_drain(struct request *r, uint64_t limit);
+
+/*
+ * input_tail - the bytes that arrived after r's end (a pipelined request),
+ * once its body is all read: a view into r's head or body buffer, valid
+ * until r is reset or read again; *len is 0 when there are none, or when
+ * the body is not all read (the end is then unknown).
+ */
+const char *input_tail(const struct request *r, size_t *len);
+
 #endif

@@ -182,8 +182,8 @@ int log_second_changed(time_t *when, struct tm *tm)
 
 void log_msg(enum log_level level, const char *fmt, ...)
 {
-    static char stamp[40];
-    static time_t stamp_time = -1;
+    static _Thread_local char stamp[40]; /* per thread: pool threads log too */
+    static _Thread_local time_t stamp_time = -1;
     if (!log_enabled(level))
         return;
 

@@ -33,6 +33,7 @@
 /* The extras: main.c is the only file of src/ that includes them. */
 #include "extras/access_log.h"
 #include "extras/config_file.h"
+#include "extras/gthread.h"
 #include "extras/hooks.h"
 #include "extras/master_hooks.h"
 #include "extras/proxy_protocol.h"
@@ -153,6 +154,8 @@ static void plug_extras(const struct config *cfg, struct plugins *p)
         p->proxy_header = proxy_take_header;
     if (cfg->access_logfile != NULL)
         p->access_log = access_log_request;
+    if (config_gthread(cfg))
+        p->worker_loop = gthread_loop;
 }
 
 /* What a stage-1 result means for main: -1 to go on, else the exit status

@@ -22,6 +22,7 @@
 #include "config.h"
 
 struct request;
+struct worker;
 
 /* The master's hooks of a Gunicorn config file.  The config reader reports
  * the ones a file defines as bits of cfg->master_hooks, 1 << enum
@@ -79,8 +80,12 @@ struct plugins {
      * Python exception set: the request gets a 500) and post_request. */
     int (*pre_request)(struct request *r);
     void (*post_request)(struct request *r);
-    /* After the connection is closed: one access-log line for r. */
+    /* After the response: one access-log line for r (from any thread). */
     void (*access_log)(const struct request *r);
+    /* Another worker class's loop, instead of the sync worker's accept
+     * loop (gthread): runs after boot, without the GIL (the loop thread's
+     * state saved in w->tstate), until the worker should exit. */
+    void (*worker_loop)(struct worker *w);
 };
 
 #endif

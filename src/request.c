@@ -10,12 +10,17 @@
 #include "request.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* A head starts in 16 KiB; most requests fit, larger heads double it. */
-#define HEAD_INITIAL (16 * 1024)
-#define BODY_INITIAL (16 * 1024)
+/* Buffers start small and double as needed: most request heads fit in
+ * 2 KiB, and a worker reuses its request objects, so a grown buffer is
+ * grown once.  Small, because the gthread worker holds one request object
+ * per connection whose head is still arriving: a slow client costs about
+ * 7 KiB (these two and the header array), not a thread. */
+#define HEAD_INITIAL (2 * 1024)
+#define BODY_INITIAL (2 * 1024)
 
 int request_init(struct request *r, size_t max_headers, size_t max_head)
 {
@@ -45,7 +50,8 @@ void request_reset(struct request *r, struct conn *c, const struct http_options 
     r->conn = c;
     r->trusted_peer = false;
     r->started_us = 0;
-    r->head_read = r->head_len = 0;
+    r->head_read = r->head_len = r->head_parsed = 0;
+    r->proxy_pending = false;
     memset(&r->http, 0, sizeof(r->http));
     r->http.headers = headers;
     r->http.max_headers = max_headers;
@@ -58,6 +64,7 @@ void request_reset(struct request *r, struct conn *c, const struct http_options 
     r->chunked.opt = chunk_opt;
     r->body_timeout_ms = body_timeout_ms;
     r->extra_bytes = r->expect_continue = false;
+    r->tail_len = 0;
     r->error_status = 0;
     r->started = r->failed = false;
     r->hook_failed = false;
@@ -98,6 +105,26 @@ int request_head_reserve(struct request *r, size_t room)
 int request_body_reserve(struct request *r, size_t room)
 {
     return grow(&r->body, &r->body_cap, r->body_len, room, 0);
+}
+
+int request_carry(struct request *r, const char *tail, size_t len)
+{
+    if (len == 0)
+        return 0;
+    /* A tail in the head buffer moves down (memmove: the ranges may
+     * overlap); one in the body buffer is copied, and growing the head
+     * cannot move it. */
+    if ((uintptr_t)tail - (uintptr_t)r->head >= r->head_cap) {
+        if (request_head_reserve(r, len) < 0)
+            return -1;
+    }
+    if (len > r->head_cap) {
+        errno = ENOMEM;
+        return -1;
+    }
+    memmove(r->head, tail, len);
+    r->head_read = len;
+    return 0;
 }
 
 const char *request_line(const struct request *r, size_t *len)

@@ -37,6 +37,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -54,15 +55,19 @@ enum request_body {
 };
 
 struct request {
-    struct conn *conn;  /* borrowed: the connection it arrived on */
-    bool trusted_peer;  /* the peer may send X-Forwarded-* (forwarded_allow_ips) */
-    int64_t started_us; /* when it was accepted, for the access log's request time */
+    struct conn *conn;          /* borrowed: the connection it arrived on */
+    bool trusted_peer;          /* the peer may send X-Forwarded-* (forwarded_allow_ips) */
+    int64_t started_us;         /* when it was accepted, for the access log's request time */
+    const atomic_bool *closing; /* borrowed: the worker is stopping, so no keep-alive
+                                   (read when the head goes out); NULL = never */
 
     /* The head: read, then parsed, then frozen (see above). */
     char *head;
     size_t head_cap;
     size_t head_read;         /* bytes in head */
     size_t head_len;          /* the head's length once parsed */
+    size_t head_parsed;       /* head_read when the parser last ran (worth_parsing) */
+    bool proxy_pending;       /* a PROXY protocol header may still come first */
     size_t max_head;          /* the largest head we will buffer */
     struct http_request http; /* views into head */
     struct http_proxy proxy;  /* a PROXY protocol header, when one came */
@@ -77,6 +82,7 @@ struct request {
     struct http_chunked chunked; /* BODY_CHUNKED */
     int body_timeout_ms;
     bool extra_bytes;     /* bytes beyond the request arrived: drain on close */
+    size_t tail_len;      /* how many of them sit after body_end (input_tail) */
     bool expect_continue; /* 100 Continue owed before the first body read */
     int error_status;     /* set by body reading: 408, 413, 400 ... (0 = none) */
 
@@ -125,6 +131,15 @@ int request_head_reserve(struct request *r, size_t room);
  * body buffer.  The buffer may move; offsets stay valid.  0, or -1 (ENOMEM).
  */
 int request_body_reserve(struct request *r, size_t room);
+
+/*
+ * request_carry - after request_reset: make the len bytes at tail (bytes
+ * that arrived after the previous request on this connection: pipelined)
+ * the start of the new head.  tail may point into this request's own head
+ * or body buffer; the previous request's views must be dead.  Returns 0, or
+ * -1 (ENOMEM) when they do not fit in max_head.
+ */
+int request_carry(struct request *r, const char *tail, size_t len);
 
 /* request_line - the request line as received, without its CRLF, as a view
  * into the frozen head (for logs).  *len is 0 before the head is parsed. */

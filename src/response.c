@@ -295,6 +295,9 @@ int response_add_header(struct response *r, const char *name, size_t name_len, c
         return add_content_length(r, name, name_len, value, value_len);
     case FIELD_CONNECTION:
         r->connection_upgrade |= ascii_caseeq(value, value_len, "upgrade");
+        /* The app wants this connection closed after its answer. */
+        if (ascii_caseeq(value, value_len, "close"))
+            r->keep_alive = false;
         break;
     case FIELD_UPGRADE:
         r->upgrade_websocket |= ascii_caseeq(value, value_len, "websocket");
@@ -362,7 +365,9 @@ static enum response_framing framing_decide(const struct response *r)
 /*
  * Queue the whole head and fix the framing.  Gunicorn's order: status line,
  * Server, Date, Connection, Transfer-Encoding, then the app's headers.  A
- * sync worker serves one request per connection, hence always "close".
+ * sync worker serves one request per connection, hence "close"; the
+ * gthread worker asks for keep-alive, which a body that only the close can
+ * delimit (HTTP/1.0 without Content-Length, RFC 9112 section 6.3) rules out.
  */
 static void out_head(struct out *o, struct response *r)
 {
@@ -370,10 +375,13 @@ static void out_head(struct out *o, struct response *r)
     char *p = o->defaults;
     r->framing = framing_decide(r);
     r->chunked = r->framing == RESPONSE_BODY_CHUNKED;
+    r->keep_alive = r->keep_alive && !r->upgrade && r->framing != RESPONSE_BODY_CLOSE;
     p = put_str(p, "Server: greenhorn\r\nDate: ");
     p = put(p, response_date(), RESPONSE_DATE_LEN);
     if (r->upgrade)
         p = put_str(p, "\r\nConnection: upgrade\r\nUpgrade: websocket\r\n");
+    else if (r->keep_alive)
+        p = put_str(p, "\r\nConnection: keep-alive\r\n");
     else
         p = put_str(p, "\r\nConnection: close\r\n");
     if (r->chunked)
@@ -456,7 +464,7 @@ static int body_check(const struct response *r)
 static int last_bytes_flags(const struct response *r, size_t n)
 {
     bool complete = r->framing == RESPONSE_BODY_LENGTH && r->body_sent + n == r->content_length;
-    return r->close_follows && complete ? MSG_MORE : 0;
+    return r->close_follows && !r->keep_alive && complete ? MSG_MORE : 0;
 }
 
 int response_write(struct response *r, const void *data, size_t len)
@@ -577,7 +585,7 @@ int response_finish(struct response *r)
         if (r->chunked)
             out_add(&o, "0\r\n\r\n", 5);
         r->finished = true;
-        if (out_flush(r, &o, r->close_follows ? MSG_MORE : 0) < 0)
+        if (out_flush(r, &o, r->close_follows && !r->keep_alive ? MSG_MORE : 0) < 0)
             return -1;
     }
     if (r->framing == RESPONSE_BODY_LENGTH && r->body_sent < r->content_length)

@@ -2,12 +2,11 @@
  * response.h - writing an HTTP/1.x response to a socket.
  *
  * Stage 8, respond (Gunicorn counterpart: Response in gunicorn/http/wsgi.py).
- * Owns: the status line, the default headers (Server, Date, Connection:
- * close), validating the application's status and headers, framing the body
- * (Content-Length exactly, chunked, or close-delimited), sendfile, and the
- * canned error pages (400, 404, 500, ...).
- * Does not own: Python.  The WSGI layer (wsgi.c) turns Python objects into
- * bytes and calls these functions, so this file is testable on its own.
+ * Owns: the status line, the default headers (Server, Date, Connection), validating the
+ * application's status and headers, framing the body (Content-Length exactly, chunked, or
+ * close-delimited), sendfile, and the canned error pages (400, 404, 500, ...). Does not own:
+ * Python.  The WSGI layer (wsgi.c) turns Python objects into bytes and calls these functions, so
+ * this file is testable on its own.
  *
  * Sockets are blocking; every write loops until all bytes are out or an
  * error occurs (EINTR is retried).  fd must be a socket: writes use
@@ -75,6 +74,12 @@ struct response {
      * in between: the last bytes may wait (MSG_MORE) and leave in the same
      * packet as the FIN.  Set by the caller before its final write. */
     bool close_follows;
+    /* The connection may carry another request after this one (RFC 9112
+     * section 9.3): the caller's wish, set before the head goes out.  The
+     * head then says "Connection: keep-alive", unless only closing can end
+     * the body (RESPONSE_BODY_CLOSE) or it is an upgrade: out_head clears it
+     * then, so after the head went out it says what the client was told. */
+    bool keep_alive;
     bool connection_upgrade; /* the app sent Connection: upgrade */
     bool upgrade_websocket;  /* the app sent Upgrade: websocket */
     char head_inline[RESPONSE_HEAD_INLINE];
@@ -100,7 +105,8 @@ int response_set_status(struct response *r, const char *status, size_t len);
  * (Connection, Keep-Alive, Proxy-*, TE, Trailer(s), Transfer-Encoding,
  * Upgrade) are dropped as Gunicorn drops them, and so are Server and Date
  * (this file sends its own); Connection: upgrade together with Upgrade:
- * websocket turns the response into a websocket upgrade instead.
+ * websocket turns the response into a websocket upgrade instead, and
+ * Connection: close clears keep_alive.
  * Content-Length must be digits only, at most INT64_MAX; it then frames the
  * body.  A repeat with the same value is dropped, one with another value is
  * invalid; on 1xx and 204 it is never sent (RFC 9110 section 8.6).

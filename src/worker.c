@@ -40,25 +40,6 @@
 #include "signals.h"
 #include "wsgi.h"
 
-/* Everything one worker keeps between requests. */
-struct worker {
-    const struct worker_ctx *ctx;
-    const struct config *cfg;
-    void *app;                           /* the WSGI callable (a PyObject *) */
-    PyThreadState *tstate;               /* saved while the loop runs without the GIL */
-    struct request req;                  /* reused for every request: its buffers stay */
-    struct http_options opts;            /* parser limits, built once */
-    size_t max_head;                     /* the largest request head we will buffer */
-    struct config_trust forwarded_trust; /* forwarded_allow_ips, parsed once */
-    struct config_trust proxy_trust;     /* proxy_allow_ips, parsed once */
-    int epfd;
-    bool alive;
-    bool booted;           /* the app is loaded and post_worker_init ran */
-    int64_t last_check;    /* when the master was last looked for */
-    long long served;      /* requests handed to the app so far */
-    long long serve_limit; /* --max-requests plus this worker's jitter; 0 = no limit */
-};
-
 /* ---- reading the request head ------------------------------------------ */
 
 /*
@@ -95,6 +76,46 @@ static bool peer_allowed(const struct conn *c, const struct config_trust *list)
     return c->family == AF_UNIX || config_trust_allows(list, c->peer_addr);
 }
 
+/* worker_request_begin - see worker.h. */
+void worker_request_begin(const struct worker *w, struct request *r, struct conn *c)
+{
+    const struct plugins *p = w->ctx->plugins;
+    bool trusted = peer_allowed(c, &w->forwarded_trust);
+    /* The parser's options with or without HTTP_TRUSTED_PEER: both are made
+     * once, so no request writes to what another thread may be reading. */
+    request_reset(r, c, &w->opts[trusted], w->opts[0].limit_request_body,
+                  w->cfg->body_timeout * 1000);
+    r->trusted_peer = trusted;
+    r->closing = &w->closing;
+    r->started_us = p->access_log != NULL ? conn_now_us() : 0;
+    r->proxy_pending = p->proxy_header != NULL && w->cfg->proxy_protocol != CONFIG_PROXY_OFF &&
+                       peer_allowed(c, &w->proxy_trust);
+}
+
+/* worker_head_step - see worker.h. */
+int worker_head_step(const struct worker *w, struct request *r)
+{
+    if (r->proxy_pending) {
+        int taken = w->ctx->plugins->proxy_header(r, w->cfg);
+        if (taken != 1)
+            return taken;
+        r->proxy_pending = false;
+    }
+    /* A full buffer is parsed too: its last bytes may hold the error
+     * (400, 414) that a 431 would otherwise hide. */
+    if (!worth_parsing(r, r->head_parsed) && r->head_read < r->max_head)
+        return 0;
+    r->head_parsed = r->head_read;
+    int done = http_parse_request(r->head, r->head_read, &w->opts[r->trusted_peer], &r->http);
+    if (done > 0) {
+        r->head_len = (size_t)done; /* frozen from here on */
+        return 1;
+    }
+    if (done == HTTP_ERROR)
+        return r->http.status;
+    return r->head_read >= r->max_head ? 431 : 0;
+}
+
 /*
  * Read until the request head is complete, into the request's own head
  * buffer, which may grow (up to max_head) only until the parse succeeds.
@@ -104,11 +125,7 @@ static bool peer_allowed(const struct conn *c, const struct config_trust *list)
  */
 static int read_head(struct worker *w, struct request *r)
 {
-    size_t parsed_len = 0; /* head_read when the parser last ran */
     int64_t deadline = conn_now_ms() + (int64_t)w->cfg->header_timeout * 1000;
-    const struct plugins *p = w->ctx->plugins;
-    bool want_proxy = p->proxy_header != NULL && w->cfg->proxy_protocol != CONFIG_PROXY_OFF &&
-                      peer_allowed(r->conn, &w->proxy_trust);
     for (;;) {
         if (r->head_read >= r->max_head)
             return 431;
@@ -125,32 +142,14 @@ static int read_head(struct worker *w, struct request *r)
         if (n < 0)
             return errno == ETIMEDOUT ? 408 : 0;
         r->head_read += (size_t)n;
-
-        if (want_proxy) {
-            int taken = p->proxy_header(r, w->cfg);
-            if (taken == 0)
-                continue;
-            if (taken != 1)
-                return taken;
-            want_proxy = false;
-        }
-        /* A full buffer is parsed too: its last bytes may hold the error
-         * (400, 414) that a 431 would otherwise hide. */
-        if (!worth_parsing(r, parsed_len) && r->head_read < r->max_head)
-            continue;
-        parsed_len = r->head_read;
-        int done = http_parse_request(r->head, r->head_read, &w->opts, &r->http);
-        if (done > 0) {
-            r->head_len = (size_t)done; /* frozen from here on */
-            return 1;
-        }
-        if (done == HTTP_ERROR)
-            return r->http.status;
+        int done = worker_head_step(w, r);
+        if (done != 0)
+            return done;
     }
 }
 
-/* Answer an error before the app ran, and close. */
-static void refuse(struct request *r, int status, int version_minor)
+/* worker_refuse - see worker.h. */
+void worker_refuse(const struct request *r, int status, int version_minor)
 {
     const char *reason = response_reason(status), *why = reason;
     if (r->http.error != NULL)
@@ -159,7 +158,50 @@ static void refuse(struct request *r, int status, int version_minor)
         why = r->chunked.error; /* the chunks that came with it did */
     response_send_error(r->conn->fd, version_minor, status, reason);
     log_msg(LOG_DEBUG, "Refused request from %s with %d: %s", r->conn->peer_addr, status, why);
-    conn_close(r->conn, true);
+}
+
+/*
+ * worker_run_app - see worker.h.  The second half of the request path:
+ *   environ -> pre_request -> call the app (which writes the response) ->
+ *   close, or skip the unread body to keep the connection -> access log ->
+ *   the app's close() -> post_request -> drop the request's references.
+ */
+void worker_run_app(const struct worker *w, struct request *r, PyThreadState **ts, bool keep)
+{
+    const struct plugins *p = w->ctx->plugins;
+    bool is_head = r->http.method_len == 4 && memcmp(r->http.method, "HEAD", 4) == 0;
+    response_init(&r->resp, r->conn->fd, r->http.version_minor, is_head);
+    r->resp.keep_alive = keep && r->http.keep_alive;
+
+    PyEval_RestoreThread(*ts);
+    /* A pre_request hook that raises is answered as an app error would be:
+     * a 500 (Gunicorn's handle_request).  The callables bound to a request
+     * object are made on its first request (an event loop makes request
+     * objects without the GIL). */
+    if (r->start_response == NULL && wsgi_request_init(r) < 0)
+        wsgi_answer_error(r);
+    else if ((r->environ = environ_build(r)) != NULL &&
+             (p->pre_request == NULL || p->pre_request(r) == 0))
+        wsgi_call_app(w->app, r);
+    else
+        wsgi_answer_error(r);
+    if (r->resp.keep_alive && (r->failed || input_drain(r, INPUT_SMALL_BODY) < 0))
+        r->resp.keep_alive = false;
+    *ts = PyEval_SaveThread();
+
+    /* The client gets its answer (and EOF, unless the connection is kept)
+     * first; then the log line and the app's close() (PEP 3333), which may
+     * do slow clean-up work. */
+    if (!r->resp.keep_alive)
+        conn_close(r->conn, r->extra_bytes || r->body_state != BODY_NONE);
+    if (p->access_log != NULL)
+        p->access_log(r);
+    PyEval_RestoreThread(*ts);
+    wsgi_close_result(r);
+    if (p->post_request != NULL)
+        p->post_request(r);
+    wsgi_request_end(r);
+    *ts = PyEval_SaveThread();
 }
 
 /*
@@ -175,49 +217,20 @@ static void refuse(struct request *r, int status, int version_minor)
 static bool serve(struct worker *w, struct conn *c)
 {
     struct request *r = &w->req;
-    const struct plugins *p = w->ctx->plugins;
-    request_reset(r, c, &w->opts, w->opts.limit_request_body, w->cfg->body_timeout * 1000);
-    r->started_us = p->access_log != NULL ? conn_now_us() : 0;
-    r->trusted_peer = peer_allowed(c, &w->forwarded_trust);
-    w->opts.flags =
-        (w->opts.flags & ~HTTP_TRUSTED_PEER) | (r->trusted_peer ? HTTP_TRUSTED_PEER : 0);
-
+    worker_request_begin(w, r, c);
     int status = read_head(w, r);
     if (status != 1) {
-        if (status == 0)
-            conn_close(c, false);
-        else
-            refuse(r, status, 1);
+        if (status != 0)
+            worker_refuse(r, status, 1);
+        conn_close(c, status != 0);
         return false;
     }
     if ((status = input_body_begin(r)) != 0) {
-        refuse(r, status, r->http.version_minor);
+        worker_refuse(r, status, r->http.version_minor);
+        conn_close(c, true);
         return false;
     }
-    bool is_head = r->http.method_len == 4 && memcmp(r->http.method, "HEAD", 4) == 0;
-    response_init(&r->resp, c->fd, r->http.version_minor, is_head);
-
-    PyEval_RestoreThread(w->tstate);
-    /* A pre_request hook that raises is answered as an app error would be:
-     * a 500 (Gunicorn's handle_request). */
-    if ((r->environ = environ_build(r)) != NULL &&
-        (p->pre_request == NULL || p->pre_request(r) == 0))
-        wsgi_call_app(w->app, r);
-    else
-        wsgi_answer_error(r);
-    w->tstate = PyEval_SaveThread();
-
-    /* The client gets its answer and EOF first; then the log line and the
-     * app's close() (PEP 3333), which may do slow clean-up work. */
-    conn_close(c, r->extra_bytes || r->body_state != BODY_NONE);
-    if (p->access_log != NULL)
-        p->access_log(r);
-    PyEval_RestoreThread(w->tstate);
-    wsgi_close_result(r);
-    if (p->post_request != NULL)
-        p->post_request(r);
-    wsgi_request_end(r);
-    w->tstate = PyEval_SaveThread();
+    worker_run_app(w, r, &w->tstate, false); /* one request per connection */
     return true;
 }
 
@@ -229,7 +242,7 @@ static bool serve(struct worker *w, struct conn *c)
  * listening socket's backlog, which the master keeps open, so none is
  * refused.  Gunicorn logs the same line.
  */
-static void count_request(struct worker *w)
+void worker_count_request(struct worker *w)
 {
     w->served++;
     if (w->serve_limit > 0 && w->served >= w->serve_limit && w->alive) {
@@ -270,7 +283,7 @@ static int accept_ready(struct worker *w)
         struct conn c;
         conn_open(&c, fd, l, l->family, &peer);
         if (serve(w, &c))
-            count_request(w);
+            worker_count_request(w);
         served++;
     }
     return served;
@@ -305,22 +318,31 @@ static bool beat(struct worker *w)
     return second;
 }
 
+/* worker_tick - see worker.h. */
+bool worker_tick(struct worker *w)
+{
+    bool second = beat(w);
+    if (signals_pending())
+        handle_signals(w);
+    if (w->alive && second && getppid() != w->ctx->master_pid) {
+        log_msg(LOG_INFO, "Parent changed, shutting down: %d", (int)getpid());
+        w->alive = false;
+    }
+    return w->alive;
+}
+
+/* worker_idle_ms - see worker.h. */
+int worker_idle_ms(const struct worker *w)
+{
+    int idle_ms = w->cfg->timeout > 0 ? w->cfg->timeout * 500 : 1000;
+    return idle_ms > 1000 ? 1000 : idle_ms;
+}
+
 static void run_loop(struct worker *w)
 {
     struct epoll_event ev;
-    int idle_ms = w->cfg->timeout > 0 ? w->cfg->timeout * 500 : 1000;
-    if (idle_ms > 1000)
-        idle_ms = 1000;
-    while (w->alive) {
-        bool second = beat(w);
-        if (signals_pending())
-            handle_signals(w);
-        if (!w->alive)
-            break;
-        if (second && getppid() != w->ctx->master_pid) {
-            log_msg(LOG_INFO, "Parent changed, shutting down: %d", (int)getpid());
-            break;
-        }
+    int idle_ms = worker_idle_ms(w);
+    while (worker_tick(w)) {
         if (accept_ready(w) > 0)
             continue;
         int n = epoll_wait(w->epfd, &ev, 1, idle_ms);
@@ -434,10 +456,13 @@ int worker_main(const struct worker_ctx *ctx)
 
     beat(&w);
     log_msg(LOG_INFO, "Booting worker with pid: %d", (int)getpid());
-    config_http_options(w.cfg, &w.opts, &w.max_head); /* the parser's limits, built once */
+    config_http_options(w.cfg, &w.opts[0], &w.max_head); /* the parser's limits, built once */
+    w.opts[1] = w.opts[0];
+    w.opts[1].flags |= HTTP_TRUSTED_PEER;
     config_trust_compile(&w.cfg->forwarded_allow_ips, &w.forwarded_trust);
     config_trust_compile(&w.cfg->proxy_allow_ips, &w.proxy_trust);
-    if (setup_signals() < 0 || request_init(&w.req, w.opts.limit_request_fields, w.max_head) < 0 ||
+    if (setup_signals() < 0 ||
+        request_init(&w.req, w.opts[0].limit_request_fields, w.max_head) < 0 ||
         setup_epoll(&w) < 0) {
         log_msg(LOG_ERROR, "Worker failed to boot: %s", strerror(errno));
         goto done;
@@ -447,7 +472,10 @@ int worker_main(const struct worker_ctx *ctx)
         goto done;
 
     w.tstate = PyEval_SaveThread(); /* the loop runs without the GIL */
-    run_loop(&w);
+    if (ctx->plugins->worker_loop != NULL)
+        ctx->plugins->worker_loop(&w); /* another worker class (gthread) */
+    else
+        run_loop(&w);
     PyEval_RestoreThread(w.tstate);
     log_msg(LOG_INFO, "Worker exiting (pid: %d)", (int)getpid());
     code = WORKER_EXIT_OK;

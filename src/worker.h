@@ -13,15 +13,20 @@
 #ifndef GREENHORN_WORKER_H
 #define GREENHORN_WORKER_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
 #include "bind.h"
 #include "config.h"
 #include "http.h"
 #include "plugins.h"
+#include "request.h"
 
 /* Exit codes a worker hands to the master (Gunicorn's, from arbiter.py). */
 #define WORKER_EXIT_OK         0
@@ -40,6 +45,87 @@ struct worker_ctx {
     void *app;                     /* then: the app (a PyObject *), else NULL */
     const struct plugins *plugins; /* the extras' slots (plugins.h) */
 };
+
+/*
+ * Everything one worker keeps between requests.  Defined here so that
+ * another worker class (src/extras/gthread.c) can run its own loop over the
+ * same booted worker; the fields marked read-only are never written once
+ * the loop runs, so any thread may read them.
+ */
+struct worker {
+    const struct worker_ctx *ctx; /* read-only */
+    const struct config *cfg;     /* read-only */
+    void *app;                    /* the WSGI callable (a PyObject *); read-only */
+    PyThreadState *tstate;        /* the loop thread's, saved while it runs without the GIL */
+    struct request req;           /* the sync worker's: reused for every request */
+    struct http_options opts[2];  /* parser limits, built once; [1] adds
+                                     HTTP_TRUSTED_PEER; read-only */
+    size_t max_head;              /* the largest request head we will buffer; read-only */
+    struct config_trust forwarded_trust; /* forwarded_allow_ips, parsed once; read-only */
+    struct config_trust proxy_trust;     /* proxy_allow_ips, parsed once; read-only */
+    int epfd;
+    bool alive;            /* false: finish what is in flight, take no more (loop thread) */
+    atomic_bool closing;   /* set on the way out by a loop with keep-alive (gthread):
+                              any thread's next response head says close */
+    bool booted;           /* the app is loaded and post_worker_init ran */
+    int64_t last_check;    /* when the master was last looked for */
+    long long served;      /* requests handed to the app so far (loop thread) */
+    long long serve_limit; /* --max-requests plus this worker's jitter; 0 = no limit */
+};
+
+/*
+ * The pieces of the request path a worker class's loop calls, shared by
+ * the sync worker's serve() and the gthread worker.  None takes a lock: a
+ * request belongs to one thread at a time, and what they read of w is
+ * read-only.
+ */
+
+/* worker_request_begin - make r ready for a new request on c
+ * (request_reset with this worker's options, the peer's trust, the access
+ * log's clock, whether a PROXY header may come first).  No system call. */
+void worker_request_begin(const struct worker *w, struct request *r, struct conn *c);
+
+/*
+ * worker_head_step - after bytes were added to r->head: take a PROXY header
+ * if one is due, then run the parser if worth_parsing says so.  Needs no
+ * GIL and does no I/O.  Returns 1 when r->http is parsed (the head is then
+ * frozen), 0 when more bytes are needed, or the HTTP status to refuse with
+ * (400, 414, 431, ...).
+ */
+int worker_head_step(const struct worker *w, struct request *r);
+
+/*
+ * worker_refuse - answer status with a canned error page (Connection:
+ * close) and log why at debug level.  The caller closes the connection
+ * (lingering: the client may still be sending).  No GIL needed.
+ */
+void worker_refuse(const struct request *r, int status, int version_minor);
+
+/*
+ * worker_run_app - serve a request whose head is parsed and whose body
+ * framing is set up (input_body_begin): environ, pre_request, the app and
+ * its response, access log, the app's close(), post_request.  Called and
+ * returns without the GIL, which it takes through *ts (the calling
+ * thread's state) only while Python runs.  keep: the connection may carry
+ * another request if the client wants it (RFC 9112 section 9.3).  Returns
+ * with r->resp.keep_alive telling: true, the connection is open and any
+ * unread body was skipped (input_tail has the bytes after the request);
+ * false, it was closed.
+ */
+void worker_run_app(const struct worker *w, struct request *r, PyThreadState **ts, bool keep);
+
+/* worker_count_request - one more request reached the app: at
+ * --max-requests the worker stops taking more (w->alive false). */
+void worker_count_request(struct worker *w);
+
+/* worker_tick - the heartbeat, the signals (TERM: w->alive false; USR1:
+ * reopen logs) and, once a second, whether the master is still there.
+ * Returns w->alive. */
+bool worker_tick(struct worker *w);
+
+/* worker_idle_ms - how long a loop may wait for events at most, so that
+ * the heartbeat stays well inside --timeout. */
+int worker_idle_ms(const struct worker *w);
 
 /*
  * worker_main - the whole life of a worker process, called right after fork.

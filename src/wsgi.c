@@ -241,12 +241,29 @@ static struct request *bound_request(PyObject *self)
     return PyCapsule_GetPointer(self, request_capsule);
 }
 
+/*
+ * Keep-alive, decided just before the head goes out (it says which): not
+ * once the worker is stopping (a request in flight during a graceful stop
+ * is answered with "Connection: close"); and the next request on the
+ * connection starts after this one's body (RFC 9112 section 9.3), so a body
+ * the app left unread must be skipped first, which is promised only when it
+ * is small and its end is known.
+ */
+static void settle_keep_alive(struct request *r)
+{
+    if (!r->resp.keep_alive || r->resp.headers_sent)
+        return;
+    if ((r->closing != NULL && atomic_load(r->closing)) || !input_drainable(r))
+        r->resp.keep_alive = false;
+}
+
 /* Send body bytes with the GIL released.  Returns 0 or -1 (logged once). */
 static int send_body(struct request *r, const char *data, size_t len)
 {
     int rc;
     if (r->failed)
         return -1;
+    settle_keep_alive(r);
     Py_BEGIN_ALLOW_THREADS
         rc = response_write(&r->resp, data, len);
     Py_END_ALLOW_THREADS
@@ -442,6 +459,7 @@ static int send_file_wrapper(struct request *r, FileWrapperObject *fw)
     }
     uint64_t count = st.st_size > offset ? (uint64_t)(st.st_size - offset) : 0;
     int rc;
+    settle_keep_alive(r);
     Py_BEGIN_ALLOW_THREADS
         rc = response_sendfile(&r->resp, fd, offset, count);
     Py_END_ALLOW_THREADS
@@ -530,6 +548,7 @@ void wsgi_answer_error(struct request *r)
     snprintf(what, sizeof(what), "Error handling request %.*s", (int)len, line);
     /* A client that went away or sent a bad body is not the app's bug. */
     pyembed_log_exception(status == 500 && !r->failed ? LOG_ERROR : LOG_DEBUG, what);
+    r->resp.keep_alive = false; /* an error page ends the connection (Connection: close) */
     if (r->resp.headers_sent || r->failed)
         return;
     r->resp.status = status;
@@ -544,7 +563,8 @@ static void finish(struct request *r)
 {
     int fin;
     size_t len;
-    r->resp.close_follows = true; /* the worker closes next */
+    r->resp.close_follows = true; /* the worker closes next, unless kept alive */
+    settle_keep_alive(r);
     Py_BEGIN_ALLOW_THREADS
         fin = response_finish(&r->resp);
     Py_END_ALLOW_THREADS

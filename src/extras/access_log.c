@@ -299,8 +299,8 @@ static size_t put_atom(char *out, size_t pos, size_t cap, const struct piece *p,
 /* access_log_line - see access_log.h. */
 void access_log_line(const struct access_log_entry *e)
 {
-    static char stamp[40];
-    static time_t stamp_time = -1;
+    static _Thread_local char stamp[40]; /* per thread: pool threads log too */
+    static _Thread_local time_t stamp_time = -1;
     char why[128];
     if (!log_access_enabled())
         return;

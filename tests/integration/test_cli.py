@@ -362,7 +362,7 @@ access_log_format = "conf %%(s)s %%(U)s"
 max_requests = 1000
 raw_env = ["FROM_CONF=yes"]
 helper = multiprocessing.cpu_count()   # the file's own variable: skipped, as Gunicorn skips it
-threads = 4                            # a Gunicorn setting greenhorn lacks: a warning
+reuse_port = True                      # a Gunicorn setting greenhorn lacks: a warning
 def worker_int(worker):                # a hook greenhorn does not run: a warning
     pass
 """
@@ -388,7 +388,7 @@ def test_gunicorn_conf_py_is_read(spawn, tmp_path):
     assert fetch(port, "/osenv?name=FROM_CONF").json() == {"FROM_CONF": "yes"}
     assert harness.wait_for(lambda: "conf 200 /osenv" in server.stdout(), 3.0)
     log = server.log()
-    assert "the setting 'threads' is not supported" in log
+    assert "the setting 'reuse_port' is not supported" in log
     assert "the hook 'worker_int' is not supported" in log
     assert "helper" not in log
 
@@ -560,8 +560,8 @@ def test_a_gunicorn_sync_command_line_runs(spawn):
 
 
 def test_another_worker_class_is_refused(greenhorn):
-    done, _ = run(greenhorn, ["-k", "gthread", "rawapp:application"])
-    assert_refused(done, 2, "--worker-class: 'gthread' is not one of sync")
+    done, _ = run(greenhorn, ["-k", "eventlet", "rawapp:application"])
+    assert_refused(done, 2, "--worker-class: 'eventlet' is not one of sync, gthread")
 
 
 def test_remote_addr_and_port_are_the_clients(spawn):

@@ -572,7 +572,8 @@ START_TEST(test_abbreviations)
     expect_error("--max 3 app:app",
                  "ambiguous option '--max': it could be --max-requests, --max-requests-jitter");
     expect_error("--work 2 app:app",
-                 "ambiguous option '--work': it could be --workers, --worker-class");
+                 "ambiguous option '--work': it could be --workers, --worker-class, "
+                 "--worker-connections");
     expect_error("--b x app:app",
                  "ambiguous option '--b': it could be --bind, --backlog, --body-timeout");
     /* the underscore spelling Gunicorn has, shortened */
@@ -596,9 +597,52 @@ START_TEST(test_gunicorn_sync_options)
                      CONFIG_RUN);
     ck_assert_int_eq(load("--keep-alive 5 app:app"), CONFIG_RUN);
     ck_assert_int_eq(cfg.keepalive, 5);
-    expect_error("-k gthread app:app", "--worker-class: 'gthread' is not one of sync, "
-                                       "gunicorn.workers.sync.SyncWorker, egg:gunicorn#sync");
+    ck_assert_int_eq(cfg.worker_class, CONFIG_WORKER_SYNC);
+    ck_assert(!config_gthread(&cfg));
+    expect_error("-k eventlet app:app",
+                 "--worker-class: 'eventlet' is not one of sync, gthread, "
+                 "gunicorn.workers.sync.SyncWorker, gunicorn.workers.gthread.ThreadWorker, "
+                 "egg:gunicorn#sync, egg:gunicorn#gthread");
     expect_error("--keep-alive -1 app:app", "--keep-alive: -1 is below 0");
+}
+END_TEST
+
+/* The gthread worker's settings, under Gunicorn's names and defaults. */
+START_TEST(test_gthread_options)
+{
+    ck_assert_int_eq(load("app:app"), CONFIG_RUN);
+    ck_assert_int_eq(cfg.threads, 1);
+    ck_assert_int_eq(cfg.worker_connections, 1000);
+    ck_assert_int_eq(cfg.keepalive, 2);
+    ck_assert(!config_gthread(&cfg));
+    const char *names[] = {"gthread", "gunicorn.workers.gthread.ThreadWorker",
+                           "egg:gunicorn#gthread", "GThread"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        char line[128];
+        snprintf(line, sizeof line, "-k %s app:app", names[i]);
+        ck_assert_int_eq(load(line), CONFIG_RUN);
+        ck_assert_int_eq(cfg.worker_class, CONFIG_WORKER_GTHREAD);
+        ck_assert(config_gthread(&cfg));
+    }
+    ck_assert_int_eq(load("--threads 4 --worker-connections 50 --keep-alive 0 app:app"),
+                     CONFIG_RUN);
+    ck_assert_int_eq(cfg.threads, 4);
+    ck_assert_int_eq(cfg.worker_connections, 50);
+    ck_assert_int_eq(cfg.keepalive, 0);
+    /* Gunicorn 20.1: --threads above 1 with the sync worker class runs gthread. */
+    ck_assert_int_eq(cfg.worker_class, CONFIG_WORKER_SYNC);
+    ck_assert(config_gthread(&cfg));
+    ck_assert_int_eq(load("-k sync --threads 2 app:app"), CONFIG_RUN);
+    ck_assert(config_gthread(&cfg));
+    setenv("GUNICORN_CMD_ARGS", "-k gthread --threads=3", 1);
+    ck_assert_int_eq(load("app:app"), CONFIG_RUN);
+    unsetenv("GUNICORN_CMD_ARGS");
+    ck_assert_int_eq(cfg.threads, 3);
+    ck_assert(config_gthread(&cfg));
+    expect_error("--threads 0 app:app", "--threads: 0 is below 1");
+    expect_error("--threads x app:app", "--threads: 'x' is not a whole number");
+    expect_error("--worker-connections 0 app:app", "--worker-connections: 0 is below 1");
+    expect_error("--keep-alive 3601 app:app", "--keep-alive: 3601 is above 3600");
 }
 END_TEST
 
@@ -866,6 +910,7 @@ static Suite *config_suite(void)
     tcase_add_test(tc, test_access_log_format);
     tcase_add_test(tc, test_config_file_words);
     tcase_add_test(tc, test_gunicorn_sync_options);
+    tcase_add_test(tc, test_gthread_options);
     tcase_add_test(tc, test_help_and_version);
     tcase_add_test(tc, test_web_concurrency);
     tcase_add_test(tc, test_port_and_forwarded_allow_ips);

@@ -1,0 +1,694 @@
+/*
+ * gthread.c - the gthread worker class: one event loop per worker for the
+ * connections, a pool of threads for the app.
+ *
+ * An extra (Gunicorn counterpart: gunicorn/workers/gthread.py), plugged in
+ * through the worker_loop slot of plugins.h.
+ * Owns: the loop thread (accept, read and parse request heads, read small
+ * bodies, timeouts, the lingering close of refused connections), the table
+ * of this worker's connections, the request objects not in use, the queue of
+ * complete requests and the pool threads that run them.
+ * Does not own: the request path (worker.c: worker_head_step parses a head,
+ * worker_run_app runs the app and writes the response), the body's framing
+ * (input.c), or any socket call but accept and epoll (conn.c).
+ *
+ * The division of work, and why (DESIGN.md has the picture):
+ *  - The loop thread never holds the GIL.  It reads each connection's head
+ *    into a request object as bytes arrive, and only a complete request
+ *    (and its body, when that is small: INPUT_SMALL_BODY) goes to a
+ *    thread.  A slow client costs a buffer, not a thread: Gunicorn 24+
+ *    hands a connection to a thread right after accept, so slow clients
+ *    fill its pool (Gunicorn issue #3518).
+ *  - A pool thread takes the GIL to build the environ and run the app, and
+ *    releases it around every socket write (wsgi.c) and body read (input.c).
+ *    It then hands the connection back to the loop (keep-alive) or closes it.
+ *  - A connection belongs to one thread at a time: the loop, or the pool
+ *    thread serving it (state GC_APP, out of the epoll set).  The queue and
+ *    the done list are the only things both sides touch, under one mutex.
+ */
+#include "gthread.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "conn.h"
+#include "input.h"
+#include "log.h"
+#include "request.h"
+#include "signals.h"
+#include "worker.h"
+#include "wsgi.h"
+
+/* How often the loop looks for connections whose time is up. */
+#define SWEEP_MS   100
+#define MAX_EVENTS 64
+
+/* What an epoll event is about: the first member of everything registered. */
+enum source_kind { SRC_LISTENER, SRC_SIGNALS, SRC_WAKE, SRC_CONN };
+
+struct source {
+    enum source_kind kind;
+    size_t index; /* SRC_LISTENER: which one */
+};
+
+/* Where a connection is in its life; each state has its own timeout. */
+enum gconn_state {
+    GC_IDLE,   /* no request started: --keep-alive (or, before the first, --header-timeout) */
+    GC_HEAD,   /* reading a request head: --header-timeout */
+    GC_BODY,   /* reading a small body whole: --body-timeout of silence */
+    GC_APP,    /* with a pool thread, out of the epoll set: the loop keeps off */
+    GC_LINGER, /* refused: discarding what the client still sends (RFC 9112 section 9.6) */
+};
+
+/* A request object with its link in the list of those not in use. */
+struct spare {
+    struct request r;
+    struct spare *next;
+};
+
+/* One connection.  Owned by the loop, lent to one pool thread in GC_APP. */
+struct gconn {
+    struct source src; /* SRC_CONN; first, so an event's pointer names it */
+    struct conn c;
+    struct spare *q; /* the request in progress; NULL while idle */
+    enum gconn_state state;
+    bool watched;            /* in the epoll set */
+    int64_t deadline;        /* ms: when this state's time is up */
+    size_t lingered;         /* GC_LINGER: bytes discarded so far */
+    unsigned long requests;  /* answered on this connection */
+    struct http_proxy proxy; /* what its PROXY header said: it comes once, first */
+    size_t slot;             /* index in struct gthread's conns */
+    struct gconn *next;      /* in the ready queue or the done list */
+};
+
+struct gthread {
+    struct worker *w;
+    int epfd, wakefd;
+    struct source listener_src[CONFIG_MAX_BINDS], signals_src, wake_src;
+    bool listening;       /* the listeners are in the epoll set */
+    bool shutting;        /* shutdown has begun */
+    struct gconn **conns; /* every open connection (loop thread only) */
+    size_t nconns, cap;
+    struct spare *spares; /* request objects not in use (loop thread only) */
+
+    /* Shared with the pool threads, under lock. */
+    pthread_mutex_t lock;
+    pthread_cond_t more;                   /* the ready queue is not empty, or stop */
+    struct gconn *ready_head, *ready_tail; /* complete requests, first come first served */
+    struct gconn *done;                    /* back from the pool, for the loop */
+    bool stop;                             /* the pool threads leave */
+    pthread_t *threads;
+    int nthreads;
+};
+
+/* ---- request objects and connections ------------------------------------ */
+
+/* A request object for gc: a spare one, or a new one. */
+static struct spare *take_spare(struct gthread *g)
+{
+    struct spare *q = g->spares;
+    if (q != NULL) {
+        g->spares = q->next;
+        return q;
+    }
+    q = calloc(1, sizeof(*q));
+    if (q != NULL && request_init(&q->r, g->w->opts[0].limit_request_fields, g->w->max_head) < 0) {
+        request_free(&q->r);
+        free(q);
+        q = NULL;
+    }
+    return q;
+}
+
+/* gc's request object goes back to the spares: an idle connection holds none. */
+static void give_back(struct gthread *g, struct gconn *gc)
+{
+    if (gc->q == NULL)
+        return;
+    gc->q->next = g->spares;
+    g->spares = gc->q;
+    gc->q = NULL;
+}
+
+static int watch(struct gthread *g, struct gconn *gc)
+{
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = gc};
+    if (gc->watched)
+        return 0;
+    if (epoll_ctl(g->epfd, EPOLL_CTL_ADD, gc->c.fd, &ev) < 0)
+        return -1;
+    gc->watched = true;
+    return 0;
+}
+
+static void unwatch(struct gthread *g, struct gconn *gc)
+{
+    if (gc->watched && gc->c.fd >= 0)
+        epoll_ctl(g->epfd, EPOLL_CTL_DEL, gc->c.fd, NULL);
+    gc->watched = false;
+}
+
+/* The end of a connection: closed (unless a pool thread closed it), out of
+ * the table, freed. */
+static void drop(struct gthread *g, struct gconn *gc)
+{
+    unwatch(g, gc);
+    conn_close(&gc->c, false);
+    give_back(g, gc);
+    g->conns[gc->slot] = g->conns[--g->nconns];
+    g->conns[gc->slot]->slot = gc->slot;
+    free(gc);
+}
+
+/* Start a connection's state, with the timeout that goes with it. */
+static void enter(struct gconn *gc, enum gconn_state state, int64_t timeout_ms)
+{
+    gc->state = state;
+    gc->deadline = conn_now_ms() + timeout_ms;
+}
+
+/* A setting in seconds, as the milliseconds of a deadline. */
+static int64_t ms(int seconds)
+{
+    return (int64_t)seconds * 1000;
+}
+
+/* ---- the loop's side of a request --------------------------------------- */
+
+/* Refuse the request with status: the error page, then a lingering close
+ * run by the loop (the client may still be sending; reading what it sends
+ * keeps our RST from destroying the page). */
+static void refuse(struct gthread *g, struct gconn *gc, int status, int version_minor)
+{
+    worker_refuse(&gc->q->r, status, version_minor);
+    give_back(g, gc);
+    if (shutdown(gc->c.fd, SHUT_WR) < 0) {
+        drop(g, gc);
+        return;
+    }
+    enter(gc, GC_LINGER, CONN_DRAIN_MS);
+    gc->lingered = 0;
+}
+
+/* Shutdown begins: take no more connections, close the idle ones, and
+ * answer every request still to come with Connection: close. */
+static void begin_shutdown(struct gthread *g)
+{
+    if (g->shutting)
+        return;
+    g->shutting = true;
+    atomic_store(&g->w->closing, true);
+    for (size_t i = 0; i < g->w->ctx->num_listeners; i++)
+        epoll_ctl(g->epfd, EPOLL_CTL_DEL, g->w->ctx->listeners[i].fd, NULL);
+    g->listening = false;
+    for (size_t i = g->nconns; i-- > 0;) {
+        struct gconn *gc = g->conns[i];
+        if (gc->state == GC_IDLE)
+            drop(g, gc); /* idle keep-alive: no request is lost by closing */
+    }
+}
+
+/* A complete request goes to the pool; the loop lets go of gc. */
+static void dispatch(struct gthread *g, struct gconn *gc)
+{
+    unwatch(g, gc);
+    gc->state = GC_APP;
+    gc->next = NULL;
+    worker_count_request(g->w); /* --max-requests: may end the worker's life */
+    if (!g->w->alive)           /* say so before a thread decides on keep-alive; the
+                                 * loop closes the idle connections next time round */
+        atomic_store(&g->w->closing, true);
+    pthread_mutex_lock(&g->lock);
+    if (g->ready_tail != NULL)
+        g->ready_tail->next = gc;
+    else
+        g->ready_head = gc;
+    g->ready_tail = gc;
+    pthread_cond_signal(&g->more);
+    pthread_mutex_unlock(&g->lock);
+}
+
+/* Read what has arrived of a small body; dispatch once it is all here. */
+static void body_progress(struct gthread *g, struct gconn *gc)
+{
+    int rc = input_body_buffer(&gc->q->r);
+    if (rc < 0)
+        drop(g, gc); /* the client left mid-body: nobody to answer */
+    else if (rc > 0)
+        dispatch(g, gc);
+    else
+        enter(gc, GC_BODY, ms(g->w->cfg->body_timeout)); /* an idle timeout */
+}
+
+/*
+ * The head may be complete: parse (worker_head_step decides whether it is
+ * worth it), then set up the body.  A request goes to the pool only when
+ * its head is complete, and its body too when it is small: a thread then
+ * never waits for a slow client (unless the app reads a large body).  A
+ * client that sent "Expect: 100-continue" waits for our go-ahead, which
+ * wsgi.input gives on its first read, so its body is the thread's to read.
+ */
+static void head_progress(struct gthread *g, struct gconn *gc)
+{
+    struct request *r = &gc->q->r;
+    int done = worker_head_step(g->w, r);
+    if (done == 0)
+        return;
+    if (done != 1) {
+        refuse(g, gc, done, 1);
+        return;
+    }
+    int status = input_body_begin(r);
+    if (status != 0) {
+        refuse(g, gc, status, r->http.version_minor);
+        return;
+    }
+    if (r->body_state == BODY_LENGTH && r->http.content_length <= INPUT_SMALL_BODY &&
+        !r->expect_continue)
+        body_progress(g, gc);
+    else
+        dispatch(g, gc);
+}
+
+/* The first bytes of a request: it gets a request object and the header
+ * timeout.  Returns -1 when no memory is left (gc was dropped). */
+static int start_request(struct gthread *g, struct gconn *gc)
+{
+    if ((gc->q = take_spare(g)) == NULL) {
+        log_msg(LOG_ERROR, "gthread: no memory for a request from %s", gc->c.peer_addr);
+        drop(g, gc);
+        return -1;
+    }
+    worker_request_begin(g->w, &gc->q->r, &gc->c);
+    /* The first request's head has --header-timeout from the accept, as
+     * in the sync worker; a later one from its first byte.  A PROXY header
+     * opens the connection, so only its first request may carry one; the
+     * later ones keep what it said. */
+    gc->state = GC_HEAD;
+    if (gc->requests > 0) {
+        gc->deadline = conn_now_ms() + ms(g->w->cfg->header_timeout);
+        gc->q->r.proxy = gc->proxy;
+        gc->q->r.proxy_pending = false;
+    }
+    return 0;
+}
+
+/* One read of a head, as the socket is readable (one per event: fair to
+ * every connection).  The client leaving mid-head is closed quietly, as
+ * the sync worker does (Gunicorn: NoMoreData). */
+static void head_readable(struct gthread *g, struct gconn *gc)
+{
+    if (gc->q == NULL && start_request(g, gc) < 0)
+        return;
+    struct request *r = &gc->q->r;
+    if (r->head_read >= r->max_head) {
+        refuse(g, gc, 431, 1);
+        return;
+    }
+    if (request_head_reserve(r, 4096) < 0) {
+        refuse(g, gc, 500, 1);
+        return;
+    }
+    ssize_t n = conn_recv(&gc->c, r->head + r->head_read, r->head_cap - r->head_read, 0);
+    if (n < 0 && errno == ETIMEDOUT)
+        return; /* nothing after all */
+    if (n <= 0) {
+        drop(g, gc);
+        return;
+    }
+    r->head_read += (size_t)n;
+    head_progress(g, gc);
+}
+
+static void conn_event(struct gthread *g, struct gconn *gc)
+{
+    switch (gc->state) {
+    case GC_IDLE:
+    case GC_HEAD:
+        head_readable(g, gc);
+        break;
+    case GC_BODY:
+        body_progress(g, gc);
+        break;
+    case GC_LINGER:
+        if (conn_discard(&gc->c, &gc->lingered))
+            drop(g, gc);
+        break;
+    case GC_APP:
+        break;
+    }
+}
+
+/* A connection back from the pool: closed, idle (keep-alive), or holding
+ * the start of the next request (pipelined), which is parsed at once: its
+ * bytes are already read, so no event would come for them. */
+static void returned(struct gthread *g, struct gconn *gc)
+{
+    gc->requests++;
+    gc->proxy = gc->q->r.proxy;
+    if (gc->c.fd < 0 || g->shutting) {
+        drop(g, gc);
+        return;
+    }
+    if (gc->q->r.head_read == 0) {
+        give_back(g, gc);
+        enter(gc, GC_IDLE, ms(g->w->cfg->keepalive));
+    } else {
+        enter(gc, GC_HEAD, ms(g->w->cfg->header_timeout));
+    }
+    if (watch(g, gc) < 0) {
+        drop(g, gc);
+        return;
+    }
+    if (gc->state == GC_HEAD)
+        head_progress(g, gc);
+}
+
+static void take_returned(struct gthread *g)
+{
+    uint64_t count;
+    while (read(g->wakefd, &count, sizeof(count)) < 0 && errno == EINTR)
+        continue;
+    pthread_mutex_lock(&g->lock);
+    struct gconn *list = g->done;
+    g->done = NULL;
+    pthread_mutex_unlock(&g->lock);
+    while (list != NULL) {
+        struct gconn *next = list->next;
+        returned(g, list);
+        list = next;
+    }
+}
+
+/*
+ * Time is up: an idle keep-alive connection closes quietly (RFC 9112
+ * section 9.5: either side may close an idle connection); one that never
+ * sent a whole request head, or a small body, in time gets 408, as from the
+ * sync worker; a lingering close ends.
+ */
+static void expire(struct gthread *g, struct gconn *gc)
+{
+    switch (gc->state) {
+    case GC_IDLE:
+        if (gc->requests > 0 || g->shutting)
+            drop(g, gc);
+        else if (start_request(g, gc) == 0)
+            refuse(g, gc, 408, 1);
+        break;
+    case GC_HEAD:
+    case GC_BODY:
+        refuse(g, gc, 408, gc->state == GC_BODY ? gc->q->r.http.version_minor : 1);
+        break;
+    case GC_LINGER:
+        drop(g, gc);
+        break;
+    case GC_APP:
+        break;
+    }
+}
+
+static void sweep(struct gthread *g)
+{
+    int64_t now = conn_now_ms();
+    for (size_t i = g->nconns; i-- > 0;) {
+        struct gconn *gc = g->conns[i];
+        if (gc->state != GC_APP && now >= gc->deadline)
+            expire(g, gc);
+    }
+}
+
+/* ---- accepting ---------------------------------------------------------- */
+
+/* Watch the listeners again, or stop watching them: at --worker-connections
+ * open connections new ones wait in the kernel's backlog, not here. */
+static void set_listening(struct gthread *g, bool on)
+{
+    if (on == g->listening)
+        return;
+    for (size_t i = 0; i < g->w->ctx->num_listeners; i++) {
+        /* EPOLLEXCLUSIVE: one new connection wakes one idle worker, not all. */
+        struct epoll_event ev = {.events = EPOLLIN | EPOLLEXCLUSIVE,
+                                 .data.ptr = &g->listener_src[i]};
+        if (on)
+            epoll_ctl(g->epfd, EPOLL_CTL_ADD, g->w->ctx->listeners[i].fd, &ev);
+        else
+            epoll_ctl(g->epfd, EPOLL_CTL_DEL, g->w->ctx->listeners[i].fd, NULL);
+    }
+    g->listening = on;
+}
+
+/* Room for one more connection in the table; -1 when there is none. */
+static int table_room(struct gthread *g)
+{
+    if (g->nconns < g->cap)
+        return 0;
+    size_t cap = g->cap ? g->cap * 2 : 64;
+    struct gconn **grown = realloc(g->conns, cap * sizeof(*grown));
+    if (grown == NULL)
+        return -1;
+    g->conns = grown;
+    g->cap = cap;
+    return 0;
+}
+
+static void accept_ready(struct gthread *g, size_t index)
+{
+    const struct listener *l = &g->w->ctx->listeners[index];
+    while (g->nconns < (size_t)g->w->cfg->worker_connections && g->w->alive) {
+        struct sockaddr_storage peer;
+        socklen_t plen = sizeof(peer);
+        int fd = accept4(l->fd, (struct sockaddr *)&peer, &plen, SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR && errno != ECONNABORTED)
+                log_msg(LOG_ERROR, "accept() failed: %s", strerror(errno));
+            return;
+        }
+        struct gconn *gc = table_room(g) == 0 ? calloc(1, sizeof(*gc)) : NULL;
+        if (gc == NULL) {
+            close(fd);
+            return;
+        }
+        gc->src.kind = SRC_CONN;
+        conn_open(&gc->c, fd, l, l->family, &peer);
+        enter(gc, GC_IDLE, ms(g->w->cfg->header_timeout));
+        gc->slot = g->nconns;
+        g->conns[g->nconns++] = gc;
+        if (watch(g, gc) < 0)
+            drop(g, gc);
+    }
+}
+
+/* ---- the pool ----------------------------------------------------------- */
+
+/*
+ * One request, in a pool thread: worker_run_app takes the GIL through ts
+ * only while Python runs.  Keep-alive only while the worker is not shutting
+ * down and --keep-alive is not 0.  A kept connection gets its request
+ * object ready for the next request, starting with any bytes that came
+ * after this one (pipelined).
+ */
+static void serve_one(struct gthread *g, struct gconn *gc, PyThreadState **ts)
+{
+    struct request *r = &gc->q->r;
+    bool keep = g->w->cfg->keepalive > 0 && !atomic_load(&g->w->closing);
+    worker_run_app(g->w, r, ts, keep);
+    if (!r->resp.keep_alive)
+        return; /* closed */
+    size_t len;
+    const char *tail = input_tail(r, &len);
+    struct http_proxy proxy = r->proxy; /* the connection's, from its first request */
+    worker_request_begin(g->w, r, &gc->c);
+    r->proxy = proxy;
+    r->proxy_pending = false;
+    if (request_carry(r, tail, len) < 0)
+        conn_close(&gc->c, true); /* a next head larger than any we take */
+}
+
+/* The signals the loop thread handles stay off the pool threads. */
+static void block_worker_signals(sigset_t *old)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGUSR1);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGQUIT);
+    sigaddset(&set, SIGABRT);
+    pthread_sigmask(SIG_BLOCK, &set, old);
+}
+
+static void *pool_main(void *arg)
+{
+    struct gthread *g = arg;
+    PyGILState_STATE gil = PyGILState_Ensure(); /* this thread's own PyThreadState */
+    PyThreadState *ts = PyEval_SaveThread();
+    uint64_t one = 1;
+    for (;;) {
+        pthread_mutex_lock(&g->lock);
+        while (g->ready_head == NULL && !g->stop)
+            pthread_cond_wait(&g->more, &g->lock);
+        struct gconn *gc = g->ready_head;
+        if (gc == NULL) {
+            pthread_mutex_unlock(&g->lock);
+            break;
+        }
+        g->ready_head = gc->next;
+        if (g->ready_head == NULL)
+            g->ready_tail = NULL;
+        pthread_mutex_unlock(&g->lock);
+
+        serve_one(g, gc, &ts);
+
+        pthread_mutex_lock(&g->lock);
+        gc->next = g->done;
+        g->done = gc;
+        pthread_mutex_unlock(&g->lock);
+        while (write(g->wakefd, &one, sizeof(one)) < 0 && errno == EINTR)
+            continue;
+    }
+    PyEval_RestoreThread(ts);
+    PyGILState_Release(gil);
+    return NULL;
+}
+
+static int start_pool(struct gthread *g)
+{
+    sigset_t old;
+    g->threads = calloc((size_t)g->w->cfg->threads, sizeof(*g->threads));
+    if (g->threads == NULL)
+        return -1;
+    block_worker_signals(&old); /* inherited by the threads made now */
+    int rc = 0;
+    for (int i = 0; i < g->w->cfg->threads && rc == 0; i++) {
+        rc = pthread_create(&g->threads[i], NULL, pool_main, g);
+        if (rc == 0)
+            g->nthreads++;
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc != 0)
+        errno = rc;
+    return rc == 0 ? 0 : -1;
+}
+
+static void stop_pool(struct gthread *g)
+{
+    pthread_mutex_lock(&g->lock);
+    g->stop = true;
+    pthread_cond_broadcast(&g->more);
+    pthread_mutex_unlock(&g->lock);
+    for (int i = 0; i < g->nthreads; i++)
+        pthread_join(g->threads[i], NULL);
+    free(g->threads);
+}
+
+/* ---- the loop ----------------------------------------------------------- */
+
+static int setup(struct gthread *g)
+{
+    g->epfd = epoll_create1(EPOLL_CLOEXEC);
+    g->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (g->epfd < 0 || g->wakefd < 0)
+        return -1;
+    g->signals_src.kind = SRC_SIGNALS;
+    g->wake_src.kind = SRC_WAKE;
+    for (size_t i = 0; i < g->w->ctx->num_listeners; i++)
+        g->listener_src[i] = (struct source){SRC_LISTENER, i};
+    struct epoll_event sev = {.events = EPOLLIN, .data.ptr = &g->signals_src};
+    struct epoll_event wev = {.events = EPOLLIN, .data.ptr = &g->wake_src};
+    if (epoll_ctl(g->epfd, EPOLL_CTL_ADD, signals_fd(), &sev) < 0 ||
+        epoll_ctl(g->epfd, EPOLL_CTL_ADD, g->wakefd, &wev) < 0)
+        return -1;
+    set_listening(g, true);
+    return start_pool(g);
+}
+
+/* Free what the loop kept: the spare request objects (their Python parts
+ * with the GIL, taken through the loop thread's state). */
+static void teardown(struct gthread *g)
+{
+    PyEval_RestoreThread(g->w->tstate);
+    for (struct spare *q = g->spares; q != NULL; q = q->next)
+        wsgi_request_free(&q->r);
+    g->w->tstate = PyEval_SaveThread();
+    while (g->spares != NULL) {
+        struct spare *q = g->spares;
+        g->spares = q->next;
+        request_free(&q->r);
+        free(q);
+    }
+    free(g->conns);
+    if (g->wakefd >= 0)
+        close(g->wakefd);
+    if (g->epfd >= 0)
+        close(g->epfd);
+    pthread_cond_destroy(&g->more);
+    pthread_mutex_destroy(&g->lock);
+}
+
+static void handle(struct gthread *g, const struct epoll_event *ev)
+{
+    const struct source *src = ev->data.ptr;
+    switch (src->kind) {
+    case SRC_LISTENER:
+        accept_ready(g, src->index);
+        break;
+    case SRC_SIGNALS: /* worker_tick reads them */
+        break;
+    case SRC_WAKE:
+        take_returned(g);
+        break;
+    case SRC_CONN:
+        conn_event(g, (struct gconn *)ev->data.ptr);
+        break;
+    }
+}
+
+void gthread_loop(struct worker *w)
+{
+    struct gthread g;
+    struct epoll_event evs[MAX_EVENTS];
+    memset(&g, 0, sizeof(g));
+    g.w = w;
+    g.epfd = g.wakefd = -1;
+    pthread_mutex_init(&g.lock, NULL);
+    pthread_cond_init(&g.more, NULL);
+    if (setup(&g) < 0) {
+        log_msg(LOG_ERROR, "gthread: cannot start: %s", strerror(errno));
+        goto done;
+    }
+    int64_t next_sweep = conn_now_ms() + SWEEP_MS;
+    for (;;) {
+        if (!worker_tick(w))
+            begin_shutdown(&g);
+        if (g.shutting && g.nconns == 0)
+            break;
+        if (!g.shutting)
+            set_listening(&g, g.nconns < (size_t)w->cfg->worker_connections);
+        int wait_ms = g.nconns > 0 ? SWEEP_MS : worker_idle_ms(w);
+        int n = epoll_wait(g.epfd, evs, MAX_EVENTS, wait_ms);
+        if (n < 0 && errno != EINTR) {
+            log_msg(LOG_ERROR, "epoll_wait failed: %s", strerror(errno));
+            break;
+        }
+        /* Handling one event drops no other connection (only the loop's
+         * top, the sweep and shutdown do), so every pointer in the batch
+         * is still alive. */
+        for (int i = 0; i < n; i++)
+            handle(&g, &evs[i]);
+        if (conn_now_ms() >= next_sweep) {
+            sweep(&g);
+            next_sweep = conn_now_ms() + SWEEP_MS;
+        }
+    }
+done:
+    stop_pool(&g);
+    teardown(&g);
+}
