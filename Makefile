@@ -182,7 +182,8 @@ request-path:
 # and nginx, on raw WSGI, Flask, Jinja2, Django and CPU-bound apps, plus
 # Granian's method; about NN minutes (BENCH_SECONDS=5 per run, BENCH_ROUNDS=3).
 # BENCH_ARGS=--quick: one round of 2 s per row, for use while developing;
-# BENCH_ARGS="--only cpu,jinja": just those apps (bench/bench.py --help).
+# BENCH_ARGS="--only cpu,jinja": just those apps; BENCH_ARGS="--sets gthread":
+# just the gthread rows (bench/bench.py --help).
 bench: bench-deps all
 	$(PYTHON) bench/bench.py$(if $(BENCH_ARGS), $(BENCH_ARGS))
 

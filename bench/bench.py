@@ -19,7 +19,9 @@ the cpu app borrows), callgrind (callgrind.py).
 
 Settings: BENCH_SECONDS (per run, default 5), BENCH_ROUNDS (default 3);
 --quick: one round of 2 s per row, results to bench/results/quick.json only;
---only APP[,APP]: just those apps' rows (also to quick.json).
+--only APP[,APP]: just those apps' rows (also to quick.json);
+--sets SET[,SET]: just those row sets (main, gthread, granian; also to
+quick.json; start-up and the apps' own call are measured with the main set).
 Exit status: 0 when the runs happened (targets never fail the command),
 1 when the bench itself could not run (no wrk, a server broke mid-run).
 """
@@ -856,8 +858,9 @@ def report(results, servers, settings, info, full):
     h.say("")
     print_memory(memory)
     h.say("")
-    print_startup(startup, settings["startup_repeats"])
-    h.say("")
+    if startup:
+        print_startup(startup, settings["startup_repeats"])
+        h.say("")
     checks = targets(rows, memory, startup, skip_reason, results["two"], results["calls"], gthread_skip)
     for c in checks:
         h.say("%-4s  %-58s %s" % (c["result"], c["target"], c["detail"]))
@@ -896,14 +899,22 @@ def greenhorn_version():
 
 
 def parse_args(argv):
-    """The command line: --quick, --only APP[,APP]."""
+    """The command line: --quick, --only APP[,APP], --sets SET[,SET]."""
     parser = argparse.ArgumentParser(prog="bench.py", description="make bench: greenhorn side by side with its peers")
     parser.add_argument("--quick", action="store_true",
                         help="one round of %d s per row, for use while developing (results to quick.json)"
                         % QUICK_SECONDS)
     parser.add_argument("--only", metavar="APP[,APP]",
                         help="only these apps' rows (%s); results to quick.json" % ", ".join(APPS))
+    parser.add_argument("--sets", metavar="SET[,SET]",
+                        help="only these row sets (%s); results to quick.json" % ", ".join(ROW_SET))
     args = parser.parse_args(argv)
+    if args.sets:
+        wanted = [a.strip() for a in args.sets.split(",") if a.strip()]
+        unknown = [a for a in wanted if a not in ROW_SET]
+        if unknown:
+            parser.error("unknown row set %s (known: %s)" % (", ".join(unknown), ", ".join(ROW_SET)))
+        args.sets = wanted
     if args.only:
         wanted = [a.strip() for a in args.only.split(",") if a.strip()]
         unknown = [a for a in wanted if a not in APPS]
@@ -941,7 +952,7 @@ def main(argv=None):
     loops = study.loops_per_ms() if "cpu" in apps else None
     env = {"BENCH_CPU_LOOPS_PER_MS": str(loops)} if loops else {}
     settings = {"seconds": seconds, "rounds": rounds, "warmup_seconds": WARMUP_SECONDS, "quick": args.quick,
-                "only": args.only, "startup_repeats": repeats, "busy_share": BUSY_SHARE,
+                "only": args.only, "sets": args.sets, "startup_repeats": repeats, "busy_share": BUSY_SHARE,
                 "others_cores": OTHERS_CORES,
                 "row_sets": {s.name: {"workers": s.workers, "wrk": "-t1 -c%d" % s.connections,
                                       "baseline": s.baseline} for s in ROW_SETS},
@@ -952,7 +963,7 @@ def main(argv=None):
              "; ".join("%s rows: %s" % (s.name, s.what) for s in ROW_SETS)))
     samples, memory, kept_open, two = {}, {}, set(), {}
     for rowset in ROW_SETS:
-        if not any(app in apps for app in rowset.apps):
+        if not any(app in apps for app in rowset.apps) or (args.sets and rowset.name not in args.sets):
             continue
         got = measure(rowset, servers, apps, tmp, env, seconds, rounds)
         samples.update(got[0])
@@ -960,11 +971,13 @@ def main(argv=None):
         kept_open |= got[2]
         two = two or got[3]
     results = {"rows": summarize(samples, kept_open), "memory": memory, "two": two}
-    h.say("measuring start to first 200 ...")
-    results["startup"] = startup_times(servers, apps, tmp, env, repeats)
-    h.say("measuring each app's own call, with no server ...")
-    results["calls"] = app_call_costs(apps, tmp, env, 1 if args.quick else CALL_REPEATS)
-    report(results, servers, settings, info, full=not args.quick and not args.only)
+    results["startup"], results["calls"] = {}, {}
+    if not args.sets or "main" in args.sets:
+        h.say("measuring start to first 200 ...")
+        results["startup"] = startup_times(servers, apps, tmp, env, repeats)
+        h.say("measuring each app's own call, with no server ...")
+        results["calls"] = app_call_costs(apps, tmp, env, 1 if args.quick else CALL_REPEATS)
+    report(results, servers, settings, info, full=not args.quick and not args.only and not args.sets)
     h.say("bench took %.0f s" % (time.monotonic() - began))
 
 
