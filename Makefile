@@ -204,8 +204,8 @@ bench-threads: bench-deps all
 
 # 500 connections sending a request head one byte every 2 s, while 50
 # normal keep-alive clients run GET / for 20 s, against greenhorn's sync
-# worker, Gunicorn gthread and greenhorn gthread, one after another:
-# success rate, req/s, p50/p99; bench/results/slow-clients.json.
+# worker, Gunicorn gthread, greenhorn gthread and nginx (the reference), one
+# after another: success rate, req/s, p50/p99; bench/results/slow-clients.json.
 # SLOW_ARGS="--slow 100 --seconds 5" for a shorter run (bench/slow_clients.py --help).
 bench-slow: bench-deps all
 	$(PYTHON) bench/slow_clients.py$(if $(SLOW_ARGS), $(SLOW_ARGS))

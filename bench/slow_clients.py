@@ -43,8 +43,11 @@ Two ways to run it:
       starts each server in turn on a free loopback port (greenhorn's sync
       worker, -w 2; Gunicorn gthread, -w 2 --threads 4; greenhorn gthread,
       -w 2 --threads 4, skipped with the binary's reason while it refuses
-      -k gthread), all serving bench/apps/hello.py, runs the test, stops
-      it, prints one line each and writes bench/results/slow-clients.json.
+      -k gthread), all serving bench/apps/hello.py, and nginx's `return 200`
+      (bench/nginx.conf.in) as the reference: it shows what this client
+      measures when the server is not the problem.  Each server is started,
+      tested and stopped in turn; one line each, and
+      bench/results/slow-clients.json.
 
 The soft limit on open files is raised to the hard limit first (the
 servers started here inherit it).  Exit status: 0 when the runs happened
@@ -58,6 +61,7 @@ import ipaddress
 import json
 import os
 import resource
+import shutil
 import socket
 import sys
 import time
@@ -77,6 +81,7 @@ SUITE = (
     ("greenhorn-sync", "greenhorn -w %d (sync worker)" % WORKERS),
     ("gunicorn-gthread", "gunicorn -k gthread -w %d --threads %d" % (WORKERS, THREADS)),
     ("greenhorn-gthread", "greenhorn -k gthread -w %d --threads %d" % (WORKERS, THREADS)),
+    ("nginx", "nginx return 200, %d workers: the reference, an event loop in C" % WORKERS),
 )
 
 
@@ -321,6 +326,10 @@ async def normal_client(loop, host, port, request, timeout, stats, end):
     sock, buf = None, bytearray()
     try:
         while time.monotonic() < end:
+            # Let the other clients run first: when the answer is already in
+            # when it reads, a coroutine never waits, and one client would
+            # otherwise go round its loop while the others' answers sit unread.
+            await asyncio.sleep(0)
             began = time.monotonic()
             kind = None
             try:
@@ -483,12 +492,13 @@ def _say(*parts):
 # ---- make bench-slow: the three servers ------------------------------------------------
 
 
-def suite_plan(names, h):
-    """[(name, argv_of(port) or None, skip reason or None)] for the servers asked for.
+def suite_plan(names, h, tmp):
+    """[(name, argv_of(port), skip reason or None)] for the servers asked for.
 
-    h is bench/harness.py.  greenhorn's rows need the binary; its gthread row
-    also needs the binary to accept -k gthread (harness.gthread_refused).
-    Gunicorn needs to be importable by /usr/bin/python3.
+    h is bench/harness.py; tmp a directory for nginx's prefix.  greenhorn's
+    rows need the binary; its gthread row also needs the binary to accept
+    -k gthread (harness.gthread_refused).  Gunicorn needs to be importable
+    by /usr/bin/python3; nginx to be installed.
     """
     def greenhorn(extra):
         return lambda port: [h.greenhorn_path(), "-w", str(WORKERS), "-b", "127.0.0.1:%d" % port,
@@ -498,6 +508,15 @@ def suite_plan(names, h):
         return [h.PYTHON, "-m", "gunicorn", "-k", "gthread", "--threads", str(THREADS), "-w", str(WORKERS),
                 "-b", "127.0.0.1:%d" % port, "--chdir", h.APPS_DIR, "hello:app"]
 
+    def nginx(port):
+        prefix = os.path.join(tmp, "nginx-%d" % port)
+        os.makedirs(prefix)
+        with open(os.path.join(h.BENCH_DIR, "nginx.conf.in")) as src:
+            conf = src.read().replace("@PREFIX@", prefix).replace("@PORT@", str(port))
+        with open(os.path.join(prefix, "nginx.conf"), "w") as dst:
+            dst.write(conf)
+        return ["nginx", "-p", prefix, "-c", os.path.join(prefix, "nginx.conf"), "-e", "stderr"]
+
     plan = []
     for name in names:
         if name == "greenhorn-sync":
@@ -505,6 +524,8 @@ def suite_plan(names, h):
         elif name == "greenhorn-gthread":
             plan.append((name, greenhorn(list(h.GTHREAD_ARGS) + ["--threads", str(THREADS)]),
                          h.gthread_refused(THREADS)))
+        elif name == "nginx":
+            plan.append((name, nginx, None if shutil.which("nginx") else "nginx not installed"))
         else:
             import subprocess  # pylint: disable=import-outside-toplevel
 
@@ -529,7 +550,7 @@ def run_suite(args):
           " hello app; pass: >= %.0f%% answered, p99 < %.0f ms"
           % (args.slow, args.interval, args.normal, args.seconds, 100 * PASS_SUCCESS, PASS_P99_MS))
     results = []
-    for name, argv_of, reason in suite_plan(args.servers, h):
+    for name, argv_of, reason in suite_plan(args.servers, h, tmp):
         if reason:
             h.say("skip %s: %s" % (name, reason))
             results.append({"server": name, "how": kinds[name], "skipped": reason})

@@ -262,7 +262,7 @@ def test_every_gthread_consumer_skips_with_the_reason(bench_modules, tmp_path, m
     assert all(c["result"] == "SKIP" and c["detail"] == reason for c in gthread)
     assert not any(c["detail"] == reason for c in checks if c not in gthread)
     # make bench-slow: a skipped entry with the reason.
-    plan = {name: why for name, _argv, why in slow.suite_plan(["greenhorn-sync", "greenhorn-gthread"], h)}
+    plan = {name: why for name, _argv, why in slow.suite_plan(["greenhorn-sync", "greenhorn-gthread"], h, str(tmp_path))}
     assert plan == {"greenhorn-sync": None, "greenhorn-gthread": reason}
     # make bench-threads: Gunicorn alone, the reason printed; nothing at all is an error.
     servers, skipped = workers.threads_servers()
