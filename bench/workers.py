@@ -29,6 +29,14 @@ best pass.  greenhorn and Gunicorn sync alternate at each point;
 BENCH_WORKERS_GUNICORN=0 leaves Gunicorn out.  Connection: close makes
 every request a new accept(), the shape a sync worker is built for, so the
 curves show workers and nothing else.
+
+`workers.py --threads` (make bench-threads) is the study's threads axis:
+the io and mixed apps served by gthread workers, every combination of 1,
+2, 4 and 8 workers (up to 4 per core) with 1, 2, 4 and 8 threads, 32
+keep-alive clients per core, the same points method, best of the passes;
+greenhorn -k gthread (skipped with the binary's reason while it refuses
+the option) and Gunicorn gthread.  A CSV and a PNG per app
+(results/threads-<app>.csv, .png; threads.gp draws them) and threads.json.
 Exit status: 0 when the study ran, 1 when it could not.
 """
 
