@@ -15,6 +15,8 @@
 #   make fuzz       libFuzzer over the request parser (FUZZ_SECONDS, default 60)
 #   make bench      wrk, greenhorn side by side with Gunicorn and friends
 #   make bench-workers  the worker-count study: req/s, p99, worker memory, to 33 workers on 2 cores
+#   make bench-threads  the study's threads axis: workers x threads for gthread workers
+#   make bench-slow  500 slow clients against 50 normal ones: who still gets answers?
 #   make bench-callgrind  instructions per request of one worker, under callgrind
 #   make request-path  the core functions one request runs, and their lines
 #   make lint       the include rules, cppcheck and clang-format --dry-run
@@ -78,7 +80,7 @@ NPROC   := $(shell nproc 2>/dev/null || echo 1)
 WORKERS := $(shell echo $$(( 2 * $(NPROC) + 1 )))
 
 .PHONY: all run test unit asan integration tutorial memcheck coverage fuzz bench \
-        bench-workers bench-callgrind request-path lint format deps bench-deps clean help
+        bench-workers bench-threads bench-slow bench-callgrind request-path lint format deps bench-deps clean help
 
 all: $(BIN)
 
@@ -180,7 +182,8 @@ request-path:
 # and nginx, on raw WSGI, Flask, Jinja2, Django and CPU-bound apps, plus
 # Granian's method; about NN minutes (BENCH_SECONDS=5 per run, BENCH_ROUNDS=3).
 # BENCH_ARGS=--quick: one round of 2 s per row, for use while developing;
-# BENCH_ARGS="--only cpu,jinja": just those apps (bench/bench.py --help).
+# BENCH_ARGS="--only cpu,jinja": just those apps; BENCH_ARGS="--sets gthread":
+# just the gthread rows (bench/bench.py --help).
 bench: bench-deps all
 	$(PYTHON) bench/bench.py$(if $(BENCH_ARGS), $(BENCH_ARGS))
 
@@ -191,6 +194,21 @@ bench: bench-deps all
 # BENCH_WORKERS_PASSES=2; about 7 minutes).
 bench-workers: bench-deps all
 	$(PYTHON) bench/workers.py
+
+# The threads axis of the study: the I/O-bound and mixed apps served by
+# gthread workers, workers x threads (1, 2, 4, 8 each), greenhorn -k gthread
+# (skipped with the reason while ./greenhorn refuses it) and Gunicorn
+# gthread; a CSV and a PNG per app in bench/results/ (threads-*.csv, .png).
+bench-threads: bench-deps all
+	$(PYTHON) bench/workers.py --threads
+
+# 500 connections sending a request head one byte every 2 s, while 50
+# normal keep-alive clients run GET / for 20 s, against greenhorn's sync
+# worker, Gunicorn gthread, greenhorn gthread and nginx (the reference), one
+# after another: success rate, req/s, p50/p99; bench/results/slow-clients.json.
+# SLOW_ARGS="--slow 100 --seconds 5" for a shorter run (bench/slow_clients.py --help).
+bench-slow: bench-deps all
+	$(PYTHON) bench/slow_clients.py$(if $(SLOW_ARGS), $(SLOW_ARGS))
 
 # One worker under valgrind --tool=callgrind: instructions per request
 # (CALLGRIND_REQUESTS=2000) and the five functions that cost the most, for
@@ -237,6 +255,6 @@ clean:
 	rm -rf build greenhorn
 
 help:
-	@sed -n '3,21p' Makefile
+	@sed -n '3,23p' Makefile
 
 -include $(OBJ:.o=.d)

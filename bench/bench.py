@@ -3,9 +3,12 @@
 Stage: benchmarks (bench/).  Gunicorn counterpart: none (Gunicorn ships no
 benchmark); the Gunicorn rows run the real gunicorn 20.1 as the baseline.
 
-Owns: the apps and the servers and how each is started, the two row sets
-(the main rows: 2 workers, wrk -c50; the granian rows: Granian's published
-method, 1 worker, 64 keep-alive connections), the round-robin wrk runs (every
+Owns: the apps and the servers and how each is started, the three row sets
+(the main rows: 2 workers, wrk -c50; the gthread rows: 2 workers x 4
+threads, 50 keep-alive connections, greenhorn's gthread worker against
+Gunicorn's and nginx, and against greenhorn's sync worker on an app that
+sleeps; the granian rows: Granian's published method, 1 worker, 64
+keep-alive connections), the round-robin wrk runs (every
 row gets one run per round, rounds alternate the rows, the median of the
 rounds is reported), what limited each row (wrk, the workers, the cores),
 the RSS, start-to-first-200 and app-call measurements, the tables,
@@ -16,7 +19,9 @@ the cpu app borrows), callgrind (callgrind.py).
 
 Settings: BENCH_SECONDS (per run, default 5), BENCH_ROUNDS (default 3);
 --quick: one round of 2 s per row, results to bench/results/quick.json only;
---only APP[,APP]: just those apps' rows (also to quick.json).
+--only APP[,APP]: just those apps' rows (also to quick.json);
+--sets SET[,SET]: just those row sets (main, gthread, granian; also to
+quick.json; start-up and the apps' own call are measured with the main set).
 Exit status: 0 when the runs happened (targets never fail the command),
 1 when the bench itself could not run (no wrk, a server broke mid-run).
 """
@@ -63,6 +68,7 @@ APPS = {
     "json": App(h.APPS_DIR, "flask_table:app", "/json", None, "the same Flask app's JSON route, 100 rows"),
     "django": App(h.APPS_DIR, "django_site.wsgi:application", "/", None,
                   "Django 3.2, one view, the same table (apps/django_site)"),
+    "io50": App(h.APPS_DIR, "work:io50", "/", None, "time.sleep(0.05) per request, no CPU (apps/work.py)"),
     "get10k": App(h.APPS_DIR, "granian_method:app", "/b10k", None, "GET, 10 KiB answer (apps/granian_method.py)"),
     "echo10k": App(h.APPS_DIR, "granian_method:app", "/echoi", 10 * 1024,
                    "POST 10 KiB, echoed in 4 KiB pieces (apps/granian_method.py)"),
@@ -72,13 +78,20 @@ APPS = {
 # every request with Connection: close whatever the client asks (a sync
 # worker holding a connection serves nobody else), so for the apps that only
 # they serve one mode says it all.
-RowSet = collections.namedtuple("RowSet", "name workers connections apps what")
+# baseline: the server every row of the set is compared with (the "vs" column).
+RowSet = collections.namedtuple("RowSet", "name workers connections apps what baseline")
 ONE = ("close",)
+KEEP = ("keep-alive",)
+GTHREAD = "gthread"  # the row set of the threaded workers
+THREADS = 4  # threads per worker in the gthread rows (and Gunicorn gthread's main rows)
 ROW_SETS = (
     RowSet("main", 2, 50, {"hello": MODES, "flask": MODES, "cpu": ONE, "jinja": ONE, "json": ONE, "django": ONE},
-           "2 workers each, wrk -t1 -c50"),
-    RowSet("granian", 1, 64, {"get10k": ("keep-alive",), "echo10k": ("keep-alive",)},
-           "Granian's method: 1 worker process, 64 keep-alive connections (wrk -t1 -c64)"),
+           "2 workers each, wrk -t1 -c50", BASELINE),
+    RowSet(GTHREAD, 2, 50, {"hello": KEEP, "flask": KEEP, "io50": KEEP},
+           "2 workers x %d threads (greenhorn sync: 2 workers; nginx: 2 processes), wrk -t1 -c50, keep-alive"
+           % THREADS, "gunicorn-gthread"),
+    RowSet("granian", 1, 64, {"get10k": KEEP, "echo10k": KEEP},
+           "Granian's method: 1 worker process, 64 keep-alive connections (wrk -t1 -c64)", BASELINE),
 )
 ROW_SET = {s.name: s for s in ROW_SETS}
 # The apps whose start-up time and own call cost are measured.
@@ -95,6 +108,10 @@ def _greenhorn_argv(port, app, rowset, _tmp):
             "--chdir", APPS[app].dir, APPS[app].module]
 
 
+def _greenhorn_gthread_argv(port, app, rowset, tmp):
+    return _greenhorn_argv(port, app, rowset, tmp) + list(h.GTHREAD_ARGS) + ["--threads", str(THREADS)]
+
+
 def _gunicorn_argv(port, app, rowset, _tmp):
     return [h.PYTHON, "-m", "gunicorn", "-w", str(rowset.workers), "-b", "127.0.0.1:%d" % port,
             "--chdir", APPS[app].dir, APPS[app].module]
@@ -102,7 +119,7 @@ def _gunicorn_argv(port, app, rowset, _tmp):
 
 def _gthread_argv(port, app, rowset, tmp):
     # Granian's table runs `gunicorn -k gthread` with its default of 1 thread.
-    threads = 1 if rowset.name == "granian" else 4
+    threads = 1 if rowset.name == "granian" else THREADS
     return _gunicorn_argv(port, app, rowset, tmp) + ["-k", "gthread", "--threads", str(threads)]
 
 
@@ -144,6 +161,8 @@ def _why_missing(name):
     """None when the server can run here; else the reason it is skipped."""
     if name == "greenhorn":
         return h.greenhorn_missing()
+    if name == "greenhorn-gthread":
+        return h.gthread_refused(THREADS)
     if name.startswith("gunicorn"):
         return None if _python_has("gunicorn") else "gunicorn not importable by %s" % h.PYTHON
     if name == "uwsgi":
@@ -171,14 +190,17 @@ PY_APPS = ("hello", "flask", "cpu", "jinja", "json", "django")
 Server = collections.namedtuple("Server", "name kind argv_of serves")
 # serves: {row set: the apps this server runs in it}
 SERVERS = [
-    Server("greenhorn", "sync workers", _greenhorn_argv, {"main": PY_APPS, "granian": ("get10k", "echo10k")}),
+    Server("greenhorn", "sync workers", _greenhorn_argv,
+           {"main": PY_APPS, GTHREAD: ("io50",), "granian": ("get10k", "echo10k")}),
+    Server("greenhorn-gthread", "workers x 4 threads, -k gthread", _greenhorn_gthread_argv,
+           {GTHREAD: ("hello", "flask", "io50")}),
     Server("gunicorn-sync", "sync workers", _gunicorn_argv, {"main": PY_APPS, "granian": ("get10k", "echo10k")}),
     Server("gunicorn-gthread", "workers x 4 threads (granian rows: x 1, Granian's)", _gthread_argv,
-           {"main": ("hello", "flask"), "granian": ("get10k", "echo10k")}),
+           {"main": ("hello", "flask"), GTHREAD: ("hello", "flask", "io50"), "granian": ("get10k", "echo10k")}),
     Server("uwsgi", "processes, --http11-socket (granian rows: --http, Granian's)", _uwsgi_argv,
            {"main": ("hello", "flask"), "granian": ("get10k", "echo10k")}),
     Server("waitress", "1 process x 4 threads", _waitress_argv, {"main": ("hello", "flask")}),
-    Server("nginx", "return 200, 2 workers", _nginx_argv, {"main": ("hello",)}),
+    Server("nginx", "return 200, 2 workers", _nginx_argv, {"main": ("hello",), GTHREAD: ("hello",)}),
 ]
 SERVER_ORDER = {s.name: n for n, s in enumerate(SERVERS)}
 
@@ -365,15 +387,23 @@ def summarize(samples, kept_open=(), cores=None):
         row["limit"] = limits(row["wrk_cpu_share"], row["wrk_threads"], row["server_cpu_share"],
                               row["workers"], cores, row["other_cpu_share"])
         rows.append(row)
-    base = {(r["set"], r["app"], r["mode"]): r for r in rows if r["server"] == BASELINE}
     for row in rows:
-        ref = base.get((row["set"], row["app"], row["mode"]))
-        row["vs_gunicorn_sync"] = row["rps"] / ref["rps"] if ref and ref["rps"] else None
+        row["baseline"] = ROW_SET[row["set"]].baseline
+        row["vs_baseline"], row["cpu_vs_baseline"] = _against(rows, row, row["baseline"])
         # CPU per request against Gunicorn sync's: below 1, the server does the same work for less.
-        row["cpu_vs_gunicorn_sync"] = (row["server_us_per_req"] / ref["server_us_per_req"]
-                                       if ref and ref["server_us_per_req"] else None)
+        row["vs_gunicorn_sync"], row["cpu_vs_gunicorn_sync"] = _against(rows, row, BASELINE)
         row["starved"] = starved(row)
     return rows
+
+
+def _against(rows, row, server):
+    """(req/s, CPU per request) of a row over `server`'s in the same set, app and mode; None where missing."""
+    for ref in rows:
+        if (ref["set"], ref["server"], ref["app"], ref["mode"]) == (row["set"], server, row["app"], row["mode"]):
+            rps = row["rps"] / ref["rps"] if ref["rps"] else None
+            cpu = row["server_us_per_req"] / ref["server_us_per_req"] if ref["server_us_per_req"] else None
+            return rps, cpu
+    return None, None
 
 
 def startup_times(servers, apps, tmp, env, repeats):
@@ -473,7 +503,8 @@ def _errors_cell(errors):
 def sort_rows(rows):
     """Rows in table order: set, app, mode, then server."""
     apps = list(APPS)
-    rows.sort(key=lambda r: (r["set"] != "main", apps.index(r["app"]), MODES.index(r["mode"]),
+    sets = [rs.name for rs in ROW_SETS]
+    rows.sort(key=lambda r: (sets.index(r["set"]), apps.index(r["app"]), MODES.index(r["mode"]),
                              SERVER_ORDER[r["server"]]))
 
 
@@ -486,8 +517,8 @@ def print_table(rows):
             continue
         cells = []
         for r in mine:
-            ratio = "%.2fx" % r["vs_gunicorn_sync"] if r["vs_gunicorn_sync"] else "-"
-            cpu_ratio = "%.2fx" % r["cpu_vs_gunicorn_sync"] if r["cpu_vs_gunicorn_sync"] else "-"
+            ratio = "%.2fx" % r["vs_baseline"] if r["vs_baseline"] else "-"
+            cpu_ratio = "%.2fx" % r["cpu_vs_baseline"] if r["cpu_vs_baseline"] else "-"
             worst = "-" if r["new_client_max_ms"] is None else "%.0f" % r["new_client_max_ms"]
             mode = r["mode"] + ("*" if r.get("kept_open") else "")
             cells.append([r["server"], r["app"], mode, "%.0f" % r["rps"], "%.2f" % r["p50_ms"],
@@ -496,11 +527,13 @@ def print_table(rows):
                           "%.0f%%" % (100 * r["server_cpu_share"]), "%.0f%%" % (100 * r["wrk_cpu_share"]),
                           "%.0f%%" % (100 * r["other_cpu_share"]), "+".join(r["limit"]) or "-", ratio, cpu_ratio])
         h.say("%s rows: %s" % (rowset.name, rowset.what))
+        short = rowset.baseline.replace("gunicorn-", "g-")
         h.say(h.table(["server", "app", "mode", "req/s", "p50 ms", "p99 ms", "errors", "new client ms",
-                       "CPU us/req", "server CPU", "wrk CPU", "other CPU", "limit", "vs gunicorn-sync",
-                       "CPU/req vs g-sync"], cells))
+                       "CPU us/req", "server CPU", "wrk CPU", "other CPU", "limit", "vs " + rowset.baseline,
+                       "CPU/req vs " + short], cells))
         h.say("")
-    h.say("vs gunicorn-sync: req/s over Gunicorn sync's; CPU/req vs g-sync: CPU per request over its (lower is less).")
+    h.say("vs gunicorn-sync (gthread rows: vs gunicorn-gthread): req/s over that server's, same app and mode;")
+    h.say("  CPU/req vs g-sync (g-gthread): CPU per request over its (lower is less).")
     h.say("new client ms: the longest a client arriving during the run waited (one request every 100 ms).")
     h.say("CPU us/req: the server's own CPU time (master + workers, /proc) per request.  server CPU, wrk CPU:")
     h.say("  the share of one core each used over the run (wrk's own, from /proc, when it exited); other CPU:")
@@ -525,7 +558,7 @@ def print_memory(memory):
     """Print master and worker RSS per row set, server and app."""
     cells = []
     for (rowset, server, app), mem in sorted(memory.items(), key=lambda kv: (
-            kv[0][0] != "main", SERVER_ORDER[kv[0][1]], list(APPS).index(kv[0][2]))):
+            [rs.name for rs in ROW_SETS].index(kv[0][0]), SERVER_ORDER[kv[0][1]], list(APPS).index(kv[0][2]))):
         workers_kib = mem["workers_kib"]
         cells.append([rowset, server, app, "%.1f" % (mem["master_kib"] / 1024.0) if mem["master_kib"] else "-",
                       " ".join("%.1f" % (w / 1024.0) for w in workers_kib) or "-"])
@@ -540,7 +573,7 @@ def print_startup(startup, repeats):
 
 CSV_FIELDS = ["server", "app", "mode", "req_s", "p50_ms", "p99_ms", "errors", "vs_gunicorn_sync", "kept_open",
               "set", "workers", "connections", "server_us_per_req", "server_cpu_share", "wrk_cpu_share",
-              "other_cpu_share", "limit", "cpu_vs_gunicorn_sync"]
+              "other_cpu_share", "limit", "cpu_vs_gunicorn_sync", "baseline", "vs_baseline", "cpu_vs_baseline"]
 
 
 def write_csv(path, rows):
@@ -556,7 +589,9 @@ def write_csv(path, rows):
                              int(bool(r.get("kept_open"))), r["set"], r["workers"], r["connections"],
                              "%.1f" % r["server_us_per_req"], "%.3f" % r["server_cpu_share"],
                              "%.3f" % r["wrk_cpu_share"], "%.3f" % r["other_cpu_share"], "+".join(r["limit"]),
-                             "%.3f" % r["cpu_vs_gunicorn_sync"] if r["cpu_vs_gunicorn_sync"] else ""])
+                             "%.3f" % r["cpu_vs_gunicorn_sync"] if r["cpu_vs_gunicorn_sync"] else "",
+                             r["baseline"], "%.3f" % r["vs_baseline"] if r["vs_baseline"] else "",
+                             "%.3f" % r["cpu_vs_baseline"] if r["cpu_vs_baseline"] else ""])
     os.replace(tmp, path)
 
 
@@ -574,11 +609,16 @@ def _limit_words(row):
     return " (limit: %s)" % "+".join(row["limit"]) if row["limit"] else ""
 
 
-def _ratio_target(rows, app, mode, other, minimum):
-    gh, ref = _row(rows, "greenhorn", app, mode), _row(rows, other, app, mode)
-    label = "%s %s >= %.1fx %s" % (app, mode, minimum, other)
+def _ratio_target(rows, app, mode, other, minimum, subject="greenhorn", rowset="main", other_name=None):
+    """subject's req/s at least `minimum` times other's, same set, app and mode."""
+    gh, ref = _row(rows, subject, app, mode, rowset), _row(rows, other, app, mode, rowset)
+    label = "%s %s >= %.1fx %s" % (app, mode, minimum, other_name or other)
+    if rowset != "main":
+        label = "%s: %s" % (rowset, label)
     if not gh or not ref:
-        return label, None, "no %s row" % ("greenhorn" if not gh else other)
+        return label, None, "no %s row" % (subject if not gh else other)
+    if not ref["rps"]:
+        return label, None, "%s answered nothing" % other
     ratio = gh["rps"] / ref["rps"]
     return label, ratio >= minimum, "%.2fx (%.0f vs %.0f req/s)%s" % (ratio, gh["rps"], ref["rps"], _limit_words(gh))
 
@@ -594,12 +634,15 @@ def _cpu_target(rows, app, mode, most):
                                                               share)
 
 
-def _p99_target(rows):
-    label = "p99 <= gunicorn-sync's in every row"
+def _p99_target(rows, subject="greenhorn", other=BASELINE, rowset=None):
+    """subject's p99 no worse than other's in every row both have (in `rowset`, or in any set)."""
+    label = "p99 <= %s's in every row" % other
+    if rowset:
+        label = "%s: %s" % (rowset, label)
     worse = []
     pairs = 0
-    for gh in (r for r in rows if r["server"] == "greenhorn"):
-        ref = _row(rows, BASELINE, gh["app"], gh["mode"], gh["set"])
+    for gh in (r for r in rows if r["server"] == subject and rowset in (None, r["set"])):
+        ref = _row(rows, other, gh["app"], gh["mode"], gh["set"])
         if ref:
             pairs += 1
             if gh["starved"]:
@@ -607,8 +650,44 @@ def _p99_target(rows):
             elif gh["p99_ms"] > ref["p99_ms"]:
                 worse.append("%s %s %.2f > %.2f ms" % (gh["app"], gh["mode"], gh["p99_ms"], ref["p99_ms"]))
     if not pairs:
-        return label, None, "no greenhorn rows"
+        return label, None, "no %s rows" % subject
     return label, not worse, "; ".join(worse) or "%d rows compared" % pairs
+
+
+GH_GTHREAD, GU_GTHREAD = "greenhorn-gthread", "gunicorn-gthread"
+
+
+def gthread_checks(rows):
+    """The gthread worker's targets, each (label, ok or None, detail), all within the gthread rows.
+
+    Raw hello keep-alive at least 6x Gunicorn gthread and 0.7x nginx; Flask
+    hello keep-alive at least 2.5x Gunicorn gthread; the app that sleeps
+    50 ms at least 3.5x greenhorn's sync worker with the same 2 workers (4
+    threads a worker can wait for 4 requests at once); p99 no worse than
+    Gunicorn gthread's in any row.
+    """
+    return [
+        _ratio_target(rows, "hello", "keep-alive", GU_GTHREAD, 6.0, GH_GTHREAD, GTHREAD),
+        _ratio_target(rows, "hello", "keep-alive", "nginx", 0.7, GH_GTHREAD, GTHREAD),
+        _ratio_target(rows, "flask", "keep-alive", GU_GTHREAD, 2.5, GH_GTHREAD, GTHREAD),
+        _ratio_target(rows, "io50", "keep-alive", "greenhorn", 3.5, GH_GTHREAD, GTHREAD,
+                      other_name="greenhorn sync (same workers)"),
+        _p99_target(rows, GH_GTHREAD, GU_GTHREAD, GTHREAD),
+    ]
+
+
+def _gthread_cpu_notes(rows):
+    """INFO per gthread app: CPU per request of greenhorn gthread against Gunicorn gthread's."""
+    out = []
+    for app in ROW_SET[GTHREAD].apps:
+        gh, ref = _row(rows, GH_GTHREAD, app, "keep-alive", GTHREAD), _row(rows, GU_GTHREAD, app, "keep-alive",
+                                                                            GTHREAD)
+        if gh and ref and ref["server_us_per_req"]:
+            out.append(("%s: %s keep-alive server CPU per request" % (GTHREAD, app), None,
+                        "%.1f vs %.1f us (%s vs %s, %.2fx)" % (gh["server_us_per_req"], ref["server_us_per_req"],
+                                                             GH_GTHREAD, GU_GTHREAD,
+                                                             gh["server_us_per_req"] / ref["server_us_per_req"])))
+    return out
 
 
 def _memory_targets(memory):
@@ -683,8 +762,13 @@ def _granian_notes(rows):
     return out
 
 
-def targets(rows, memory, startup, skip_reason, two=None, calls=None):
-    """Every target as {"target", "result": PASS/FAIL/SKIP/INFO, "detail"}."""
+def targets(rows, memory, startup, skip_reason, two=None, calls=None, gthread_skip=None):
+    """Every target as {"target", "result": PASS/FAIL/SKIP/INFO, "detail"}.
+
+    skip_reason (greenhorn is not built) makes every target SKIP with it;
+    gthread_skip (greenhorn refuses -k gthread) makes the gthread targets
+    SKIP with it.
+    """
     checks = [
         _ratio_target(rows, "hello", "close", BASELINE, 3.0),
         _ratio_target(rows, "hello", "close", "nginx", 0.9),
@@ -698,15 +782,18 @@ def targets(rows, memory, startup, skip_reason, two=None, calls=None):
         _p99_target(rows),
     ] + _memory_targets(memory) + _startup_targets(startup)
     info = [_two_thread_note(two or {})] + _own_share_notes(rows, calls or {}) + _granian_notes(rows)
+    gthread_skip = skip_reason or gthread_skip
     out = []
-    for label, ok, detail in checks:
-        if skip_reason:
-            ok, detail = None, skip_reason
-        out.append({"target": label, "result": "SKIP" if ok is None else ("PASS" if ok else "FAIL"),
-                    "detail": detail})
-    for label, _ok, detail in info:
-        if not skip_reason and detail != "not measured":
-            out.append({"target": label, "result": "INFO", "detail": detail})
+    for group, why in ((checks, skip_reason), (gthread_checks(rows), gthread_skip)):
+        for label, ok, detail in group:
+            if why:
+                ok, detail = None, why
+            out.append({"target": label, "result": "SKIP" if ok is None else ("PASS" if ok else "FAIL"),
+                        "detail": detail})
+    for group, why in ((info, skip_reason), (_gthread_cpu_notes(rows), gthread_skip)):
+        for label, _ok, detail in group:
+            if not why and detail != "not measured":
+                out.append({"target": label, "result": "INFO", "detail": detail})
     return out
 
 
@@ -765,16 +852,18 @@ def report(results, servers, settings, info, full):
     """Print every table and the targets; write the JSON (and for a full run, latest.json and latest.csv)."""
     rows, memory, startup = results["rows"], results["memory"], results["startup"]
     skip_reason = h.greenhorn_missing()
+    gthread_skip = h.gthread_refused(THREADS)
     h.say("")
     print_table(rows)
     h.say("")
     print_memory(memory)
     h.say("")
-    print_startup(startup, settings["startup_repeats"])
-    h.say("")
-    checks = targets(rows, memory, startup, skip_reason, results["two"], results["calls"])
+    if startup:
+        print_startup(startup, settings["startup_repeats"])
+        h.say("")
+    checks = targets(rows, memory, startup, skip_reason, results["two"], results["calls"], gthread_skip)
     for c in checks:
-        h.say("%-4s  %-50s %s" % (c["result"], c["target"], c["detail"]))
+        h.say("%-4s  %-58s %s" % (c["result"], c["target"], c["detail"]))
     stamp = time.strftime("%Y%m%d-%H%M%S")
     data = {
         "timestamp": stamp, "machine": info, "settings": settings,
@@ -784,6 +873,7 @@ def report(results, servers, settings, info, full):
         "rows": rows,
         "memory": [{"set": r, "server": s, "app": a, **m} for (r, s, a), m in sorted(memory.items())],
         "startup_s": startup, "targets": checks, "hello_close_wrk_t2": results["two"],
+        "greenhorn_gthread_skipped": gthread_skip,
         "app_call_us": results["calls"],
     }
     os.makedirs(h.RESULTS_DIR, exist_ok=True)
@@ -809,14 +899,22 @@ def greenhorn_version():
 
 
 def parse_args(argv):
-    """The command line: --quick, --only APP[,APP]."""
+    """The command line: --quick, --only APP[,APP], --sets SET[,SET]."""
     parser = argparse.ArgumentParser(prog="bench.py", description="make bench: greenhorn side by side with its peers")
     parser.add_argument("--quick", action="store_true",
                         help="one round of %d s per row, for use while developing (results to quick.json)"
                         % QUICK_SECONDS)
     parser.add_argument("--only", metavar="APP[,APP]",
                         help="only these apps' rows (%s); results to quick.json" % ", ".join(APPS))
+    parser.add_argument("--sets", metavar="SET[,SET]",
+                        help="only these row sets (%s); results to quick.json" % ", ".join(ROW_SET))
     args = parser.parse_args(argv)
+    if args.sets:
+        wanted = [a.strip() for a in args.sets.split(",") if a.strip()]
+        unknown = [a for a in wanted if a not in ROW_SET]
+        if unknown:
+            parser.error("unknown row set %s (known: %s)" % (", ".join(unknown), ", ".join(ROW_SET)))
+        args.sets = wanted
     if args.only:
         wanted = [a.strip() for a in args.only.split(",") if a.strip()]
         unknown = [a for a in wanted if a not in APPS]
@@ -854,16 +952,18 @@ def main(argv=None):
     loops = study.loops_per_ms() if "cpu" in apps else None
     env = {"BENCH_CPU_LOOPS_PER_MS": str(loops)} if loops else {}
     settings = {"seconds": seconds, "rounds": rounds, "warmup_seconds": WARMUP_SECONDS, "quick": args.quick,
-                "only": args.only, "startup_repeats": repeats, "busy_share": BUSY_SHARE,
+                "only": args.only, "sets": args.sets, "startup_repeats": repeats, "busy_share": BUSY_SHARE,
                 "others_cores": OTHERS_CORES,
-                "row_sets": {s.name: {"workers": s.workers, "wrk": "-t1 -c%d" % s.connections} for s in ROW_SETS},
+                "row_sets": {s.name: {"workers": s.workers, "wrk": "-t1 -c%d" % s.connections,
+                                      "baseline": s.baseline} for s in ROW_SETS},
+                "gthread_threads": THREADS,
                 "cpu_loops_per_ms": loops, "greenhorn_version": greenhorn_version()}
     h.say("bench: %d servers, %d s x %d round%s per row, %d cores; %s"
           % (len(servers), seconds, rounds, "" if rounds == 1 else "s", os.cpu_count(),
              "; ".join("%s rows: %s" % (s.name, s.what) for s in ROW_SETS)))
     samples, memory, kept_open, two = {}, {}, set(), {}
     for rowset in ROW_SETS:
-        if not any(app in apps for app in rowset.apps):
+        if not any(app in apps for app in rowset.apps) or (args.sets and rowset.name not in args.sets):
             continue
         got = measure(rowset, servers, apps, tmp, env, seconds, rounds)
         samples.update(got[0])
@@ -871,11 +971,13 @@ def main(argv=None):
         kept_open |= got[2]
         two = two or got[3]
     results = {"rows": summarize(samples, kept_open), "memory": memory, "two": two}
-    h.say("measuring start to first 200 ...")
-    results["startup"] = startup_times(servers, apps, tmp, env, repeats)
-    h.say("measuring each app's own call, with no server ...")
-    results["calls"] = app_call_costs(apps, tmp, env, 1 if args.quick else CALL_REPEATS)
-    report(results, servers, settings, info, full=not args.quick and not args.only)
+    results["startup"], results["calls"] = {}, {}
+    if not args.sets or "main" in args.sets:
+        h.say("measuring start to first 200 ...")
+        results["startup"] = startup_times(servers, apps, tmp, env, repeats)
+        h.say("measuring each app's own call, with no server ...")
+        results["calls"] = app_call_costs(apps, tmp, env, 1 if args.quick else CALL_REPEATS)
+    report(results, servers, settings, info, full=not args.quick and not args.only and not args.sets)
     h.say("bench took %.0f s" % (time.monotonic() - began))
 
 

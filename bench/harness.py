@@ -21,6 +21,7 @@ import json
 import os
 import platform
 import random
+import re
 import shutil
 import signal
 import socket
@@ -82,6 +83,56 @@ def greenhorn_missing():
     if "GREENHORN" in os.environ:
         return "%s is not an executable file" % path
     return "./greenhorn not built"
+
+
+# What greenhorn's gthread rows, points and runs pass: the worker class, by
+# the name Gunicorn gives it.  The thread count follows as --threads N.
+GTHREAD_ARGS = ("-k", "gthread")
+_GTHREAD_REFUSED = {}
+
+
+def _greenhorn_name():
+    path = greenhorn_path()
+    if "GREENHORN" not in os.environ and path == os.path.join(REPO_ROOT, "greenhorn"):
+        return "./greenhorn"
+    return path
+
+
+def gthread_refused(threads=4):
+    """None when greenhorn accepts `-k gthread --threads N`; else the reason to print for skipping it.
+
+    Asks the binary itself: `greenhorn -k gthread --threads N --check-config
+    --chdir bench/apps hello:app` checks the settings, imports the app and
+    exits 0, or prints a usage error and exits non-zero (a binary without
+    the gthread worker refuses the worker class or the option).  The reason
+    is the binary's own last line of complaint.  Asked once per thread
+    count and process.
+    """
+    missing = greenhorn_missing()
+    if missing:
+        return missing
+    if threads in _GTHREAD_REFUSED:
+        return _GTHREAD_REFUSED[threads]
+    argv = [greenhorn_path()] + list(GTHREAD_ARGS) + ["--threads", str(threads), "--check-config",
+                                                      "--chdir", APPS_DIR, "hello:app"]
+    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=60, env=env,
+                              stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.TimeoutExpired) as err:
+        reason = "%s -k gthread --check-config did not run: %s" % (_greenhorn_name(), err)
+    else:
+        if done.returncode == 0:
+            reason = None
+        else:
+            said = [line.strip() for line in (done.stderr + done.stdout).splitlines() if line.strip()]
+            last = said[-1] if said else "no message"
+            # "greenhorn: error: WHAT (see greenhorn --help)": WHAT is the reason.
+            last = re.sub(r"^\S*greenhorn: (error: )?|\s*\(see \S*greenhorn --help\)$", "", last)
+            reason = "%s refuses -k gthread --threads %d (exit %d: %s)" % (
+                _greenhorn_name(), threads, done.returncode, last)
+    _GTHREAD_REFUSED[threads] = reason
+    return reason
 
 
 def env_number(name, default, kind=int):

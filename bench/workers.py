@@ -29,6 +29,14 @@ best pass.  greenhorn and Gunicorn sync alternate at each point;
 BENCH_WORKERS_GUNICORN=0 leaves Gunicorn out.  Connection: close makes
 every request a new accept(), the shape a sync worker is built for, so the
 curves show workers and nothing else.
+
+`workers.py --threads` (make bench-threads) is the study's threads axis:
+the io and mixed apps served by gthread workers, every combination of 1,
+2, 4 and 8 workers (up to 4 per core) with 1, 2, 4 and 8 threads, 32
+keep-alive clients per core, the same points method, best of the passes;
+greenhorn -k gthread (skipped with the binary's reason while it refuses
+the option) and Gunicorn gthread.  A CSV and a PNG per app
+(results/threads-<app>.csv, .png; threads.gp draws them) and threads.json.
 Exit status: 0 when the study ran, 1 when it could not.
 """
 
@@ -121,11 +129,17 @@ def loops_per_ms():
     return best
 
 
-def _argv(server, workers, port, module):
+def _argv(server, workers, port, module, threads=None):
     bind = "127.0.0.1:%d" % port
-    if server == "greenhorn":
-        return [h.greenhorn_path(), "-w", str(workers), "-b", bind, "--chdir", h.APPS_DIR, module]
-    return [h.PYTHON, "-m", "gunicorn", "-w", str(workers), "-b", bind, "--chdir", h.APPS_DIR, module]
+    if server.startswith("greenhorn"):
+        argv = [h.greenhorn_path(), "-w", str(workers), "-b", bind, "--chdir", h.APPS_DIR, module]
+        gthread = list(h.GTHREAD_ARGS)
+    else:
+        argv = [h.PYTHON, "-m", "gunicorn", "-w", str(workers), "-b", bind, "--chdir", h.APPS_DIR, module]
+        gthread = ["-k", "gthread"]
+    if server.endswith("-gthread"):
+        argv += gthread + ["--threads", str(threads or 1)]
+    return argv
 
 
 def _mib(kib):
@@ -169,20 +183,26 @@ def memory(proc, workers):
             "pss_mib": _mib(master_smaps["pss"] + sum(m["pss"] for m in smaps))}
 
 
-def measure_point(server, app, workers, settings, tmp):
-    """Start `server` with `workers` workers on app, warm it, run wrk; one CSV row."""
+def measure_point(server, app, workers, settings, tmp, threads=None):
+    """Start `server` with `workers` workers on app, warm it, run wrk; one CSV row.
+
+    With `threads` (the threads axis), the server runs gthread workers with
+    that many threads and wrk keeps its connections alive; without, the
+    sync study's Connection: close.
+    """
     port = h.free_port()
     clients = settings["plan"][app]["connections"]
-    log = os.path.join(tmp, "%s-%s-%d.log" % (server, app, workers))
+    close = threads is None
+    log = os.path.join(tmp, "%s-%s-%d-%d.log" % (server, app, workers, threads or 0))
     began = time.monotonic()
-    proc = h.spawn(_argv(server, workers, port, "work:" + app), cwd=h.APPS_DIR, log_path=log,
+    proc = h.spawn(_argv(server, workers, port, "work:" + app, threads), cwd=h.APPS_DIR, log_path=log,
                    env_extra={"BENCH_CPU_LOOPS_PER_MS": str(settings["loops_per_ms"])})
     try:
         h.wait_first_200(proc, port, began)
         wait_for_workers(proc, workers)
-        h.run_wrk(port, WARMUP_SECONDS, clients, close=True)
+        h.run_wrk(port, WARMUP_SECONDS, clients, close=close)
         h.drain(proc, port)
-        res = h.run_wrk(port, settings["seconds"], clients, close=True)
+        res = h.run_wrk(port, settings["seconds"], clients, close=close)
         mem = memory(proc, workers)
         if proc.poll() is not None:
             raise h.BenchError("%s died during the run:\n%s" % (server, h.log_tail(proc)))
@@ -192,6 +212,7 @@ def measure_point(server, app, workers, settings, tmp):
         h.stop(proc, grace=0)
     row = {
         "app": app, "server": server, "workers": workers,
+        **({} if threads is None else {"threads": threads, "slots": workers * threads}),
         "req_s": round(res["rps"], 1), "p50_ms": round(res["p50_ms"], 3), "p99_ms": round(res["p99_ms"], 3),
         "errors": h.error_total(res), "active_conns": round(res["active_conns"], 1),
     }
@@ -394,5 +415,184 @@ def main():
     h.say("workers study took %d s (%s)" % (took["total"], ", ".join("%s %d s" % (a, took[a]) for a in APPS)))
 
 
+# ---- the threads axis (make bench-threads) ------------------------------------------------
+
+THREAD_APPS = ("io", "mixed")
+THREAD_COUNTS = (1, 2, 4, 8)
+THREAD_CLIENTS_PER_CORE = 32  # on 2 cores: 64 clients, the most slots measured (8 workers x 8 threads)
+THREAD_CSV_FIELDS = ["app", "server", "workers", "threads", "slots", "req_s", "p50_ms", "p99_ms", "errors",
+                     "active_conns", "rss_mib", "master_rss_mib", "worker_rss_mib", "worker_private_mib", "pss_mib"]
+
+
+def threads_plan(cores):
+    """{app: {"workers": [...], "threads": [...], "connections": n}} for the threads axis.
+
+    Workers 1, 2, 4 ... up to 4 per core (1, 2, 4, 8 on 2 cores), each with
+    1, 2, 4 and 8 threads; as many clients as the most slots (workers x
+    threads), so that only the server can stop a curve.
+    """
+    most = 4 * cores
+    workers = sorted({min(2 ** n, most) for n in range(most.bit_length() + 1)})
+    clients = max(THREAD_CLIENTS_PER_CORE * cores, most * THREAD_COUNTS[-1])
+    return {app: {"workers": workers, "threads": list(THREAD_COUNTS), "connections": clients}
+            for app in THREAD_APPS}
+
+
+def threads_servers():
+    """greenhorn gthread if the binary accepts -k gthread, and Gunicorn gthread unless BENCH_WORKERS_GUNICORN=0.
+
+    Returns (servers, {server: skip reason}).  Prints one line per skipped server.
+    """
+    servers, skipped = [], {}
+    reason = h.gthread_refused(THREAD_COUNTS[-1])
+    if reason:
+        h.say("skip greenhorn-gthread: %s" % reason)
+        skipped["greenhorn-gthread"] = reason
+    else:
+        servers.append("greenhorn-gthread")
+    if os.environ.get("BENCH_WORKERS_GUNICORN", "1") != "0":
+        servers.append("gunicorn-gthread")
+    else:
+        skipped["gunicorn-gthread"] = "BENCH_WORKERS_GUNICORN=0"
+    if not servers:
+        raise h.BenchError("nothing to measure: greenhorn refuses -k gthread and Gunicorn is off")
+    return servers, skipped
+
+
+def run_threads_app(app, servers, settings, tmp):
+    """Every workers x threads point of one app, best of the passes (as run_app); rows by server, workers, threads."""
+    plan = settings["plan"][app]
+    points = [(w, t) for w in plan["workers"] for t in plan["threads"]]
+    best = {}
+    for npass in range(settings["passes"]):
+        for workers, threads in (points if npass % 2 == 0 else points[::-1]):
+            for server in servers:
+                row = measure_point(server, app, workers, settings, tmp, threads=threads)
+                h.say("%-5s pass %d  %-17s w=%d t=%d  %6.0f req/s  p99 %7.1f ms  errors %d  PSS %3.0f MiB"
+                      % (app, npass + 1, server, workers, threads, row["req_s"], row["p99_ms"], row["errors"],
+                         row["pss_mib"]))
+                kept = best.get((server, workers, threads))
+                if kept is None or row["req_s"] > kept["req_s"]:
+                    best[(server, workers, threads)] = row
+    return sorted(best.values(), key=lambda r: (servers.index(r["server"]), r["workers"], r["threads"]))
+
+
+def threads_chart(app, csv_path, png_path, servers, settings):
+    """Draw one app's workers x threads chart with gnuplot (threads.gp); raises BenchError if it fails."""
+    plan = settings["plan"][app]
+    heading = "%s app (%s): wrk -c%d, keep-alive, gthread workers, %d cores" % (
+        app, APPS[app], plan["connections"], settings["cores"])
+    assigns = ("csvfile='%s'; pngfile='%s'; servers='%s'; workers='%s'; heading='%s'; maxt=%d"
+               % (csv_path, png_path, " ".join(servers), " ".join(str(w) for w in plan["workers"]), heading,
+                  plan["threads"][-1]))
+    done = subprocess.run(["gnuplot", "-e", assigns, os.path.join(h.BENCH_DIR, "threads.gp")],
+                          capture_output=True, text=True, timeout=60)
+    if done.returncode != 0:
+        raise h.BenchError("gnuplot failed for %s:\n%s" % (app, done.stderr))
+
+
+def threads_reading(app, rows):
+    """Plain words for one server's grid: what threads add to each worker count, and equal slots compared.
+
+    rows: that server's rows.  Returns (text, summary dict).
+    """
+    at = {(r["workers"], r["threads"]): r for r in rows}
+    workers = sorted({r["workers"] for r in rows})
+    threads = sorted({r["threads"] for r in rows})
+    best = max(rows, key=lambda r: r["req_s"])
+    lines = ["%s: best %d x %d (workers x threads), %.0f req/s, p99 %.1f ms, %.0f MiB (PSS)"
+             % (app, best["workers"], best["threads"], best["req_s"], best["p99_ms"], best["pss_mib"])]
+    gains = {}
+    for w in workers:
+        one, most = at.get((w, threads[0])), at.get((w, threads[-1]))
+        if one and most and one["req_s"]:
+            gains[w] = round(most["req_s"] / one["req_s"], 2)
+    if gains:
+        lines.append("threads %d -> %d: %s" % (threads[0], threads[-1], ", ".join(
+            "%.1fx at %d worker%s" % (g, w, "" if w == 1 else "s") for w, g in gains.items())))
+    # The same number of slots (requests a server can hold at once), as workers or as threads.
+    # The slot count measured in the most ways (on 2 cores: 8 = 1 x 8, 2 x 4, 4 x 2, 8 x 1), the larger on a tie.
+    ways = {}
+    for r in rows:
+        ways[r["slots"]] = ways.get(r["slots"], 0) + 1
+    slots = max(ways, key=lambda n: (ways[n], n)) if rows and max(ways.values()) > 1 else None
+    same = sorted((r for r in rows if r["slots"] == slots), key=lambda r: r["workers"])
+    if slots:
+        lines.append("%d slots: %s" % (slots, "; ".join(
+            "%d x %d %.0f req/s, p99 %.1f ms, %.0f MiB" % (r["workers"], r["threads"], r["req_s"], r["p99_ms"],
+                                                           r["pss_mib"]) for r in same)))
+    summary = {"best": {k: best[k] for k in ("workers", "threads", "req_s", "p99_ms", "pss_mib")},
+               "threads_gain_by_workers": gains, "same_slots": slots,
+               "same_slots_rows": [{k: r[k] for k in ("workers", "threads", "req_s", "p99_ms", "pss_mib")}
+                                   for r in same]}
+    return "\n       ".join(lines), summary
+
+
+def threads_main():
+    """`make bench-threads`: the workers x threads grid for the io and mixed apps."""
+    h.install_cleanup()
+    began = time.monotonic()
+    for tool in ("wrk", "gnuplot"):
+        if not shutil.which(tool):
+            raise h.BenchError("%s not installed (apt-get install %s)" % (tool, tool))
+    info = h.machine()
+    warning = h.busy_warning()
+    if warning:
+        h.say(warning)
+    cores = os.cpu_count() or 1
+    servers, skipped = threads_servers()
+    settings = {"cores": cores, "plan": threads_plan(cores), "keep_alive": True,
+                "seconds": h.env_number("BENCH_WORKERS_SECONDS", 2), "warmup_seconds": WARMUP_SECONDS,
+                "passes": h.env_number("BENCH_WORKERS_PASSES", 2), "loops_per_ms": loops_per_ms(),
+                "skipped": skipped}
+    tmp = h.make_tempdir("greenhorn-threads-")
+    os.makedirs(h.RESULTS_DIR, exist_ok=True)
+    h.say("threads axis: %s, best of %d passes of %d s per point, wrk -t1, keep-alive, cpu work %d loops/ms"
+          % (" and ".join(servers), settings["passes"], settings["seconds"], settings["loops_per_ms"]))
+    for app, plan in settings["plan"].items():
+        h.say("  %-5s workers %s x threads %s, wrk -c%d" % (app, ",".join(map(str, plan["workers"])),
+                                                          ",".join(map(str, plan["threads"])), plan["connections"]))
+    all_rows, readings, took = [], {}, {}
+    for app in THREAD_APPS:
+        app_began = time.monotonic()
+        rows = run_threads_app(app, servers, settings, tmp)
+        csv_path = os.path.join(h.RESULTS_DIR, "threads-%s.csv" % app)
+        tmp_csv = csv_path + ".tmp"
+        with open(tmp_csv, "w", newline="") as out:
+            writer = csv.DictWriter(out, fieldnames=THREAD_CSV_FIELDS)
+            writer.writeheader()
+            writer.writerows(rows)
+        os.replace(tmp_csv, csv_path)
+        threads_chart(app, csv_path, os.path.join(h.RESULTS_DIR, "threads-%s.png" % app), servers, settings)
+        all_rows += rows
+        readings[app] = {s: threads_reading(app, [r for r in rows if r["server"] == s]) for s in servers}
+        took[app] = round(time.monotonic() - app_began)
+    took["total"] = round(time.monotonic() - began)
+    h.say("")
+    cells = [[r["app"], r["server"], str(r["workers"]), str(r["threads"]), "%.0f" % r["req_s"], "%.2f" % r["p50_ms"],
+              "%.2f" % r["p99_ms"], str(r["errors"]), "%.0f" % r["pss_mib"], "%.1f" % r["worker_rss_mib"]]
+             for r in all_rows]
+    h.say(h.table(["app", "server", "workers", "threads", "req/s", "p50 ms", "p99 ms", "errors", "PSS MiB",
+                   "worker RSS"], cells))
+    for server in servers:
+        h.say("\n%s:" % server)
+        for app in THREAD_APPS:
+            h.say("  " + readings[app][server][0])
+    for server, reason in skipped.items():
+        h.say("\n%s: skipped, %s" % (server, reason))
+    h.write_json(os.path.join(h.RESULTS_DIR, "threads.json"), {
+        "timestamp": time.strftime("%Y%m%d-%H%M%S"), "machine": info, "settings": settings, "took_s": took,
+        "readings": {app: {s: v[1] for s, v in per.items()} for app, per in readings.items()},
+        "rows": all_rows})
+    h.say("\nwrote bench/results/threads-{io,mixed}.csv and .png, threads.json")
+    h.say("threads axis took %d s (%s)" % (took["total"], ", ".join("%s %d s" % (a, took[a]) for a in THREAD_APPS)))
+
+
 if __name__ == "__main__":
-    h.run_main(main, "bench-workers")
+    if sys.argv[1:] == ["--threads"]:
+        h.run_main(threads_main, "bench-threads")
+    elif sys.argv[1:]:
+        h.say("usage: workers.py [--threads]  (make bench-workers; with --threads, make bench-threads)")
+        sys.exit(2)
+    else:
+        h.run_main(main, "bench-workers")

@@ -1,6 +1,6 @@
-"""The three apps of the worker-count study (`make bench-workers`).
+"""The apps of the worker-count study (`make bench-workers`), and make bench's io50.
 
-Serve them as `work:cpu`, `work:io` and `work:mixed` with bench/apps as the
+Serve them as `work:cpu`, `work:io`, `work:mixed` and `work:io50` with bench/apps as the
 working directory:
 
 - cpu:   ~2 ms of pure Python work per request; it holds the GIL, so one worker
@@ -8,6 +8,9 @@ working directory:
 - io:    time.sleep(0.020), standing in for a database or HTTP call; the
          worker is blocked but the CPU is free.
 - mixed: ~1 ms of CPU, then a 10 ms sleep.
+- io50:  time.sleep(0.050): the I/O-bound app of `make bench`'s gthread rows,
+         where threads, not workers, are what lets a server wait for many
+         requests at once.
 
 The amount of CPU work is a loop count, BENCH_CPU_LOOPS_PER_MS (loops of
 `burn` per millisecond).  The harness measures it once on this machine and
@@ -48,6 +51,12 @@ def cpu(environ, start_response):
 def io(environ, start_response):
     """I/O-bound: 20 ms blocked, no CPU used."""
     time.sleep(0.020)
+    return _reply(start_response)
+
+
+def io50(environ, start_response):
+    """I/O-bound, longer: 50 ms blocked, no CPU used (make bench's gthread rows)."""
+    time.sleep(0.050)
     return _reply(start_response)
 
 
