@@ -34,7 +34,7 @@
 #include "worker.h"
 #include "wsgi.h"
 
-#define MAX_SLOTS 2048 /* workers alive at once, old and new during a reload */
+#define MAX_SLOTS WORKER_MAX_SLOTS
 #define LOOP_MS   1000 /* the master wakes at least this often */
 
 struct proc {
@@ -53,9 +53,10 @@ static struct {
     void *app;
     const struct plugins *plugins; /* the extras' slots (plugins.h) */
     struct proc procs[MAX_SLOTS];
-    volatile int64_t *beats; /* MAX_SLOTS heartbeats, shared with workers */
-    void *beats_map;         /* the same memory, for munmap */
-    int target;              /* how many workers we want */
+    volatile struct worker_board *board; /* shared with the workers (worker.h) */
+    volatile int64_t *beats;             /* board->beats: MAX_SLOTS heartbeats */
+    void *beats_map;                     /* the same memory, for munmap */
+    int target;                          /* how many workers we want */
     int age;
     int halt_code; /* > 0: a worker could not boot; stop with it */
     const char *halt_reason;
@@ -108,6 +109,8 @@ static int spawn_worker(int slot)
         .listeners = arb.listeners,
         .num_listeners = arb.num_listeners,
         .heartbeat = &arb.beats[slot],
+        .board = arb.board,
+        .slot = slot,
         .age = ++arb.age,
         .master_pid = getpid(),
         .preloaded = arb.app != NULL,
@@ -115,6 +118,9 @@ static int spawn_worker(int slot)
         .plugins = arb.plugins,
     };
     arb.beats[slot] = conn_now_ms(); /* a fresh worker gets a full timeout to boot */
+    arb.board->conns[slot] = -1;     /* not accepting until it says so */
+    if (slot >= arb.board->high)
+        arb.board->high = slot + 1;
     run_hook(MASTER_PRE_FORK, -1, ctx.age, 0, 0);
     if (arb.app != NULL)
         wsgi_fork_prepare();
@@ -207,6 +213,7 @@ static void reaped(pid_t pid, int status)
         if (p->pid == pid) {
             note_exit(p, status);
             p->pid = 0;
+            arb.board->conns[i] = -1; /* a killed worker cannot say so itself */
             if (arb.halt_code == 0)
                 run_hook(MASTER_CHILD_EXIT, (int)pid, p->age, 0, 0);
             return;
@@ -353,13 +360,14 @@ int arbiter_run(const struct config *cfg, struct listener *listeners, size_t num
     arb.num_listeners = num_listeners;
     arb.app = app;
     arb.target = cfg->workers;
-    arb.beats_map = mmap(NULL, MAX_SLOTS * sizeof(int64_t), PROT_READ | PROT_WRITE,
+    arb.beats_map = mmap(NULL, sizeof(struct worker_board), PROT_READ | PROT_WRITE,
                          MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    arb.beats = arb.beats_map;
     if (arb.beats_map == MAP_FAILED || signals_init(signals_master, signals_master_count) < 0) {
         log_msg(LOG_ERROR, "Cannot start the master: %s", strerror(errno));
         return 1;
     }
+    arb.board = arb.beats_map;
+    arb.beats = arb.board->beats;
     log_start();
     if (run_hook(MASTER_WHEN_READY, 0, 0, 0, 0) < 0) { /* as in Gunicorn: no start */
         arb.halt_code = 1;
@@ -385,6 +393,6 @@ int arbiter_run(const struct config *cfg, struct listener *listeners, size_t num
     log_msg(LOG_INFO, "Shutting down: Master");
     if (arb.halt_code != 0)
         log_msg(LOG_INFO, "Reason: %s", arb.halt_reason);
-    munmap(arb.beats_map, MAX_SLOTS * sizeof(int64_t));
+    munmap(arb.beats_map, sizeof(struct worker_board));
     return arb.halt_code;
 }

@@ -33,13 +33,31 @@
 #define WORKER_EXIT_BOOT_ERROR 3 /* the worker could not start: Python, sockets */
 #define WORKER_EXIT_APP_ERROR  4 /* the application could not be imported */
 
+/* Workers alive at once, old and new during a reload. */
+#define WORKER_MAX_SLOTS 2048
+
+/*
+ * The page the master maps (MAP_SHARED) before any fork, one slot per
+ * worker.  Each worker writes only its own slot; the master and, for
+ * balancing, other workers read them.  Aligned 64-bit stores and loads are
+ * single instructions on the platforms we build for, so a reader sees an old
+ * or a new value, never half of one; nothing here needs to be exact.
+ */
+struct worker_board {
+    int64_t beats[WORKER_MAX_SLOTS]; /* last sign of life, monotonic ms (the heartbeat) */
+    int64_t conns[WORKER_MAX_SLOTS]; /* gthread: connections held while it accepts; -1 not */
+    int64_t high;                    /* slots [0, high) have held a worker */
+};
+
 /* What the master hands a new worker. */
 struct worker_ctx {
     const struct config *cfg;
     struct listener *listeners;
     size_t num_listeners;
     volatile int64_t *heartbeat; /* shared with the master: last sign of life, monotonic ms */
-    int age;                     /* 1, 2, 3 ... in spawn order (for logs) */
+    volatile struct worker_board *board; /* the whole shared page (heartbeat is in it) */
+    int slot;                            /* this worker's index in board */
+    int age;                             /* 1, 2, 3 ... in spawn order (for logs) */
     pid_t master_pid;
     bool preloaded;                /* Python and the app were started in the master */
     void *app;                     /* then: the app (a PyObject *), else NULL */

@@ -251,6 +251,10 @@ def route_sleep(environ, start_response):
     return [body]
 
 
+def route_pid(environ, start_response):
+    return as_json(start_response, {"pid": os.getpid()})
+
+
 def route_osenv(environ, start_response):
     name = query(environ).get("name", "")
     return as_json(start_response, {name: os.environ.get(name)})
@@ -276,6 +280,7 @@ ROUTES = {
     "/close-count": route_close_count,
     "/sleep": route_sleep,
     "/osenv": route_osenv,
+    "/pid": route_pid,
 }
 
 
