@@ -23,7 +23,7 @@
  *    releases it around every socket write (wsgi.c) and body read (input.c).
  *    It then hands the connection back to the loop (keep-alive) or closes it.
  *  - A connection belongs to one thread at a time: the loop, or the pool
- *    thread serving it (state GC_APP, out of the epoll set).  The queue and
+ *    thread serving it (state GC_APP, its socket disarmed).  The queue and
  *    the done list are the only things both sides touch, under one mutex.
  */
 #include "gthread.h"
@@ -69,7 +69,7 @@ enum gconn_state {
     GC_IDLE,   /* no request started: --keep-alive (or, before the first, --header-timeout) */
     GC_HEAD,   /* reading a request head: --header-timeout */
     GC_BODY,   /* reading a small body whole: --body-timeout of silence */
-    GC_APP,    /* with a pool thread, out of the epoll set: the loop keeps off */
+    GC_APP,    /* with a pool thread, its socket disarmed (watch): the loop keeps off */
     GC_LINGER, /* refused: discarding what the client still sends (RFC 9112 section 9.6) */
 };
 
@@ -85,7 +85,7 @@ struct gconn {
     struct conn c;
     struct spare *q; /* the request in progress; NULL while idle */
     enum gconn_state state;
-    bool watched;            /* in the epoll set */
+    bool watched;            /* in the epoll set (armed for one event, or not) */
     int64_t deadline;        /* ms: when this state's time is up */
     size_t lingered;         /* GC_LINGER: bytes discarded so far */
     unsigned long requests;  /* answered on this connection */
@@ -98,10 +98,11 @@ struct gthread {
     struct worker *w;
     int epfd, wakefd;
     struct source listener_src[CONFIG_MAX_BINDS], signals_src, wake_src;
-    bool listening;       /* the listeners are in the epoll set */
-    int64_t yield_until;  /* away from the listeners until then (my_turn) */
-    bool shutting;        /* shutdown has begun */
-    struct gconn **conns; /* every open connection (loop thread only) */
+    bool listening;        /* the listeners are in the epoll set */
+    struct gconn *current; /* the connection handle() is at; NULL once dropped */
+    int64_t yield_until;   /* away from the listeners until then (my_turn) */
+    bool shutting;         /* shutdown has begun */
+    struct gconn **conns;  /* every open connection (loop thread only) */
     size_t nconns, cap;
     struct spare *spares; /* request objects not in use (loop thread only) */
 
@@ -144,12 +145,18 @@ static void give_back(struct gthread *g, struct gconn *gc)
     gc->q = NULL;
 }
 
+/*
+ * Watch gc's socket for one event (EPOLLONESHOT): the first time it is
+ * added, later it is armed again.  One-shot, so that handing a complete
+ * request to the pool costs no system call (the event that completed it
+ * already disarmed the socket), and a keep-alive request costs one
+ * epoll_ctl when it comes back instead of a delete and an add.  handle()
+ * arms it again after every event that leaves it with the loop.
+ */
 static int watch(struct gthread *g, struct gconn *gc)
 {
-    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = gc};
-    if (gc->watched)
-        return 0;
-    if (epoll_ctl(g->epfd, EPOLL_CTL_ADD, gc->c.fd, &ev) < 0)
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLONESHOT, .data.ptr = gc};
+    if (epoll_ctl(g->epfd, gc->watched ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, gc->c.fd, &ev) < 0)
         return -1;
     gc->watched = true;
     return 0;
@@ -166,6 +173,8 @@ static void unwatch(struct gthread *g, struct gconn *gc)
  * the table, freed. */
 static void drop(struct gthread *g, struct gconn *gc)
 {
+    if (gc == g->current)
+        g->current = NULL; /* handle() must not touch it again */
     unwatch(g, gc);
     conn_close(&gc->c, false);
     give_back(g, gc);
@@ -222,10 +231,10 @@ static void begin_shutdown(struct gthread *g)
     }
 }
 
-/* A complete request goes to the pool; the loop lets go of gc. */
+/* A complete request goes to the pool; the loop lets go of gc (its socket
+ * is disarmed: see watch). */
 static void dispatch(struct gthread *g, struct gconn *gc)
 {
-    unwatch(g, gc);
     gc->state = GC_APP;
     gc->next = NULL;
     worker_count_request(g->w); /* --max-requests: may end the worker's life */
@@ -595,10 +604,11 @@ static void *pool_main(void *arg)
         serve_one(g, gc, &ts);
 
         pthread_mutex_lock(&g->lock);
+        bool told = g->done != NULL; /* the loop has a wake-up coming already */
         gc->next = g->done;
         g->done = gc;
         pthread_mutex_unlock(&g->lock);
-        while (write(g->wakefd, &one, sizeof(one)) < 0 && errno == EINTR)
+        while (!told && write(g->wakefd, &one, sizeof(one)) < 0 && errno == EINTR)
             continue;
     }
     PyEval_RestoreThread(ts);
@@ -693,7 +703,12 @@ static void handle(struct gthread *g, const struct epoll_event *ev)
         take_returned(g);
         break;
     case SRC_CONN:
-        conn_event(g, (struct gconn *)ev->data.ptr);
+        g->current = ev->data.ptr;
+        conn_event(g, g->current);
+        /* Still the loop's (not dropped, not in the pool): arm it again. */
+        if (g->current != NULL && g->current->state != GC_APP && watch(g, g->current) < 0)
+            drop(g, g->current);
+        g->current = NULL;
         break;
     }
 }
