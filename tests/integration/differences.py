@@ -71,6 +71,8 @@ ERROR_PAGE_CASES = (
     "length-and-chunked",
     "two-lengths",
     "script-name-env-outside",
+    "gthread:ka-error-before#0",
+    "gthread:ka-bad-request#0",
 )
 BAD_APP_HEADER = ("bad-header", "close-bad-header-lazy-get")
 HEAD_CASES = ("head", "head-generator", "close-ok-head", "validator-head")
