@@ -10,7 +10,7 @@
 #   make asan       unit tests and the server under AddressSanitizer + UBSan
 #   make integration  the pytest suite: real sockets, side by side with Gunicorn
 #   make tutorial   run every tutorial chapter's commands and check what they print
-#   make memcheck   valgrind: unit tests and a 1,000-request run
+#   make memcheck   valgrind: unit tests, 1,000 sync and 400 gthread requests; helgrind on gthread
 #   make coverage   gcovr line coverage of src/ from unit + integration tests
 #   make fuzz       libFuzzer over the request parser (FUZZ_SECONDS, default 60)
 #   make bench      wrk, greenhorn side by side with Gunicorn and friends
