@@ -347,7 +347,7 @@ static void log_start(void)
     log_msg(LOG_INFO, "Starting greenhorn %s", CONFIG_VERSION);
     for (size_t i = 0; i < arb.num_listeners; i++)
         log_msg(LOG_INFO, "Listening at: %s (%d)", arb.listeners[i].url, (int)getpid());
-    log_msg(LOG_INFO, "Using worker: sync");
+    log_msg(LOG_INFO, "Using worker: %s", config_gthread(arb.cfg) ? "gthread" : "sync");
 }
 
 int arbiter_run(const struct config *cfg, struct listener *listeners, size_t num_listeners,
