@@ -143,13 +143,7 @@ def _waitress_argv(port, app, _rowset, _tmp):
 
 
 def _nginx_argv(port, _app, _rowset, tmp):
-    prefix = os.path.join(tmp, "nginx-%d" % port)
-    os.makedirs(prefix)
-    with open(os.path.join(h.BENCH_DIR, "nginx.conf.in")) as src:
-        conf = src.read().replace("@PREFIX@", prefix).replace("@PORT@", str(port))
-    with open(os.path.join(prefix, "nginx.conf"), "w") as dst:
-        dst.write(conf)
-    return ["nginx", "-p", prefix, "-c", os.path.join(prefix, "nginx.conf"), "-e", "stderr"]
+    return h.nginx_argv(port, tmp)
 
 
 def _python_has(module):

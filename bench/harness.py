@@ -780,3 +780,15 @@ def table(headers, rows):
             cells.append(cell.rjust(width) if numeric else cell.ljust(width))
         lines.append("  ".join(cells).rstrip())
     return "\n".join(lines)
+
+
+def nginx_argv(port, tmp):
+    """nginx's `return 200` server (bench/nginx.conf.in, 2 worker processes, no
+    access log) on port, with its prefix in a new folder under tmp: its argv."""
+    prefix = os.path.join(tmp, "nginx-%d" % port)
+    os.makedirs(prefix)
+    with open(os.path.join(BENCH_DIR, "nginx.conf.in")) as src:
+        conf = src.read().replace("@PREFIX@", prefix).replace("@PORT@", str(port))
+    with open(os.path.join(prefix, "nginx.conf"), "w") as dst:
+        dst.write(conf)
+    return ["nginx", "-p", prefix, "-c", os.path.join(prefix, "nginx.conf"), "-e", "stderr"]

@@ -509,13 +509,7 @@ def suite_plan(names, h, tmp):
                 "-b", "127.0.0.1:%d" % port, "--chdir", h.APPS_DIR, "hello:app"]
 
     def nginx(port):
-        prefix = os.path.join(tmp, "nginx-%d" % port)
-        os.makedirs(prefix)
-        with open(os.path.join(h.BENCH_DIR, "nginx.conf.in")) as src:
-            conf = src.read().replace("@PREFIX@", prefix).replace("@PORT@", str(port))
-        with open(os.path.join(prefix, "nginx.conf"), "w") as dst:
-            dst.write(conf)
-        return ["nginx", "-p", prefix, "-c", os.path.join(prefix, "nginx.conf"), "-e", "stderr"]
+        return h.nginx_argv(port, tmp)
 
     plan = []
     for name in names:

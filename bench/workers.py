@@ -375,8 +375,10 @@ def report(all_rows, readings, servers, settings, info, took):
     h.say("\nwrote bench/results/workers-{cpu,io,mixed}.csv and .png, workers.json")
 
 
-def main():
-    """`make bench-workers`; raises BenchError when the study cannot run."""
+def _begin():
+    """What both studies do first: clean-up on exit, the tools they need, the
+    machine, and a warning when it is already busy.  Returns (the monotonic
+    start, the machine's description, the number of cores)."""
     h.install_cleanup()
     began = time.monotonic()
     for tool in ("wrk", "gnuplot"):
@@ -386,7 +388,12 @@ def main():
     warning = h.busy_warning()
     if warning:
         h.say(warning)
-    cores = os.cpu_count() or 1
+    return began, info, os.cpu_count() or 1
+
+
+def main():
+    """`make bench-workers`; raises BenchError when the study cannot run."""
+    began, info, cores = _begin()
     settings = {"cores": cores, "formula": 2 * cores + 1, "plan": study_plan(cores),
                 "seconds": h.env_number("BENCH_WORKERS_SECONDS", 2),
                 "warmup_seconds": WARMUP_SECONDS,
@@ -530,16 +537,7 @@ def threads_reading(app, rows):
 
 def threads_main():
     """`make bench-threads`: the workers x threads grid for the io and mixed apps."""
-    h.install_cleanup()
-    began = time.monotonic()
-    for tool in ("wrk", "gnuplot"):
-        if not shutil.which(tool):
-            raise h.BenchError("%s not installed (apt-get install %s)" % (tool, tool))
-    info = h.machine()
-    warning = h.busy_warning()
-    if warning:
-        h.say(warning)
-    cores = os.cpu_count() or 1
+    began, info, cores = _begin()
     servers, skipped = threads_servers()
     settings = {"cores": cores, "plan": threads_plan(cores), "keep_alive": True,
                 "seconds": h.env_number("BENCH_WORKERS_SECONDS", 2), "warmup_seconds": WARMUP_SECONDS,

@@ -265,6 +265,19 @@ static long long serve_limit(const struct config *cfg)
 
 /* ---- the accept loop ---------------------------------------------------- */
 
+/* worker_accept - see worker.h. */
+int worker_accept(const struct listener *l, struct sockaddr_storage *peer)
+{
+    socklen_t plen = sizeof(*peer);
+    int fd = accept4(l->fd, (struct sockaddr *)peer, &plen, SOCK_CLOEXEC);
+    /* Nothing waiting, a signal, or a client that left while queued
+     * (ECONNABORTED) are not errors; anything else is worth a line. */
+    if (fd < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
+        errno != ECONNABORTED)
+        log_msg(LOG_ERROR, "accept() failed: %s", strerror(errno));
+    return fd;
+}
+
 /* Accept and serve connections until none is waiting.  Returns the number
  * served. */
 static int accept_ready(struct worker *w)
@@ -273,13 +286,9 @@ static int accept_ready(struct worker *w)
     for (size_t i = 0; i < w->ctx->num_listeners && w->alive; i++) {
         const struct listener *l = &w->ctx->listeners[i];
         struct sockaddr_storage peer;
-        socklen_t plen = sizeof(peer);
-        int fd = accept4(l->fd, (struct sockaddr *)&peer, &plen, SOCK_CLOEXEC);
-        if (fd < 0) {
-            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR && errno != ECONNABORTED)
-                log_msg(LOG_ERROR, "accept() failed: %s", strerror(errno));
+        int fd = worker_accept(l, &peer);
+        if (fd < 0)
             continue;
-        }
         struct conn c;
         conn_open(&c, fd, l, l->family, &peer);
         if (serve(w, &c))

@@ -132,6 +132,14 @@ void worker_refuse(const struct request *r, int status, int version_minor);
  */
 void worker_run_app(const struct worker *w, struct request *r, PyThreadState **ts, bool keep);
 
+/*
+ * worker_accept - accept(2) one connection waiting on l (close-on-exec;
+ * peer gets its address).  Returns the socket, or -1 when none is waiting;
+ * errors other than "nothing there" are logged.  Both worker classes take
+ * their connections through it.
+ */
+int worker_accept(const struct listener *l, struct sockaddr_storage *peer);
+
 /* worker_count_request - one more request reached the app: at
  * --max-requests the worker stops taking more (w->alive false). */
 void worker_count_request(struct worker *w);

@@ -519,13 +519,9 @@ static void accept_ready(struct gthread *g, size_t index)
             return;
         }
         struct sockaddr_storage peer;
-        socklen_t plen = sizeof(peer);
-        int fd = accept4(l->fd, (struct sockaddr *)&peer, &plen, SOCK_CLOEXEC);
-        if (fd < 0) {
-            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR && errno != ECONNABORTED)
-                log_msg(LOG_ERROR, "accept() failed: %s", strerror(errno));
+        int fd = worker_accept(l, &peer);
+        if (fd < 0)
             return;
-        }
         struct gconn *gc = table_room(g) == 0 ? calloc(1, sizeof(*gc)) : NULL;
         if (gc == NULL) {
             close(fd);
