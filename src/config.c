@@ -32,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define AT(field) offsetof(struct config, field)
@@ -78,8 +79,9 @@ static const struct config_choice header_maps[] = {
 };
 
 /* -k: Gunicorn's sync and gthread workers, under each of Gunicorn's names
- * for them, so an existing command line runs; any other class is an error
- * naming these. */
+ * for them, so an existing command line runs.  Gunicorn's other classes are
+ * known by name, so that a command line naming one is told what to use
+ * instead (CONFIG_ABSENT); any other word is an error naming the two. */
 static const struct config_choice worker_classes[] = {
     {"sync", CONFIG_WORKER_SYNC},
     {"gthread", CONFIG_WORKER_GTHREAD},
@@ -87,6 +89,15 @@ static const struct config_choice worker_classes[] = {
     {"gunicorn.workers.gthread.ThreadWorker", CONFIG_WORKER_GTHREAD},
     {"egg:gunicorn#sync", CONFIG_WORKER_SYNC},
     {"egg:gunicorn#gthread", CONFIG_WORKER_GTHREAD},
+    {"gevent", CONFIG_ABSENT},
+    {"gevent_wsgi", CONFIG_ABSENT},
+    {"gevent_pywsgi", CONFIG_ABSENT},
+    {"eventlet", CONFIG_ABSENT},
+    {"tornado", CONFIG_ABSENT},
+    {"gunicorn.workers.ggevent.GeventWorker", CONFIG_ABSENT},
+    {"gunicorn.workers.geventlet.EventletWorker", CONFIG_ABSENT},
+    {"gunicorn.workers.gtornado.TornadoWorker", CONFIG_ABSENT},
+    {"uvicorn.workers.UvicornWorker", CONFIG_ABSENT},
     {NULL, 0},
 };
 
@@ -221,6 +232,45 @@ static int check_access_format(const char *value, char *why, size_t whylen)
     return config_check_access_format ? config_check_access_format(value, why, whylen) : 0;
 }
 
+/* check_dir - the value names a directory that exists. */
+static int check_dir(const char *value, char *why, size_t whylen)
+{
+    struct stat st;
+
+    if (stat(value, &st) < 0 || !S_ISDIR(st.st_mode))
+        return config_explain(why, whylen, "'%s' is not a directory", value);
+    return 0;
+}
+
+/* check_any - any value will do (a file that may not exist yet). */
+static int check_any(const char *value, char *why, size_t whylen)
+{
+    (void)value;
+    (void)why;
+    (void)whylen;
+    return 0;
+}
+
+/* check_host_port - HOST:PORT with a port of 1-65535, as Gunicorn's validate_hostport. */
+static int check_host_port(const char *value, char *why, size_t whylen)
+{
+    const char *colon = strrchr(value, ':');
+    char *end = NULL;
+    long port;
+
+    if (colon == NULL || colon == value)
+        return config_explain(why, whylen, "'%s' is not HOST:PORT", value);
+    port = strtol(colon + 1, &end, 10);
+    if (end == colon + 1 || *end != '\0' || port < 1 || port > 65535)
+        return config_explain(why, whylen, "bad port in '%s'", value);
+    return 0;
+}
+
+/* What a Gunicorn TLS option is told: terminate TLS in the proxy. */
+#define TLS_INSTEAD                                                                                \
+    "terminate TLS in nginx in front (examples/deploy/nginx.conf) and keep "                       \
+    "--forwarded-allow-ips for its X-Forwarded-Proto"
+
 /* The table.  Order is the order of --help.  Kept as one short paragraph per row. */
 /* clang-format off */
 const struct config_setting config_settings[] = {
@@ -232,8 +282,10 @@ const struct config_setting config_settings[] = {
      .max = 1000, .def = "1", .env = "WEB_CONCURRENCY", .meta = "INT",
      .help = "the number of worker processes"},
     {.names = {"worker-class"}, .short_name = 'k', .kind = OPT_CHOICE, .choices = worker_classes,
-     .store = store_worker_class, .def = "sync", .meta = "sync|gthread",
-     .help = "the worker type: sync, or gthread (Gunicorn's names for them are accepted)"},
+     .offset = AT(worker_class), .store = store_worker_class, .def = "sync", .meta = "sync|gthread",
+     .help = "the worker type: sync, or gthread (Gunicorn's names for them are accepted)",
+     .instead = "use -k gthread (keep-alive and slow clients in an event loop, the app in "
+                "--threads N), or sync behind nginx"},
     {.names = {"threads"}, .kind = OPT_INT, .offset = AT(threads), .min = 1, .max = 1024,
      .def = "1", .meta = "INT",
      .help = "gthread: threads running the app per worker (above 1 selects gthread)"},
@@ -286,6 +338,27 @@ const struct config_setting config_settings[] = {
     {.names = {"group"}, .short_name = 'g', .kind = OPT_STRING, .offset = AT(group),
      .check = check_group, .meta = "GROUP",
      .help = "run the workers in this group (default: the --user's own group)"},
+    {.names = {"initgroups"}, .kind = OPT_FLAG, .offset = AT(initgroups),
+     .help = "give the workers the --user's supplementary groups too"},
+    {.names = {"reuse-port"}, .kind = OPT_FLAG, .offset = AT(reuse_port),
+     .help = "set SO_REUSEPORT on the listening sockets"},
+    {.names = {"worker-tmp-dir"}, .kind = OPT_STRING, .offset = AT(worker_tmp_dir),
+     .check = check_dir, .meta = "DIR",
+     .help = "accepted for Gunicorn's command lines; the heartbeat uses no file"},
+    {.names = {"name"}, .short_name = 'n', .kind = OPT_STRING, .offset = AT(proc_name),
+     .meta = "STRING", .help = "the name in process titles, as ps shows them (default: the app)"},
+    {.names = {"daemon"}, .short_name = 'D', .kind = OPT_FLAG, .offset = AT(daemon),
+     .help = "detach from the terminal (not under systemd, supervisor or runit)"},
+    {.names = {"reload"}, .kind = OPT_FLAG, .offset = AT(reload),
+     .help = "restart the workers when the app's code changes (development only)"},
+    {.names = {"reload-extra-file"}, .kind = OPT_APPEND, .offset = AT(reload_extra_files),
+     .count_offset = AT(num_reload_extra_files), .max = CONFIG_MAX_LIST, .check = check_any,
+     .meta = "FILE", .help = "--reload also watches this file (repeatable)"},
+    {.names = {"statsd-host"}, .kind = OPT_STRING, .offset = AT(statsd_host),
+     .check = check_host_port, .meta = "HOST:PORT",
+     .help = "send metrics to this StatsD server over UDP"},
+    {.names = {"statsd-prefix"}, .kind = OPT_STRING, .offset = AT(statsd_prefix), .meta = "PREFIX",
+     .help = "put this before every StatsD metric name"},
     {.names = {"pid"}, .short_name = 'p', .kind = OPT_STRING, .offset = AT(pidfile), .meta = "FILE",
      .help = "a file to write the master's PID to"},
     {.names = {"log-level"}, .kind = OPT_CHOICE, .offset = AT(log_level), .choices = log_levels,
@@ -345,6 +418,17 @@ const struct config_setting config_settings[] = {
     {.kind = OPT_LIST, .offset = AT(secure_scheme_values), .def = "ssl,https,on"},
     {.names = {"check-config"}, .kind = OPT_FLAG, .offset = AT(check_config),
      .help = "check the settings, import the application, and exit (0, or 1)"},
+    {.names = {"print-config"}, .kind = OPT_FLAG, .offset = AT(print_config),
+     .help = "print the settings, one per line, and exit"},
+    /* Gunicorn's TLS: greenhorn leaves TLS to the proxy in front for now. */
+    {.names = {"certfile"}, .kind = OPT_ABSENT, .meta = "FILE", .instead = TLS_INSTEAD},
+    {.names = {"keyfile"}, .kind = OPT_ABSENT, .meta = "FILE", .instead = TLS_INSTEAD},
+    {.names = {"ca-certs"}, .kind = OPT_ABSENT, .meta = "FILE", .instead = TLS_INSTEAD},
+    {.names = {"ssl-version"}, .kind = OPT_ABSENT, .meta = "INT", .instead = TLS_INSTEAD},
+    {.names = {"cert-reqs"}, .kind = OPT_ABSENT, .meta = "INT", .instead = TLS_INSTEAD},
+    {.names = {"ciphers"}, .kind = OPT_ABSENT, .meta = "LIST", .instead = TLS_INSTEAD},
+    {.names = {"do-handshake-on-connect"}, .kind = OPT_ABSENT, .bare = "", .instead = TLS_INSTEAD},
+    {.names = {"suppress-ragged-eofs"}, .kind = OPT_ABSENT, .bare = "", .instead = TLS_INSTEAD},
     {.names = {"version"}, .short_name = 'v', .kind = OPT_VERSION,
      .help = "show the version and exit"},
     {.names = {"help"}, .short_name = 'h', .kind = OPT_HELP, .help = "show this help and exit"},
@@ -623,8 +707,11 @@ int config_parse_choice(const struct config_setting *s, const char *text, int *v
         }
     }
     n = (size_t)snprintf(why, whylen, "'%s' is not one of", text);
-    for (const struct config_choice *c = s->choices; c->name != NULL && n < whylen; c++)
-        n += (size_t)snprintf(why + n, whylen - n, "%s %s", c == s->choices ? "" : ",", c->name);
+    for (const struct config_choice *c = s->choices; c->name != NULL && n < whylen; c++) {
+        if (c->value != CONFIG_ABSENT) /* named only to say what to use instead */
+            n +=
+                (size_t)snprintf(why + n, whylen - n, "%s %s", c == s->choices ? "" : ",", c->name);
+    }
     return -1;
 }
 
@@ -700,8 +787,15 @@ static int store_value(struct config *cfg, const struct config_setting *s, const
     case OPT_CHOICE:
         if (config_parse_choice(s, v, &choice, why, whylen) < 0)
             return -1;
+        if (choice == CONFIG_ABSENT) {
+            config_explain(why, whylen, "'%s' is not in greenhorn yet; %s", v, s->instead);
+            return CONFIG_ABSENT;
+        }
         s->store(cfg, choice);
         return 0;
+    case OPT_ABSENT:
+        config_explain(why, whylen, "greenhorn does not have this setting yet; %s", s->instead);
+        return CONFIG_ABSENT;
     case OPT_HELP:
     case OPT_VERSION:
         break;

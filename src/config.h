@@ -84,9 +84,22 @@ struct config {
     int body_timeout;          /* seconds of silence allowed while reading a body (10) */
     char *env[CONFIG_MAX_ENV]; /* -e KEY=VALUE, repeatable */
     size_t num_env;
-    char *pidfile; /* -p/--pid; NULL = none */
-    char *user;    /* -u: workers run as this user (name or number); NULL = unchanged */
-    char *group;   /* -g: and this group; NULL = the user's own group, or unchanged */
+    char *pidfile;        /* -p/--pid; NULL = none */
+    char *user;           /* -u: workers run as this user (name or number); NULL = unchanged */
+    char *group;          /* -g: and this group; NULL = the user's own group, or unchanged */
+    bool initgroups;      /* --initgroups: the workers also get the user's other groups */
+    bool reuse_port;      /* --reuse-port: SO_REUSEPORT on the listeners */
+    char *worker_tmp_dir; /* --worker-tmp-dir: accepted; the heartbeat needs no file */
+
+    /* operating it */
+    char *proc_name; /* -n/--name: the name in process titles; NULL = the app's */
+    bool daemon;     /* -D/--daemon: detach from the terminal */
+    bool reload;     /* --reload: restart workers when a source file changes */
+    char *reload_extra_files[CONFIG_MAX_LIST]; /* --reload-extra-file, repeatable */
+    size_t num_reload_extra_files;
+    char *statsd_host;   /* --statsd-host HOST:PORT; NULL = no metrics */
+    char *statsd_prefix; /* --statsd-prefix: put before every metric name ("") */
+    bool print_config;   /* --print-config: print the settings and exit */
 
     /* logging */
     int log_level;           /* enum log_level (info) */
@@ -128,6 +141,12 @@ enum config_result {
     CONFIG_EXIT,  /* --help or --version was printed: exit 0 */
     CONFIG_ERROR, /* a usage error; the one-line message is in err: exit 2 */
 };
+
+/* The stronger of a config file's problems: a setting of Gunicorn's that
+ * greenhorn does not have (TLS, the gevent worker...) is a usage error on
+ * the command line but only a warning in a config file, as Gunicorn's
+ * unknown config-file names are ignored. */
+#define CONFIG_ABSENT (-2) /* config_set_value's answer for such a setting */
 
 /*
  * config_init - fill cfg with the built-in defaults, then $WEB_CONCURRENCY
@@ -243,6 +262,13 @@ struct http_options;
  * head the parser accepts is refused for want of room.
  */
 void config_http_options(const struct config *cfg, struct http_options *o, size_t *max_head);
+
+/*
+ * config_print - --print-config: every setting as "name = value", one per
+ * line in the order of --help, then the application (Gunicorn prints its
+ * Config object the same way, then checks the application).
+ */
+void config_print(const struct config *cfg, FILE *out);
 
 /* config_print_help - the --help text: usage line, then one line per setting. */
 void config_print_help(FILE *out);

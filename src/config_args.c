@@ -137,7 +137,14 @@ static enum config_result apply(struct loader *ld, const struct config_setting *
             config_append_clear(dst, s);
         ld->origin[idx] = ld->source;
     }
-    if (config_set_value(dst, s, value, ld->label, ld->err, ld->errlen) < 0)
+    int rc = config_set_value(dst, s, value, ld->label, ld->err, ld->errlen);
+    if (rc == CONFIG_ABSENT && ld->source == FROM_FILE) {
+        /* A config file written for Gunicorn still starts: warn, go on. */
+        fprintf(stderr, "greenhorn: warning: %s\n", ld->err);
+        ld->err[0] = '\0';
+        return CONFIG_RUN;
+    }
+    if (rc < 0)
         return CONFIG_ERROR;
     return CONFIG_RUN;
 }
@@ -161,7 +168,8 @@ static enum config_result take_option(struct loader *ld, const struct config_set
                                       const char *spelled, const char *glued, const char *next,
                                       int *used)
 {
-    bool no_value = s->kind == OPT_FLAG || s->kind == OPT_HELP || s->kind == OPT_VERSION;
+    bool no_value = s->kind == OPT_FLAG || s->kind == OPT_HELP || s->kind == OPT_VERSION ||
+                    (s->kind == OPT_ABSENT && s->bare != NULL);
 
     *used = 0;
     if (no_value) {
@@ -457,7 +465,7 @@ void config_print_help(FILE *out)
     for (size_t i = 0; i < config_num_settings; i++) {
         const struct config_setting *s = &config_settings[i];
 
-        if (s->names[0] == NULL)
+        if (s->names[0] == NULL || s->kind == OPT_ABSENT) /* not ours: see the README */
             continue;
         help_left(s, left, sizeof left);
         if (strlen(left) > HELP_COLUMN) /* as argparse: the help on a line of its own */
@@ -471,4 +479,72 @@ void config_print_help(FILE *out)
             fprintf(out, " [%s]", s->def);
         fputc('\n', out);
     }
+}
+
+/* print_value - one setting's value as --print-config shows it. */
+static void print_value(FILE *out, const struct config *cfg, const struct config_setting *s)
+{
+    const char *field = (const char *)cfg + s->offset;
+
+    switch (s->kind) {
+    case OPT_FLAG:
+        fputs(*(const bool *)field ? "True" : "False", out);
+        break;
+    case OPT_INT:
+    case OPT_MODE:
+        fprintf(out, "%d", *(const int *)field);
+        break;
+    case OPT_UINT:
+        fprintf(out, "%u", *(const unsigned *)field);
+        break;
+    case OPT_BYTES:
+        fprintf(out, "%llu", (unsigned long long)*(const uint64_t *)field);
+        break;
+    case OPT_STRING:
+        fputs(*(char *const *)field != NULL ? *(char *const *)field : "None", out);
+        break;
+    case OPT_LIST:
+    case OPT_ADDRS:
+    case OPT_APPEND: {
+        const struct config_list *l = (const struct config_list *)field;
+        char *const *items = s->kind == OPT_APPEND ? (char *const *)field : l->items;
+        size_t n = s->kind == OPT_APPEND ? *(const size_t *)((const char *)cfg + s->count_offset)
+                                         : l->count;
+        fputc('[', out);
+        for (size_t i = 0; i < n; i++)
+            fprintf(out, "%s'%s'", i > 0 ? ", " : "", items[i]);
+        fputc(']', out);
+        break;
+    }
+    case OPT_CHOICE:
+    case OPT_HELP:
+    case OPT_VERSION:
+    case OPT_ABSENT:
+        break;
+    }
+}
+
+/* config_print - see config.h. */
+void config_print(const struct config *cfg, FILE *out)
+{
+    for (size_t i = 0; i < config_num_settings; i++) {
+        const struct config_setting *s = &config_settings[i];
+        if (s->names[0] == NULL || s->kind == OPT_HELP || s->kind == OPT_VERSION ||
+            s->kind == OPT_ABSENT)
+            continue;
+        fprintf(out, "%-32s = ", s->names[0]);
+        if (s->kind == OPT_CHOICE) { /* the word of the value the field holds */
+            int value = *(const int *)((const char *)cfg + s->offset); /* enums are ints */
+            for (const struct config_choice *c = s->choices; c->name != NULL; c++) {
+                if (c->value == value) {
+                    fputs(c->name, out);
+                    break;
+                }
+            }
+        } else {
+            print_value(out, cfg, s);
+        }
+        fputc('\n', out);
+    }
+    fprintf(out, "%-32s = %s\n", "app", cfg->app_uri != NULL ? cfg->app_uri : "None");
 }

@@ -31,6 +31,7 @@ enum config_opt_kind {
     OPT_CHOICE,  /* one word of choices[] (any case) */
     OPT_HELP,    /* print --help, stop */
     OPT_VERSION, /* print the version, stop */
+    OPT_ABSENT,  /* Gunicorn has it, greenhorn does not yet: help says what to use instead */
 };
 
 struct config_choice {
@@ -54,11 +55,13 @@ struct config_setting {
     const char *env_prefix; /* put before the variable's value ("0.0.0.0:" for $PORT) */
     const char *meta;       /* what --help shows as the value */
     const char *help;       /* one line for --help; Gunicorn's wording where it has one */
+    const char *instead;    /* OPT_ABSENT, and OPT_CHOICE words valued CONFIG_ABSENT: what
+                               greenhorn offers in its place, ending the one-line error */
 };
 
 /* A bound on the rows, so config_args.c can keep one slot per setting in
  * its loader; config.c checks it when it compiles. */
-#define CONFIG_MAX_SETTINGS 64
+#define CONFIG_MAX_SETTINGS 96
 
 /* The table (config.c).  Order is the order of --help.  Rows without
  * names[0] have no command-line form. */
@@ -77,7 +80,9 @@ bool config_is_blank(char c);
 
 /*
  * config_set_value - trim value (NULL for flags, read as "") and store it in
- * cfg as setting s says.  Returns 0, or -1 with "LABEL--name: reason" in err.
+ * cfg as setting s says.  Returns 0, or -1 with "LABEL--name: reason" in err,
+ * or CONFIG_ABSENT with the same kind of line for a setting (or a worker
+ * class) greenhorn does not have.
  * A string or list value replaces the old one (freed); an OPT_APPEND value
  * is added to the array.
  */

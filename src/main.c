@@ -329,7 +329,8 @@ int main(int argc, char **argv)
     }
     /* A live pid in the pid file: refuse before binding anything or starting
      * the hooks, in one line on stderr as Gunicorn does (and leave it be). */
-    if (cfg.pidfile != NULL && !cfg.check_config && pidfile_running(cfg.pidfile, err, sizeof err)) {
+    if (cfg.pidfile != NULL && !cfg.check_config && !cfg.print_config &&
+        pidfile_running(cfg.pidfile, err, sizeof err)) {
         fprintf(stderr, "greenhorn: error: %s\n", err);
         config_free(&cfg);
         return 1;
@@ -346,7 +347,9 @@ int main(int argc, char **argv)
     }
     if (apply_env(&cfg, err, sizeof(err)) < 0)
         goto fail;
-    if (cfg.check_config) {
+    if (cfg.print_config) /* Gunicorn 20.1: print, then check the app as --check-config */
+        config_print(&cfg, stdout);
+    if (cfg.check_config || cfg.print_config) {
         /* Gunicorn's --check-config: the settings are read; now import the
          * app once, bind nothing, and say 0 or 1. */
         app = preload_app(&cfg, err, sizeof(err));

@@ -362,7 +362,9 @@ access_log_format = "conf %%(s)s %%(U)s"
 max_requests = 1000
 raw_env = ["FROM_CONF=yes"]
 helper = multiprocessing.cpu_count()   # the file's own variable: skipped, as Gunicorn skips it
-reuse_port = True                      # a Gunicorn setting greenhorn lacks: a warning
+sendfile = False                       # a Gunicorn setting greenhorn lacks: a warning
+certfile = "server.pem"                # TLS, not in greenhorn yet: a warning saying what instead
+worker_class = "gevent"                # nor this class: a warning, and the sync worker runs
 def worker_int(worker):                # a hook greenhorn does not run: a warning
     pass
 """
@@ -388,7 +390,9 @@ def test_gunicorn_conf_py_is_read(spawn, tmp_path):
     assert fetch(port, "/osenv?name=FROM_CONF").json() == {"FROM_CONF": "yes"}
     assert harness.wait_for(lambda: "conf 200 /osenv" in server.stdout(), 3.0)
     log = server.log()
-    assert "the setting 'reuse_port' is not supported" in log
+    assert "the setting 'sendfile' is not supported" in log
+    assert "--certfile: greenhorn does not have this setting yet; terminate TLS in nginx" in log
+    assert "--worker-class: 'gevent' is not in greenhorn yet; use -k gthread" in log
     assert "the hook 'worker_int' is not supported" in log
     assert "helper" not in log
 
@@ -561,7 +565,21 @@ def test_a_gunicorn_sync_command_line_runs(spawn):
 
 def test_another_worker_class_is_refused(greenhorn):
     done, _ = run(greenhorn, ["-k", "eventlet", "rawapp:application"])
-    assert_refused(done, 2, "--worker-class: 'eventlet' is not one of sync, gthread")
+    assert_refused(done, 2, "--worker-class: 'eventlet' is not in greenhorn yet; use -k gthread")
+    done, _ = run(greenhorn, ["-k", "nope", "rawapp:application"])
+    assert_refused(done, 2, "--worker-class: 'nope' is not one of sync, gthread")
+
+
+@pytest.mark.parametrize("words, names", [
+    (["--certfile", "c.pem", "--keyfile", "k.pem"], ["--certfile:", "terminate TLS in nginx"]),
+    (["--do-handshake-on-connect"], ["--do-handshake-on-connect:", "terminate TLS in nginx"]),
+    (["-k", "tornado"], ["'tornado' is not in greenhorn yet", "use -k gthread"]),
+])
+def test_gunicorn_features_greenhorn_lacks_get_one_line(greenhorn, words, names):
+    """A Gunicorn command line naming TLS or another worker class: one line
+    that says what greenhorn offers instead, exit 2 (a usage error)."""
+    done, _ = run(greenhorn, words + ["rawapp:application"])
+    assert_refused(done, 2, *names)
 
 
 def test_remote_addr_and_port_are_the_clients(spawn):

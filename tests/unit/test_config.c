@@ -573,7 +573,7 @@ START_TEST(test_abbreviations)
                  "ambiguous option '--max': it could be --max-requests, --max-requests-jitter");
     expect_error("--work 2 app:app",
                  "ambiguous option '--work': it could be --workers, --worker-class, "
-                 "--worker-connections");
+                 "--worker-connections, --worker-tmp-dir");
     expect_error("--b x app:app",
                  "ambiguous option '--b': it could be --bind, --backlog, --body-timeout");
     /* the underscore spelling Gunicorn has, shortened */
@@ -599,10 +599,24 @@ START_TEST(test_gunicorn_sync_options)
     ck_assert_int_eq(cfg.keepalive, 5);
     ck_assert_int_eq(cfg.worker_class, CONFIG_WORKER_SYNC);
     ck_assert(!config_gthread(&cfg));
-    expect_error("-k eventlet app:app",
-                 "--worker-class: 'eventlet' is not one of sync, gthread, "
+    /* Gunicorn's other classes: one line saying what to use instead */
+    expect_error(
+        "-k eventlet app:app",
+        "--worker-class: 'eventlet' is not in greenhorn yet; use -k gthread (keep-alive "
+        "and slow clients in an event loop, the app in --threads N), or sync behind nginx");
+    ck_assert_int_eq(load("-k gunicorn.workers.ggevent.GeventWorker app:app"), CONFIG_ERROR);
+    ck_assert_ptr_nonnull(strstr(err, "is not in greenhorn yet; use -k gthread"));
+    /* an unknown word lists only the classes greenhorn has */
+    expect_error("-k nope app:app",
+                 "--worker-class: 'nope' is not one of sync, gthread, "
                  "gunicorn.workers.sync.SyncWorker, gunicorn.workers.gthread.ThreadWorker, "
                  "egg:gunicorn#sync, egg:gunicorn#gthread");
+    /* TLS: a value option and a flag, both refused with the way instead */
+    ck_assert_int_eq(load("--certfile c.pem --keyfile k.pem app:app"), CONFIG_ERROR);
+    ck_assert_ptr_nonnull(strstr(err, "--certfile: greenhorn does not have this setting yet; "
+                                      "terminate TLS in nginx"));
+    ck_assert_int_eq(load("--suppress-ragged-eofs app:app"), CONFIG_ERROR);
+    ck_assert_ptr_nonnull(strstr(err, "--suppress-ragged-eofs: greenhorn does not have"));
     expect_error("--keep-alive -1 app:app", "--keep-alive: -1 is below 0");
 }
 END_TEST
@@ -871,6 +885,51 @@ END_TEST
 
 /* 0 and too-large limits: what Gunicorn's parser makes of them, in the
  * options, the buffer size and cfg alike. */
+/* The operating settings of Gunicorn's deployments, under its spellings. */
+START_TEST(test_operating_settings)
+{
+    ck_assert_int_eq(load("app:app"), CONFIG_RUN);
+    ck_assert_ptr_null(cfg.proc_name);
+    ck_assert(!cfg.daemon && !cfg.reload && !cfg.reuse_port && !cfg.initgroups);
+    ck_assert_ptr_null(cfg.statsd_host);
+    ck_assert_int_eq(load("-n shop -D --reload --reload-extra-file a.html --reload-extra-file "
+                          "b.txt --statsd-host localhost:8125 --statsd-prefix web. --reuse-port "
+                          "--initgroups --worker-tmp-dir /tmp --print-config app:app"),
+                     CONFIG_RUN);
+    ck_assert_str_eq(cfg.proc_name, "shop");
+    ck_assert(cfg.daemon && cfg.reload && cfg.reuse_port && cfg.initgroups && cfg.print_config);
+    ck_assert_uint_eq(cfg.num_reload_extra_files, 2);
+    ck_assert_str_eq(cfg.reload_extra_files[1], "b.txt");
+    ck_assert_str_eq(cfg.statsd_host, "localhost:8125");
+    ck_assert_str_eq(cfg.statsd_prefix, "web.");
+    expect_error("--statsd-host localhost app:app", "--statsd-host: 'localhost' is not HOST:PORT");
+    expect_error("--statsd-host h:0 app:app", "--statsd-host: bad port in 'h:0'");
+    expect_error("--worker-tmp-dir /no/such/dir app:app",
+                 "--worker-tmp-dir: '/no/such/dir' is not a directory");
+}
+END_TEST
+
+/* --print-config: every setting once, as name = value, then the application. */
+START_TEST(test_print_config)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+
+    ck_assert_int_eq(load("-w 3 -b :9 -b unix:/s -k gthread -n shop app:app"), CONFIG_RUN);
+    config_print(&cfg, out);
+    fclose(out);
+    ck_assert_ptr_nonnull(strstr(text, "\nworkers                          = 3\n"));
+    ck_assert_ptr_nonnull(strstr(text, "bind                             = [':9', 'unix:/s']\n"));
+    ck_assert_ptr_nonnull(strstr(text, "\nworker-class                     = gthread\n"));
+    ck_assert_ptr_nonnull(strstr(text, "\nname                             = shop\n"));
+    ck_assert_ptr_nonnull(strstr(text, "\npreload                          = False\n"));
+    ck_assert_ptr_nonnull(strstr(text, "\napp                              = app:app\n"));
+    ck_assert_ptr_null(strstr(text, "certfile")); /* not greenhorn's */
+    free(text);
+}
+END_TEST
+
 START_TEST(test_http_options_unlimited)
 {
     struct http_options o;
@@ -921,6 +980,8 @@ static Suite *config_suite(void)
     tcase_add_test(tc, test_http_options_defaults);
     tcase_add_test(tc, test_http_options_settings);
     tcase_add_test(tc, test_http_options_unlimited);
+    tcase_add_test(tc, test_operating_settings);
+    tcase_add_test(tc, test_print_config);
     suite_add_tcase(s, tc);
     return s;
 }
