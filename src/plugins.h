@@ -56,6 +56,15 @@ struct master_call {
 enum worker_event { WORKER_POST_FORK, WORKER_POST_INIT, WORKER_EXIT };
 
 struct plugins {
+    /* ---- any process ---- */
+    /* Tell the service manager a state change (sd_notify): state is one
+     * or more "KEY=VALUE" lines, such as "READY=1\nSTATUS=...".  Does
+     * nothing when greenhorn was not started with $NOTIFY_SOCKET. */
+    void (*notify)(const char *state);
+    /* Set this process's title, as ps shows it: role is "master",
+     * "worker", "hook process"... (greenhorn: ROLE [NAME]). */
+    void (*set_title)(const char *role);
+
     /* ---- stage 3, the master (arbiter.c) ---- */
     /* Run a master hook and wait for it; 0, or -1 with a line in err. */
     int (*master_hook)(const struct master_call *call, char *err, size_t errlen);
