@@ -16,6 +16,7 @@
 #   make bench      wrk, greenhorn side by side with Gunicorn and friends
 #   make bench-workers  the worker-count study: req/s, p99, worker memory, to 33 workers on 2 cores
 #   make bench-threads  the study's threads axis: workers x threads for gthread workers
+#   make bench-ab   greenhorn and Gunicorn sync loaded at the same time: the Python-heavy apps
 #   make bench-slow  500 slow clients against 50 normal ones: who still gets answers?
 #   make bench-callgrind  instructions per request of one worker, under callgrind
 #   make request-path  the core functions one request runs, and their lines
@@ -80,7 +81,7 @@ NPROC   := $(shell nproc 2>/dev/null || echo 1)
 WORKERS := $(shell echo $$(( 2 * $(NPROC) + 1 )))
 
 .PHONY: all run test unit asan integration tutorial memcheck coverage fuzz bench \
-        bench-workers bench-threads bench-slow bench-callgrind request-path lint format deps bench-deps clean help
+        bench-workers bench-threads bench-ab bench-slow bench-callgrind request-path lint format deps bench-deps clean help
 
 all: $(BIN)
 
@@ -201,6 +202,15 @@ bench-workers: bench-deps all
 # gthread; a CSV and a PNG per app in bench/results/ (threads-*.csv, .png).
 bench-threads: bench-deps all
 	$(PYTHON) bench/workers.py --threads
+
+# greenhorn and Gunicorn sync at the same time, 1 worker each, each with its
+# own wrk -t1 -c4 (Connection: close): the ratio of their req/s is the
+# inverse ratio of their CPU per request, however fast the machine is at
+# the moment (bench/README.md, "Both servers loaded at once").
+# BENCH_AB_APPS=cpu,jinja,django,flask,hello, BENCH_AB_SECONDS=10,
+# BENCH_AB_PASSES=3; bench/results/ab-latest.json.  About 3 minutes.
+bench-ab: bench-deps all
+	$(PYTHON) bench/ab.py
 
 # 500 connections sending a request head one byte every 2 s, while 50
 # normal keep-alive clients run GET / for 20 s, against greenhorn's sync

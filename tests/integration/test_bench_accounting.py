@@ -124,3 +124,29 @@ def test_cpu_of_a_child_that_exited_is_read_before_it_is_reaped():
     assert used >= 0.29
     assert used == pytest.approx(reaped, abs=0.03)
     assert h._exited_unreaped(child.pid) is None  # reaped: gone
+
+
+@pytest.fixture(scope="module")
+def ab(bench):
+    """bench/ab.py, the paired runs, with the same modules as bench.py."""
+    sys.modules["bench"] = bench
+    try:
+        yield load("bench_ab", os.path.join(BENCH, "ab.py"))
+    finally:
+        sys.modules.pop("bench", None)
+
+
+def _ab_row(app, ratios, errors=(0, 0)):
+    return {"app": app, "ratio": sorted(ratios)[len(ratios) // 2], "ratios": ratios,
+            "us_per_req": {"greenhorn": 1.0, "gunicorn-sync": 2.0},
+            "errors": {"greenhorn": errors[0], "gunicorn-sync": errors[1]}}
+
+
+def test_paired_runs_judge_the_median_against_each_apps_target(ab):
+    found = {c["target"].split(":")[0]: c["result"] for c in ab.checks([
+        _ab_row("cpu", [0.97, 1.01, 1.04]),       # median 1.01 >= 1.0
+        _ab_row("jinja", [1.12, 1.05, 1.09]),     # median 1.09 < 1.1
+        _ab_row("django", [1.2, 1.3, 1.25], errors=(1, 0)),  # errors fail a row whatever its ratio
+        _ab_row("hello", [3.0, 3.0, 3.0]),        # no target: informational only
+    ])}
+    assert found == {"cpu": "PASS", "jinja": "FAIL", "django": "FAIL"}
