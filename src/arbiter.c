@@ -368,6 +368,8 @@ int arbiter_run(const struct config *cfg, struct listener *listeners, size_t num
     }
     arb.board = arb.beats_map;
     arb.beats = arb.board->beats;
+    if (plugins->set_title != NULL) /* as Gunicorn's Arbiter.start: "master [NAME]" */
+        plugins->set_title("master");
     log_start();
     if (run_hook(MASTER_WHEN_READY, 0, 0, 0, 0) < 0) { /* as in Gunicorn: no start */
         arb.halt_code = 1;

@@ -33,9 +33,11 @@
 /* The extras: main.c is the only file of src/ that includes them. */
 #include "extras/access_log.h"
 #include "extras/config_file.h"
+#include "extras/daemon.h"
 #include "extras/gthread.h"
 #include "extras/hooks.h"
 #include "extras/master_hooks.h"
+#include "extras/proctitle.h"
 #include "extras/proxy_protocol.h"
 #include "extras/systemd.h"
 #include "extras/user.h"
@@ -138,6 +140,7 @@ static enum config_result read_config_file(struct config *cfg, int argc, char **
 static void plug_extras(const struct config *cfg, struct plugins *p)
 {
     memset(p, 0, sizeof(*p));
+    p->set_title = proctitle_set;
     if (cfg->master_hooks != 0) { /* the config file defines a master hook */
         p->master_hook = master_hooks_call;
         p->master_reaped = master_hooks_reaped;
@@ -310,6 +313,9 @@ int main(int argc, char **argv)
     bool wrote_pid = false; /* the pid file is ours to remove */
     void *app = NULL;
 
+    /* Before anything keeps a pointer into argv or environ: process titles
+     * are written over them.  From here on argv is an untouched copy. */
+    argv = proctitle_init(argc, argv);
     /* Checks of settings that belong to an extra, before any is read. */
     config_check_access_format = access_log_check;
     /* The application may be named by a config file, read next. */
@@ -335,6 +341,12 @@ int main(int argc, char **argv)
         config_free(&cfg);
         return 1;
     }
+    /* -D: where Gunicorn daemonizes, once the settings are checked and
+     * before the logs are opened or anything bound; --check-config and
+     * --print-config check in the foreground, as in Gunicorn. */
+    if (cfg.daemon && !cfg.check_config && !cfg.print_config && daemon_detach(err, sizeof(err)) < 0)
+        goto fail;
+    proctitle_name(cfg.proc_name != NULL ? cfg.proc_name : cfg.app_uri);
     if (log_open(cfg.log_level, cfg.error_logfile, cfg.access_logfile, err, sizeof(err)) < 0)
         goto fail;
     if (access_log_format(cfg.access_log_format, 1, err, sizeof(err)) < 0)
@@ -377,6 +389,7 @@ int main(int argc, char **argv)
         goto fail;
     }
 
+    daemon_started(0, NULL); /* listening, the pid file written: -D's command exits 0 */
     plug_extras(&cfg, &plugins);
     code = arbiter_run(&cfg, listeners, (size_t)nbound, app, &plugins);
     ran = true;
@@ -384,6 +397,7 @@ int main(int argc, char **argv)
 
 fail:
     log_msg(LOG_ERROR, "%s", err);
+    daemon_started(code, err); /* -D: its command says it too, and exits with code */
 done:
     for (int i = 0; i < nbound; i++)
         bind_close(&listeners[i]);

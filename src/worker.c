@@ -463,6 +463,8 @@ int worker_main(const struct worker_ctx *ctx)
     w.serve_limit = serve_limit(ctx->cfg);
     int code = WORKER_EXIT_BOOT_ERROR;
 
+    if (ctx->plugins->set_title != NULL) /* as Gunicorn's spawn_worker: "worker [NAME]" */
+        ctx->plugins->set_title("worker");
     beat(&w);
     log_msg(LOG_INFO, "Booting worker with pid: %d", (int)getpid());
     config_http_options(w.cfg, &w.opts[0], &w.max_head); /* the parser's limits, built once */

@@ -28,6 +28,7 @@
 #include "conn.h"
 #include "hooks.h"
 #include "log.h"
+#include "proctitle.h"
 #include "pyembed.h"
 #include "signals.h"
 
@@ -97,6 +98,7 @@ static int host_main(const struct config *cfg, pid_t master, int fd)
     char err[256] = "";
     struct master_call call;
 
+    proctitle_set("hook process"); /* ps tells it from the master it was forked from */
     for (size_t i = 0; i < signals_master_count; i++)
         /* Not CHLD: ignoring it makes the kernel reap the children a hook
          * starts, and subprocess.run() would lose their exit status. */
