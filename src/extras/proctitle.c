@@ -45,6 +45,9 @@ static struct {
     size_t size; /* bytes from argv[0] to the end of the last string we own */
     char **argv; /* the original argv, copied */
     char *name;  /* NAME, copied; NULL = none */
+    /* The moved environment, kept here too: setenv may put a copy of the
+     * array in environ and forget this one. */
+    char **env;
 } title;
 
 /* A NULL-terminated copy of n strings, or NULL (nothing leaks). */
@@ -81,7 +84,7 @@ char **proctitle_init(int argc, char **argv)
         if (env != NULL) {
             for (size_t k = 0; k < nenv && environ[k] == end; k++)
                 end += strlen(environ[k]) + 1;
-            environ = env; /* the originals are ours to overwrite now */
+            environ = title.env = env; /* the originals are ours to overwrite now */
         }
     }
     title.area = argv[0];
