@@ -174,6 +174,33 @@ def test_daemon_detaches_serves_and_stops_by_its_pid_file(greenhorn, tmp_path):
         kill_marked(token.encode())
 
 
+def test_daemon_and_name_from_a_config_file(greenhorn, tmp_path):
+    # Gunicorn's settings `daemon` and `proc_name` in a config file.
+    token = "daemon-%s" % uuid.uuid4().hex[:12]
+    pidfile = tmp_path / "gh.pid"
+    sock, port = harness.listener()
+    conf = tmp_path / "gunicorn.conf.py"
+    conf.write_text("daemon = True\nproc_name = %r\npidfile = %r\nerrorlog = %r\nbind = %r\n"
+                    % (token, str(pidfile), str(tmp_path / "error.log"),
+                       "fd://%d" % sock.fileno()))
+    try:
+        done = subprocess.run([greenhorn, "-c", str(conf), "rawapp:application"], cwd=APPS,
+                              env=harness.clean_env(), capture_output=True, text=True,
+                              timeout=60, pass_fds=(sock.fileno(),), stdin=subprocess.DEVNULL)
+        sock.close()
+        assert done.returncode == 0, done.stderr
+        pid = int(pidfile.read_text())
+        assert int(stat_fields(pid)[3]) not in (pid, os.getsid(0))  # detached
+        assert wait_title(pid, "greenhorn: master [%s]" % token) == \
+            "greenhorn: master [%s]" % token
+        assert harness.get(port, "/osenv?name=HOME").status == 200
+        os.kill(pid, signal.SIGTERM)
+        assert harness.wait_for(lambda: gone(pid), WAIT), "the daemon did not stop on TERM"
+    finally:
+        sock.close()
+        kill_marked(token.encode())
+
+
 def test_daemon_that_cannot_start_says_why_and_fails(greenhorn, tmp_path):
     # The port is taken: the daemon's bind fails after it detached; the
     # command prints the daemon's line and exits with its status, and
