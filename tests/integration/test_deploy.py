@@ -412,13 +412,16 @@ def test_supervisor(spawn, site):
         assert http(site.sock, "/").body == b"ok"
         print("orphaned workers left %.2f s after kill -9 of their master" % orphans_for)
 
-        # supervisorctl stop (TERM): the request in hand finishes.
+        # supervisorctl stop (TERM): the request in hand finishes, and the
+        # master is gone after its workers, its pid file with it.
+        workers = children(second)
         slow = SlowRequest(site).started()
         stopped = ctl("stop", "greenhorn")
         assert "stopped" in stopped.stdout, stopped
         reply = slow.result()
         assert reply.status == 200 and reply.body == b"slow done", reply.raw[:300]
-        assert not alive(second) and not os.path.exists(site.pidfile)
+        assert not any(alive(pid) for pid in [second] + workers)
+        assert not os.path.exists(site.pidfile)
         assert "STOPPED" in ctl("status", "greenhorn").stdout
     finally:
         supervisord.stop()
@@ -457,12 +460,13 @@ def test_runit(spawn, site):
         assert http(site.sock, "/").body == b"ok"
 
         # sv down (TERM, then CONT): the request in hand finishes.
+        workers = children(master)
         slow = SlowRequest(site).started()
         down = sv("-w", "30", "down")
         assert down.returncode == 0 and down.stdout.startswith("ok: down"), down
         reply = slow.result()
         assert reply.status == 200 and reply.body == b"slow done", reply.raw[:300]
-        assert not alive(master)
+        assert not any(alive(pid) for pid in [master] + workers)
         assert sv("exit").returncode == 0
         assert runsv.wait_exit(WAIT) == 0, runsv.describe()
     finally:
