@@ -295,6 +295,13 @@ def test_nginx_in_front(spawn, site):
     assert seen["HTTP_X_FORWARDED_PROTO"] == "http", seen
     assert seen["wsgi.url_scheme"] == "http", seen
     assert seen["HTTP_HOST"] == "%s:%d" % (HOST, port), seen
+    # A unix socket client has no address: REMOTE_ADDR is empty, as in
+    # Gunicorn; the client's is the last X-Forwarded-For entry.
+    assert seen["REMOTE_ADDR"] == "", seen
+    # What nginx says on the socket is trusted: behind TLS ($scheme https),
+    # the app's URLs say https.
+    reply = http(site.sock, "/environ", headers=[("X-Forwarded-Proto", "https")])
+    assert reply.json()["wsgi.url_scheme"] == "https", reply.raw[:500]
 
     # A static file: nginx answers from the root, the app never sees it.
     reply = http(addr, "/robots.txt")
@@ -442,6 +449,8 @@ def test_runit(spawn, site):
         return subprocess.run(["sv"] + list(args) + [service], capture_output=True, text=True,
                               timeout=WAIT + 10)
 
+    os.rmdir(site.run)  # as after a boot: the run script makes it
+
     runsv = spawn.server([service], command=["runsv"], cwd=site.root, addr=site.sock,
                          name="runsv", wait=False)
     master = 0
@@ -449,6 +458,8 @@ def test_runit(spawn, site):
         runsv.wait_ready(WAIT)
         master = harness.wait_for_value(lambda: read_pid(site.pidfile), bool, WAIT)
         assert "run: " in sv("status").stdout and ("(pid %d)" % master) in sv("status").stdout
+        st = os.stat(site.run)
+        assert st.st_mode & 0o777 == 0o750 and grp.getgrgid(st.st_gid).gr_name == site.group
         assert http(site.sock, "/").body == b"ok"
 
         # sv hup: a reload; the master stays, its workers are new.
