@@ -108,7 +108,7 @@ class Site:
         line = next(line for line in text.splitlines() if line.startswith("command="))
         return shlex.split(line[len("command="):])
 
-    def log_lines(self):
+    def error_log_text(self):
         with open(self.error_log, errors="replace") as f:
             return f.read()
 
@@ -153,22 +153,6 @@ def http(addr, target, method="GET", host=HOST, body=b"", headers=()):
     if body or method == "POST":
         lines.append("Content-Length: %d" % len(body))
     return harness.request(addr, ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"), body)
-
-
-def children(pid):
-    """The live child processes of pid, from /proc."""
-    out = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open("/proc/%s/stat" % entry) as f:
-                    stat = f.read()
-            except OSError:
-                continue
-            fields = stat[stat.rfind(")") + 2:].split()
-            if int(fields[1]) == pid and fields[0] != "Z":
-                out.append(int(entry))
-    return sorted(out)
 
 
 def alive(pid):
@@ -349,7 +333,7 @@ def test_nginx_in_front(spawn, site):
     assert done and int(done.group(1)) > 0, out
     assert "Non-2xx" not in out and "Socket errors" not in out, out
     print("through nginx, two HUPs under wrk: %s requests, all 2xx" % done.group(1))
-    assert site.log_lines().count("Hang up: Master") == 2, site.log_lines()
+    assert site.error_log_text().count("Hang up: Master") == 2, site.error_log_text()
     assert greenhorn.alive() and nginx.alive()
 
 
@@ -401,7 +385,7 @@ def test_supervisor(spawn, site):
         masters.append(first)
         assert ctl_pid() == first
         assert http(site.sock, "/").body == b"ok"
-        workers = children(first)
+        workers = harness.child_pids(first)
         assert len(workers) == 3, workers
 
         # kill -9 of the master: its workers see that their parent is gone and
@@ -415,13 +399,13 @@ def test_supervisor(spawn, site):
             ctl_pid, lambda pid: pid not in (0, first) and read_pid(site.pidfile) == pid, WAIT)
         masters.append(second)
         assert second != first and read_pid(site.pidfile) == second, (first, second)
-        assert harness.wait_for(lambda: len(children(second)) == 3, WAIT), children(second)
+        assert harness.wait_for(lambda: len(harness.child_pids(second)) == 3, WAIT), second
         assert http(site.sock, "/").body == b"ok"
         print("orphaned workers left %.2f s after kill -9 of their master" % orphans_for)
 
         # supervisorctl stop (TERM): the request in hand finishes, and the
         # master is gone after its workers, its pid file with it.
-        workers = children(second)
+        workers = harness.child_pids(second)
         slow = SlowRequest(site).started()
         stopped = ctl("stop", "greenhorn")
         assert "stopped" in stopped.stdout, stopped
@@ -463,15 +447,16 @@ def test_runit(spawn, site):
         assert http(site.sock, "/").body == b"ok"
 
         # sv hup: a reload; the master stays, its workers are new.
-        workers = children(master)
+        workers = harness.child_pids(master)
         assert sv("hup").returncode == 0
-        assert harness.wait_for(
-            lambda: len(children(master)) == 3 and not set(children(master)) & set(workers),
-            WAIT), (workers, children(master))
+        renewed = harness.wait_for_value(
+            lambda: harness.child_pids(master),
+            lambda now: len(now) == 3 and not set(now) & set(workers), WAIT)
+        assert len(renewed) == 3 and not set(renewed) & set(workers), (workers, renewed)
         assert http(site.sock, "/").body == b"ok"
 
         # sv down (TERM, then CONT): the request in hand finishes.
-        workers = children(master)
+        workers = harness.child_pids(master)
         slow = SlowRequest(site).started()
         down = sv("-w", "30", "down")
         assert down.returncode == 0 and down.stdout.startswith("ok: down"), down
