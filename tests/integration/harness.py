@@ -417,6 +417,11 @@ class Server:
 
 def worker_pids(server):
     """The pids of the master's live children, from /proc."""
+    return child_pids(server.pid)
+
+
+def child_pids(parent):
+    """The pids of the live children of process parent, from /proc."""
     pids = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -427,7 +432,7 @@ def worker_pids(server):
         except OSError:
             continue
         fields = stat[stat.rfind(")") + 2 :].split()
-        if int(fields[1]) == server.pid and fields[0] != "Z":
+        if int(fields[1]) == parent and fields[0] != "Z":
             pids.append(int(entry))
     return sorted(pids)
 
