@@ -302,6 +302,6 @@ clean:
 	rm -rf build greenhorn
 
 help:
-	@sed -n '3,25p' Makefile
+	@sed -n '3,/make deps/p' Makefile
 
 -include $(OBJ:.o=.d)

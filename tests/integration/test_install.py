@@ -159,6 +159,10 @@ def test_installed_into_a_virtualenv_it_uses_it_without_activation(greenhorn, sp
     monkeypatch.delenv("VIRTUAL_ENV", raising=False)  # no activation
     prefix, executable = served_prefix(spawn, [os.path.join(venv, "bin", "greenhorn")])
     assert prefix == venv and executable == os.path.join(venv, "bin", "python")
+    # run by name, found in $PATH (a unit's Environment=PATH=..., a shell)
+    path = os.path.join(venv, "bin") + os.pathsep + os.environ.get("PATH", "/usr/bin:/bin")
+    prefix, _ = served_prefix(spawn, ["greenhorn"], env={"PATH": path})
+    assert prefix == venv
 
 
 def test_the_executables_virtualenv_beats_virtual_env_as_in_python(greenhorn, spawn, tmp_path):
