@@ -20,8 +20,10 @@
 #   make bench-slow  500 slow clients against 50 normal ones: who still gets answers?
 #   make bench-callgrind  instructions per request of one worker, under callgrind
 #   make request-path  the core functions one request runs, and their lines
+#   make install    ./greenhorn and greenhorn(1) into PREFIX (/usr/local), under DESTDIR
+#   make uninstall  remove them again (same PREFIX and DESTDIR)
 #   make lint       the include rules, cppcheck and clang-format --dry-run
-#   make deps       install missing Debian packages (apt-get)
+#   make deps       install missing Debian packages (apt-get): what make run needs
 
 # Debian's own Python, never the first python3 on PATH (it may be a pyenv one).
 PYTHON  := /usr/bin/python3
@@ -80,7 +82,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 NPROC   := $(shell nproc 2>/dev/null || echo 1)
 WORKERS := $(shell echo $$(( 2 * $(NPROC) + 1 )))
 
-.PHONY: all run test unit asan integration tutorial memcheck coverage fuzz bench \
+.PHONY: all man install uninstall test-deps run test unit asan integration tutorial memcheck coverage fuzz bench \
         bench-workers bench-threads bench-ab bench-slow bench-callgrind request-path lint format deps bench-deps clean help
 
 all: $(BIN)
@@ -99,12 +101,44 @@ $(BUILD) $(BUILD)/tests $(BUILD)/extras:
 $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJ) tests/unit/unit.h | $(BUILD)/tests
 	$(CC) $(CFLAGS) -Isrc/extras $(LDFLAGS) -o $@ $< $(LIB_OBJ) $(CHECK_LIBS) $(LDLIBS)
 
+# ---- greenhorn(1), and installing ----------------------------------------
+
+# The manual page: its options come from the settings table, as --help's
+# do (man/man_page.c prints them through config_print_man), so the two
+# cannot drift; its prose is man/greenhorn.1.in.
+man: $(BUILD)/greenhorn.1
+
+$(BUILD)/man_page: man/man_page.c $(LIB_OBJ)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_OBJ) $(LDLIBS)
+
+$(BUILD)/greenhorn.1: man/greenhorn.1.in $(BUILD)/man_page
+	$(BUILD)/man_page $< > $@.tmp && mv $@.tmp $@
+
+# The GNU conventions: PREFIX (/usr/local; a virtualenv's folder puts the
+# binary in its bin/, beside its python, and then greenhorn uses that
+# virtualenv without activation), DESTDIR for staging a package.  Copies
+# what is built; it builds only what is missing or out of date.
+PREFIX  ?= /usr/local
+DESTDIR ?=
+BINDIR  := $(PREFIX)/bin
+MAN1DIR := $(PREFIX)/share/man/man1
+
+install: $(BIN) $(BUILD)/greenhorn.1
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MAN1DIR)
+	install -m 755 $(BIN) $(DESTDIR)$(BINDIR)/greenhorn
+	install -m 644 $(BUILD)/greenhorn.1 $(DESTDIR)$(MAN1DIR)/greenhorn.1
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/greenhorn $(DESTDIR)$(MAN1DIR)/greenhorn.1
+
 # ---- the two commands of the README -------------------------------------
 
+# make run needs only a compiler, libpython and Flask (deps.sh's run level);
+# make test installs the test tools too (its test level).
 run: deps all
 	cd examples/flask_hello && exec ../../greenhorn -w $(WORKERS) -b 0.0.0.0:5000 wsgi:app
 
-test: deps
+test: test-deps
 	$(MAKE) lint
 	$(MAKE) all
 	$(MAKE) unit
@@ -249,22 +283,25 @@ lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 	  --std=c11 --inline-suppr -D_GNU_SOURCE --suppress=missingIncludeSystem \
 	  --library=python src
-	clang-format --dry-run --Werror src/*.c src/*.h src/extras/*.c src/extras/*.h tests/unit/*.c tests/unit/*.h tests/fuzz/*.c
+	clang-format --dry-run --Werror src/*.c src/*.h src/extras/*.c src/extras/*.h tests/unit/*.c tests/unit/*.h tests/fuzz/*.c man/*.c
 
 format:
-	clang-format -i src/*.c src/*.h src/extras/*.c src/extras/*.h tests/unit/*.c tests/unit/*.h tests/fuzz/*.c
+	clang-format -i src/*.c src/*.h src/extras/*.c src/extras/*.h tests/unit/*.c tests/unit/*.h tests/fuzz/*.c man/*.c
 
 deps:
-	@sh scripts/deps.sh
+	@sh scripts/deps.sh run
+
+test-deps:
+	@sh scripts/deps.sh test
 
 # The peers make bench compares with, and gnuplot for the study's charts.
-bench-deps: deps
+bench-deps: test-deps
 	@sh scripts/deps.sh bench
 
 clean:
 	rm -rf build greenhorn
 
 help:
-	@sed -n '3,23p' Makefile
+	@sed -n '3,/make deps/p' Makefile
 
 -include $(OBJ:.o=.d)

@@ -4,14 +4,23 @@
 # password-less sudo it uses sudo; otherwise it prints the exact command.
 set -eu
 
-PKGS="build-essential pkg-config libpython3-dev python3-flask python3-django gunicorn python3-pytest
-python3-requests check gcovr valgrind cppcheck clang clang-format libclang-rt-14-dev wrk curl
-netcat-openbsd procps iproute2 patch systemd nginx-light supervisor runit logrotate"
+# Three levels, each a list of its own (make asks for what it needs):
+#   run    what `make run` needs: a compiler, libpython, Flask for the example
+#   test   what `make test` adds: the test tools, Gunicorn to compare with, and
+#          the programs the deployment examples are tested with
+#   bench  what `make bench` adds: the peers it compares with, gnuplot
+RUN_PKGS="build-essential pkg-config libpython3-dev python3-flask"
+TEST_PKGS="python3-django gunicorn python3-pytest python3-requests check gcovr valgrind
+cppcheck clang clang-format libclang-rt-14-dev wrk curl netcat-openbsd procps iproute2 patch
+systemd groff-base man-db nginx-light supervisor runit logrotate"
+BENCH_PKGS="uwsgi uwsgi-plugin-python3 python3-waitress gnuplot-nox"
 
-# `deps.sh bench`: the optional peers of make bench, and Django for its Django rows, instead.
-if [ "${1:-}" = bench ]; then
-    PKGS="uwsgi uwsgi-plugin-python3 python3-waitress gnuplot-nox"
-fi
+case "${1:-run}" in
+    run) PKGS="$RUN_PKGS" ;;
+    test) PKGS="$RUN_PKGS $TEST_PKGS" ;;
+    bench) PKGS="$BENCH_PKGS" ;;
+    *) echo "usage: deps.sh [run|test|bench]" >&2; exit 2 ;;
+esac
 
 missing=""
 for p in $PKGS; do

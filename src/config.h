@@ -273,4 +273,14 @@ void config_print(const struct config *cfg, FILE *out);
 /* config_print_help - the --help text: usage line, then one line per setting. */
 void config_print_help(FILE *out);
 
+/*
+ * config_print_man - the settings table as greenhorn(1)'s roff (man(7)),
+ * so the manual cannot drift from --help: part "options" is the OPTIONS
+ * section's body, one tagged paragraph per setting of --help with its help
+ * and default (and a sentence naming Gunicorn's options greenhorn refuses);
+ * part "environment" is one paragraph per variable that replaces a
+ * default.  Returns 0, or -1 for an unknown part.
+ */
+int config_print_man(FILE *out, const char *part);
+
 #endif

@@ -548,3 +548,122 @@ void config_print(const struct config *cfg, FILE *out)
     }
     fprintf(out, "%-32s = %s\n", "app", cfg->app_uri != NULL ? cfg->app_uri : "None");
 }
+
+/* ---- greenhorn(1) ------------------------------------------------------- */
+
+/* man_text - text as roff (groff_man(7)): a backslash is \e, a '-' is \- so
+ * that an option can be copied from the page, and a line never starts with
+ * a control character. */
+static void man_text(FILE *out, const char *text)
+{
+    if (text[0] == '.' || text[0] == '\'')
+        fputs("\\&", out);
+    for (const char *p = text; *p != '\0'; p++) {
+        if (*p == '\\')
+            fputs("\\e", out);
+        else if (*p == '-')
+            fputs("\\-", out);
+        else
+            fputc(*p, out);
+    }
+}
+
+/* man_default - "Default: 1, or $WEB_CONCURRENCY.", as --help's "[1, or $WEB_CONCURRENCY]",
+ * on a line of its own: a new sentence starts a new line in roff. */
+static void man_default(FILE *out, const struct config_setting *s)
+{
+    if (s->def == NULL)
+        return;
+    fputs("\nDefault: \\fB", out);
+    man_text(out, s->def[0] != '\0' ? s->def : "''");
+    fputs("\\fR", out);
+    if (s->env != NULL) {
+        fputs(", or \\fB", out);
+        man_text(out, s->env_prefix != NULL ? s->env_prefix : "");
+        fputs("$", out);
+        man_text(out, s->env);
+        fputs("\\fR", out);
+    }
+    fputs(".", out);
+}
+
+/* man_options - the OPTIONS section's paragraphs, in --help's order. */
+static void man_options(FILE *out)
+{
+    bool first = true;
+
+    for (size_t i = 0; i < config_num_settings; i++) {
+        const struct config_setting *s = &config_settings[i];
+        if (s->names[0] == NULL || s->kind == OPT_ABSENT) /* as --help */
+            continue;
+        fputs(".TP\n", out);
+        if (s->short_name != 0)
+            fprintf(out, "\\fB\\-%c\\fR, ", s->short_name);
+        for (size_t k = 0; k < 3 && s->names[k] != NULL; k++) {
+            fputs(k > 0 ? ", \\fB\\-\\-" : "\\fB\\-\\-", out);
+            man_text(out, s->names[k]);
+            fputs("\\fR", out);
+        }
+        if (s->meta != NULL) {
+            fputs(" \\fI", out);
+            man_text(out, s->meta);
+            fputs("\\fR", out);
+        }
+        fputc('\n', out);
+        man_text(out, s->help);
+        fputc('.', out);
+        man_default(out, s);
+        fputc('\n', out);
+    }
+    /* Gunicorn's options greenhorn refuses: each says what to use instead. */
+    for (size_t i = 0; i < config_num_settings; i++) {
+        const struct config_setting *s = &config_settings[i];
+        if (s->kind != OPT_ABSENT)
+            continue;
+        if (first)
+            fputs(".PP\nGunicorn's options\n", out);
+        fputs(first ? "\\fB\\-\\-" : ",\n\\fB\\-\\-", out);
+        man_text(out, s->names[0]);
+        fputs("\\fR", out);
+        first = false;
+    }
+    if (!first)
+        fputs("\nare refused in one line that says what to use instead (exit status 2;\n"
+              "a warning in a config file).\n",
+              out);
+}
+
+/* man_environment - the variables that replace a default, from the table. */
+static void man_environment(FILE *out)
+{
+    for (size_t i = 0; i < config_num_settings; i++) {
+        const struct config_setting *s = &config_settings[i];
+        if (s->env == NULL || s->names[0] == NULL)
+            continue;
+        fputs(".TP\n.B ", out);
+        man_text(out, s->env);
+        fputs("\nThe default of \\fB\\-\\-", out);
+        man_text(out, s->names[0]);
+        fputs("\\fR", out);
+        if (s->env_prefix != NULL) {
+            fputs(", as \\fB", out);
+            man_text(out, s->env_prefix);
+            fputs("$", out);
+            man_text(out, s->env);
+            fputs("\\fR", out);
+        }
+        fputs(" (the option wins).\n", out);
+    }
+}
+
+/* config_print_man - see config.h. */
+int config_print_man(FILE *out, const char *part)
+{
+    if (strcmp(part, "options") == 0)
+        man_options(out);
+    else if (strcmp(part, "environment") == 0)
+        man_environment(out);
+    else
+        return -1;
+    return 0;
+}

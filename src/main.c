@@ -9,6 +9,7 @@
  *   usage errors (bad option, bad address)       exit 2
  *   cannot bind, cannot open a log, bad --chdir  exit 1
  *   the pid file names a live process            exit 1 (before anything is bound)
+ *   a virtualenv of another Python X.Y           exit 3 (before anything starts)
  *   a worker failed to boot                      exit 3 (from the arbiter)
  *   the app failed to load                       exit 4 (from the arbiter, or --preload)
  */
@@ -27,6 +28,7 @@
 #include "config.h"
 #include "log.h"
 #include "plugins.h"
+#include "pyembed.h"
 #include "worker.h"
 #include "wsgi.h"
 
@@ -173,6 +175,19 @@ static int settled(enum config_result res, struct config *cfg, const char *err, 
     return res == CONFIG_ERROR ? EXIT_USAGE : 0;
 }
 
+/* A virtualenv no worker could use (no pyvenv.cfg, another Python X.Y):
+ * one line and exit 3, a worker's boot error, before any Python starts.
+ * -1 to go on. */
+static int venv_refused(struct config *cfg)
+{
+    char dir[PATH_MAX], err[1024];
+    if (pyembed_virtualenv(cfg, dir, sizeof dir, err, sizeof err) >= 0)
+        return -1;
+    fprintf(stderr, "greenhorn: error: %s\n", err);
+    config_free(cfg);
+    return WORKER_EXIT_BOOT_ERROR;
+}
+
 /* ---- the pid file, kept as Gunicorn's pidfile.py keeps it ---------------- */
 
 /* The pid written in path: > 0, or 0 when there is none (no file, or no pid
@@ -316,12 +331,19 @@ int main(int argc, char **argv)
     /* Before anything keeps a pointer into argv or environ: process titles
      * are written over them.  From here on argv is an untouched copy. */
     argv = proctitle_init(argc, argv);
+    /* The executable as run, before any chdir: is it in a virtualenv? */
+    pyembed_note_program(argv[0]);
     /* Checks of settings that belong to an extra, before any is read. */
     config_check_access_format = access_log_check;
     /* The application may be named by a config file, read next. */
     int status =
         settled(config_load_file(&cfg, argc, argv, NULL, 0, NULL, false, stdout, err, sizeof(err)),
                 &cfg, err, " (see greenhorn --help)");
+    /* The config file's reader starts Python (with the virtualenv, as a
+     * worker): refuse a bad one first, unless --chdir is there to change
+     * what a relative --virtualenv means (checked again once in DIR). */
+    if (status < 0 && cfg.chdir == NULL)
+        status = venv_refused(&cfg);
     if (status < 0)
         status = settled(read_config_file(&cfg, argc, argv, err, sizeof(err)), &cfg, err, "");
     if (status >= 0)
@@ -333,6 +355,8 @@ int main(int argc, char **argv)
         snprintf(err, sizeof(err), "--chdir: cannot enter '%s': %s", cfg.chdir, strerror(errno));
         goto fail;
     }
+    if ((status = venv_refused(&cfg)) >= 0) /* as the workers will see it, in --chdir */
+        return status;
     /* A live pid in the pid file: refuse before binding anything or starting
      * the hooks, in one line on stderr as Gunicorn does (and leave it be). */
     if (cfg.pidfile != NULL && !cfg.check_config && !cfg.print_config &&

@@ -7,7 +7,9 @@
  * Python program.  CPython's Doc/extending/embedding.rst and
  * Programs/_testembed.c show the PyConfig shape used here.
  * Owns: starting the interpreter (PyConfig: no signal handlers, the
- * virtualenv honoured, sys.executable), turning the current exception into
+ * virtualenv honoured, sys.executable); which virtualenv that is (the
+ * option, the executable's own, $VIRTUAL_ENV) and whether its Python is
+ * ours; turning the current exception into
  * one line or a logged traceback, and running a snippet of Python source.
  * Does not own: sys.path, the app import or anything per request (wsgi.c).
  */
@@ -16,7 +18,12 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* ---- errors ------------------------------------------------------------ */
@@ -106,20 +113,185 @@ void *pyembed_source_function(const char *source, const char *name)
     return fn;
 }
 
-/* ---- starting Python --------------------------------------------------- */
+/* ---- the virtualenv ---------------------------------------------------- */
 
-/* The virtualenv to use: --virtualenv, else $VIRTUAL_ENV, as `python` would. */
-static const char *virtualenv_dir(const struct config *cfg)
+/* The virtualenv greenhorn's own executable sits in, found once by
+ * pyembed_note_program: process-wide, like the executable itself. */
+static char own_venv[PATH_MAX];
+
+/* Append the path component part (len bytes) to the normalised absolute
+ * path out, lexically: "." is dropped and ".." removes the last component,
+ * as os.path.abspath does, and no symbolic link is followed. */
+static void push_component(char *out, size_t outlen, const char *part, size_t len)
 {
-    if (cfg->virtualenv != NULL)
-        return cfg->virtualenv;
-    const char *v = getenv("VIRTUAL_ENV");
-    return v != NULL && v[0] != '\0' ? v : NULL;
+    size_t n = strlen(out);
+    if (len == 0 || (len == 1 && part[0] == '.'))
+        return;
+    if (len == 2 && part[0] == '.' && part[1] == '.') {
+        char *slash = strrchr(out, '/');
+        if (slash != NULL)
+            *(slash == out ? slash + 1 : slash) = '\0';
+        return;
+    }
+    if (n + 1 + len < outlen)
+        snprintf(out + n, outlen - n, "%s%.*s", n > 1 ? "/" : "", (int)len, part);
 }
+
+/* abspath - path made absolute against base (the current directory), then
+ * normalised lexically into out.  0, or -1 when it does not fit. */
+static int abspath(const char *base, const char *path, char *out, size_t outlen)
+{
+    if (strlen(base) + strlen(path) + 2 > outlen)
+        return -1;
+    snprintf(out, outlen, "/");
+    for (int round = path[0] == '/'; round < 2; round++) {
+        const char *p = round == 0 ? base : path;
+        while (*p != '\0') {
+            const char *end = strchrnul(p, '/');
+            push_component(out, outlen, p, (size_t)(end - p));
+            p = *end == '/' ? end + 1 : end;
+        }
+    }
+    return 0;
+}
+
+/* The executable as it was run: argv[0] made absolute when it has a slash,
+ * else the first file of that name in $PATH that we may execute -- what
+ * CPython's getpath computes as sys.executable before it looks for a
+ * pyvenv.cfg, without resolving symbolic links.  0, or -1 when unknown. */
+static int program_path(const char *argv0, char *out, size_t outlen)
+{
+    char cwd[PATH_MAX], candidate[2 * PATH_MAX];
+    if (getcwd(cwd, sizeof cwd) == NULL)
+        return -1;
+    if (strchr(argv0, '/') != NULL)
+        return abspath(cwd, argv0, out, outlen);
+    const char *path = getenv("PATH");
+    while (path != NULL && *path != '\0') {
+        const char *end = strchrnul(path, ':');
+        struct stat st;
+        /* an empty entry of $PATH is the current directory, as execvp has it */
+        if (end == path)
+            snprintf(candidate, sizeof candidate, "./%s", argv0);
+        else
+            snprintf(candidate, sizeof candidate, "%.*s/%s", (int)(end - path), path, argv0);
+        if (stat(candidate, &st) == 0 && S_ISREG(st.st_mode) && access(candidate, X_OK) == 0)
+            return abspath(cwd, candidate, out, outlen);
+        path = *end == ':' ? end + 1 : end;
+    }
+    return -1;
+}
+
+/* pyembed_note_program - see pyembed.h. */
+void pyembed_note_program(const char *argv0)
+{
+    char exe[PATH_MAX], cfg[PATH_MAX + 16];
+    own_venv[0] = '\0';
+    if (argv0 == NULL || program_path(argv0, exe, sizeof exe) < 0)
+        return;
+    /* CPython's getpath.py: pyvenv.cfg one level above the executable's
+     * folder (venv/bin/python), else in that folder itself. */
+    for (int up = 1; up >= 0; up--) {
+        char dir[PATH_MAX];
+        snprintf(dir, sizeof dir, "%s", exe);
+        for (int i = 0; i <= up; i++) {
+            char *slash = strrchr(dir, '/');
+            if (slash == NULL)
+                return;
+            *(slash == dir ? slash + 1 : slash) = '\0';
+        }
+        snprintf(cfg, sizeof cfg, "%s%spyvenv.cfg", dir, strcmp(dir, "/") == 0 ? "" : "/");
+        if (access(cfg, R_OK) == 0) {
+            snprintf(own_venv, sizeof own_venv, "%s", dir);
+            return;
+        }
+    }
+}
+
+/*
+ * The Python version a virtualenv was made with, from its pyvenv.cfg: the
+ * `version = 3.11.2` line of `python -m venv` (PEP 405's file), or the
+ * `version_info = 3.12.1.final.0` of virtualenv and uv.  1 with *major and
+ * *minor, 0 when the file names none, -1 when it cannot be read.
+ */
+static int venv_version(const char *cfgpath, int *major, int *minor)
+{
+    char line[1024];
+    int found = 0;
+    FILE *f = fopen(cfgpath, "r");
+    if (f == NULL)
+        return -1;
+    while (fgets(line, sizeof line, f) != NULL) {
+        char *eq = strchr(line, '='), *key = line, *end;
+        if (eq == NULL)
+            continue;
+        for (end = eq; end > key && (end[-1] == ' ' || end[-1] == '\t'); end--)
+            ;
+        while (*key == ' ' || *key == '\t')
+            key++;
+        size_t klen = (size_t)(end - key);
+        bool plain = klen == 7 && strncasecmp(key, "version", 7) == 0;
+        bool info = klen == 12 && strncasecmp(key, "version_info", 12) == 0;
+        /* `version` wins: it is the standard library's own key */
+        if ((plain || (info && !found)) && sscanf(eq + 1, " %d.%d", major, minor) == 2) {
+            found = 1;
+            if (plain)
+                break;
+        }
+    }
+    fclose(f);
+    return found;
+}
+
+/* pyembed_virtualenv - see pyembed.h. */
+int pyembed_virtualenv(const struct config *cfg, char *dir, size_t dirlen, char *err, size_t errlen)
+{
+    const char *venv = cfg->virtualenv;
+    const char *env = getenv("VIRTUAL_ENV");
+    char cfgpath[PATH_MAX + 16];
+    int major, minor;
+
+    /* As `venv/bin/python` does, the executable's own virtualenv beats
+     * $VIRTUAL_ENV, which only an activated shell sets; --virtualenv,
+     * asked for by name, beats both. */
+    if (venv == NULL && own_venv[0] != '\0')
+        venv = own_venv;
+    if (venv == NULL && env != NULL && env[0] != '\0')
+        venv = env;
+    if (venv == NULL)
+        return 0;
+    /* A virtual environment is a folder with pyvenv.cfg (PEP 405). */
+    snprintf(cfgpath, sizeof cfgpath, "%s/pyvenv.cfg", venv);
+    int known = venv_version(cfgpath, &major, &minor);
+    if (known < 0) {
+        snprintf(err, errlen, "virtualenv '%s' is not a virtual environment (no pyvenv.cfg)", venv);
+        return -1;
+    }
+    /* Its site-packages is lib/pythonX.Y, and its C extensions are built
+     * for X.Y's ABI: another minor version cannot be used (PEP 384 aside). */
+    if (known == 1 && (major != PY_MAJOR_VERSION || minor != PY_MINOR_VERSION)) {
+        snprintf(
+            err, errlen,
+            "the virtualenv %s is Python %d.%d (pyvenv.cfg), greenhorn embeds Python %d.%d: make "
+            "the virtualenv with python%d.%d (or rebuild greenhorn against %d.%d)",
+            venv, major, minor, PY_MAJOR_VERSION, PY_MINOR_VERSION, PY_MAJOR_VERSION,
+            PY_MINOR_VERSION, major, minor);
+        return -1;
+    }
+    snprintf(dir, dirlen, "%s", venv);
+    return 1;
+}
+
+/* ---- starting Python --------------------------------------------------- */
 
 /* pyembed_start - see pyembed.h. */
 int pyembed_start(const struct config *cfg, char *err, size_t errlen)
 {
+    char venv[PATH_MAX];
+    int has_venv = pyembed_virtualenv(cfg, venv, sizeof venv, err, errlen);
+    if (has_venv < 0)
+        return -1;
+
     PyConfig pc;
     PyConfig_InitPythonConfig(&pc);
     pc.install_signal_handlers = 0; /* the worker's loop owns signals */
@@ -130,19 +302,10 @@ int pyembed_start(const struct config *cfg, char *err, size_t errlen)
      * then finds pyvenv.cfg beside it), else the python that goes with the
      * libpython we were built against (GREENHORN_PYTHON, from the Makefile),
      * so that an app can start Python subprocesses. */
-    const char *venv = virtualenv_dir(cfg);
-    char exe[4096];
-    if (venv != NULL) {
-        /* A virtual environment is a folder with pyvenv.cfg (PEP 405). */
-        snprintf(exe, sizeof(exe), "%s/pyvenv.cfg", venv);
-        if (access(exe, R_OK) != 0) {
-            snprintf(err, errlen, "virtualenv '%s' is not a virtual environment (no pyvenv.cfg)",
-                     venv);
-            PyConfig_Clear(&pc);
-            return -1;
-        }
+    char exe[PATH_MAX + 16];
+    if (has_venv)
         snprintf(exe, sizeof(exe), "%s/bin/python", venv);
-    } else
+    else
         snprintf(exe, sizeof(exe), "%s", GREENHORN_PYTHON);
     if (!PyStatus_Exception(st))
         st = PyConfig_SetBytesString(&pc, &pc.executable, exe);

@@ -14,9 +14,28 @@
 #include "log.h"
 
 /*
+ * pyembed_note_program - remember the virtualenv greenhorn's executable
+ * sits in, if any: argv0 as the program was run (resolved through $PATH
+ * when it has no slash, symbolic links left alone), with a pyvenv.cfg in
+ * its folder's parent or in its folder, as CPython's getpath looks for one
+ * next to venv/bin/python.  Call it first in main, before any chdir.
+ */
+void pyembed_note_program(const char *argv0);
+
+/*
+ * pyembed_virtualenv - the virtualenv Python will use: --virtualenv, else
+ * the executable's own (pyembed_note_program), else $VIRTUAL_ENV.  Returns
+ * 1 with its folder in dir, 0 when there is none, or -1 with one line in
+ * err when it has no pyvenv.cfg or was made by another Python X.Y than the
+ * one greenhorn embeds.  Needs no interpreter.
+ */
+int pyembed_virtualenv(const struct config *cfg, char *dir, size_t dirlen, char *err,
+                       size_t errlen);
+
+/*
  * pyembed_start - start the interpreter as a worker does: PyConfig with
  * Python's own signal handlers off (greenhorn owns signals), sys.executable
- * set to the virtualenv's python (--virtualenv or $VIRTUAL_ENV, PEP 405) or
+ * set to the virtualenv's python (pyembed_virtualenv, PEP 405) or
  * to the python that goes with the libpython we link.  Returns with the GIL
  * held: 0, or -1 with a one-line reason in err (no Python exception).
  */

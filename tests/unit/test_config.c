@@ -930,6 +930,32 @@ START_TEST(test_print_config)
 }
 END_TEST
 
+/* greenhorn(1): a tagged paragraph per option of --help, with its default,
+ * in roff (a '-' typed as \-, a backslash as \e); the refused ones named. */
+START_TEST(test_print_man)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+
+    ck_assert_int_eq(config_print_man(out, "options"), 0);
+    ck_assert_int_eq(config_print_man(out, "environment"), 0);
+    ck_assert_int_eq(config_print_man(out, "nothing"), -1);
+    fclose(out);
+    ck_assert_ptr_nonnull(strstr(text, ".TP\n\\fB\\-w\\fR, \\fB\\-\\-workers\\fR \\fIINT\\fR\n"
+                                       "the number of worker processes.\n"
+                                       "Default: \\fB1\\fR, or \\fB$WEB_CONCURRENCY\\fR.\n"));
+    ck_assert_ptr_nonnull(strstr(text, "\\fB\\-\\-error\\-logfile\\fR, \\fB\\-\\-log\\-file\\fR"));
+    ck_assert_ptr_nonnull(
+        strstr(text, "Default: \\fB127.0.0.1:8000\\fR, or \\fB0.0.0.0:$PORT\\fR."));
+    ck_assert_ptr_nonnull(strstr(text, "Gunicorn's options\n\\fB\\-\\-certfile\\fR,\n"));
+    ck_assert_ptr_nonnull(
+        strstr(text, ".TP\n.B WEB_CONCURRENCY\nThe default of \\fB\\-\\-workers\\fR"));
+    ck_assert_ptr_null(strstr(text, "\n.TP\n\\fB\\-\\-certfile")); /* not an option of ours */
+    free(text);
+}
+END_TEST
+
 START_TEST(test_http_options_unlimited)
 {
     struct http_options o;
@@ -982,6 +1008,7 @@ static Suite *config_suite(void)
     tcase_add_test(tc, test_http_options_unlimited);
     tcase_add_test(tc, test_operating_settings);
     tcase_add_test(tc, test_print_config);
+    tcase_add_test(tc, test_print_man);
     suite_add_tcase(s, tc);
     return s;
 }
