@@ -38,6 +38,7 @@
 #include "extras/master_hooks.h"
 #include "extras/proxy_protocol.h"
 #include "extras/systemd.h"
+#include "extras/upgrade.h"
 #include "extras/user.h"
 
 #define EXIT_USAGE 2
@@ -61,18 +62,23 @@ static int apply_env(const struct config *cfg, char *err, size_t errlen)
 }
 
 /* Bind every -b address, or adopt the sockets of systemd socket activation
- * (which replace them, as in Gunicorn).  Returns the number bound, or -1
- * with err. */
+ * or of an old master / a Gunicorn-aware supervisor ($GUNICORN_FD), which
+ * replace them, as in Gunicorn.  Returns the number bound, or -1 with err. */
 static int bind_all(const struct config *cfg, struct listener *out, char *err, size_t errlen)
 {
     char fds[CONFIG_MAX_BINDS][16];
     const char *specs[CONFIG_MAX_BINDS];
+    int inherited[CONFIG_MAX_BINDS];
     int n = systemd_listen_fds(CONFIG_MAX_BINDS, err, errlen);
 
+    for (int i = 0; i < n; i++)
+        inherited[i] = SYSTEMD_FIRST_FD + i;
+    if (n == 0)
+        n = upgrade_inherited_fds(inherited, CONFIG_MAX_BINDS, err, errlen);
     if (n < 0)
         return -1;
     for (int i = 0; i < n; i++) {
-        snprintf(fds[i], sizeof fds[i], "fd://%d", SYSTEMD_FIRST_FD + i);
+        snprintf(fds[i], sizeof fds[i], "fd://%d", inherited[i]);
         specs[i] = fds[i];
     }
     if (n == 0) {
@@ -143,6 +149,9 @@ static void plug_extras(const struct config *cfg, struct plugins *p)
         p->master_reaped = master_hooks_reaped;
         p->master_forget = master_hooks_forget;
     }
+    p->upgrade_exec = upgrade_exec; /* USR2 */
+    p->upgrade_old_master = upgrade_old_master;
+    p->upgrade_promoted = upgrade_promoted;
     if (cfg->config_read != NULL) { /* its worker hooks, if it defines any */
         p->worker_event = hooks_worker_event;
         p->pre_request = hooks_pre_request;
@@ -306,9 +315,16 @@ int main(int argc, char **argv)
     struct plugins plugins;
     char err[1024];
     int code = 1, nbound = 0;
-    bool ran = false;       /* the master loop ran */
-    bool wrote_pid = false; /* the pid file is ours to remove */
+    bool ran = false;           /* the master loop ran */
+    bool wrote_pid = false;     /* the pid file is ours to remove */
+    const char *pidpath = NULL; /* --pid, or PIDFILE.2 in the new master of an upgrade */
     void *app = NULL;
+
+    /* Before anything changes the environment: what USR2 starts anew. */
+    if (upgrade_remember(argc, argv) < 0) {
+        fprintf(stderr, "greenhorn: error: out of memory\n");
+        return 1;
+    }
 
     /* Checks of settings that belong to an extra, before any is read. */
     config_check_access_format = access_log_check;
@@ -320,6 +336,8 @@ int main(int argc, char **argv)
         status = settled(read_config_file(&cfg, argc, argv, err, sizeof(err)), &cfg, err, "");
     if (status >= 0)
         return status;
+    if (cfg.pidfile != NULL)
+        pidpath = upgrade_pidfile(cfg.pidfile);
     /* --chdir first, as in Gunicorn (which changes directory while it reads
      * its settings): relative log, pid and unix socket paths are all inside
      * DIR, and a USR1 reopen finds the same files. */
@@ -329,8 +347,8 @@ int main(int argc, char **argv)
     }
     /* A live pid in the pid file: refuse before binding anything or starting
      * the hooks, in one line on stderr as Gunicorn does (and leave it be). */
-    if (cfg.pidfile != NULL && !cfg.check_config && !cfg.print_config &&
-        pidfile_running(cfg.pidfile, err, sizeof err)) {
+    if (pidpath != NULL && !cfg.check_config && !cfg.print_config &&
+        pidfile_running(pidpath, err, sizeof err)) {
         fprintf(stderr, "greenhorn: error: %s\n", err);
         config_free(&cfg);
         return 1;
@@ -367,8 +385,8 @@ int main(int argc, char **argv)
     }
     if (user_give_files(&cfg, listeners, nbound, err, sizeof(err)) < 0) /* the unix sockets */
         goto fail;
-    if (cfg.pidfile != NULL) { /* now that we listen */
-        if (write_pidfile(cfg.pidfile, err, sizeof(err)) < 0)
+    if (pidpath != NULL) { /* now that we listen */
+        if (write_pidfile(pidpath, err, sizeof(err)) < 0)
             goto fail;
         wrote_pid = true;
     }
@@ -387,8 +405,10 @@ fail:
 done:
     for (int i = 0; i < nbound; i++)
         bind_close(&listeners[i]);
-    if (wrote_pid)
+    if (wrote_pid) { /* PIDFILE.2, or PIDFILE once the old master is gone */
+        remove_pidfile(pidpath);
         remove_pidfile(cfg.pidfile);
+    }
     if (ran) /* after the pid file is gone, as in Gunicorn's halt() */
         on_exit_hook(&cfg);
     master_hooks_stop();
