@@ -73,8 +73,9 @@ static int bind_all(const struct config *cfg, struct listener *out, char *err, s
 
     for (int i = 0; i < n; i++)
         inherited[i] = SYSTEMD_FIRST_FD + i;
+    bool upgrading = false;
     if (n == 0)
-        n = upgrade_inherited_fds(inherited, CONFIG_MAX_BINDS, err, errlen);
+        upgrading = (n = upgrade_inherited_fds(inherited, CONFIG_MAX_BINDS, err, errlen)) > 0;
     if (n < 0)
         return -1;
     for (int i = 0; i < n; i++) {
@@ -96,6 +97,8 @@ static int bind_all(const struct config *cfg, struct listener *out, char *err, s
             return -1;
         }
     }
+    if (upgrading)
+        upgrade_own_sockets(out, n);
     return n;
 }
 

@@ -30,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 extern char **environ;
@@ -99,6 +100,21 @@ int upgrade_inherited_fds(int *fds, int max, char *err, size_t errlen)
     }
     unsetenv("GUNICORN_FD"); /* Gunicorn pops it too */
     return n;
+}
+
+/* upgrade_own_sockets - see upgrade.h.  Only in an upgrade: a socket a
+ * supervisor passed is the supervisor's, and its file must outlive us. */
+void upgrade_own_sockets(struct listener *listeners, int n)
+{
+    if (start.old_master == 0)
+        return;
+    for (int i = 0; i < n; i++) {
+        struct listener *l = &listeners[i];
+        if (l->family == AF_UNIX && strlen(l->server_name) < sizeof l->addr.path) {
+            l->addr.kind = BIND_UNIX;
+            snprintf(l->addr.path, sizeof l->addr.path, "%s", l->server_name);
+        }
+    }
 }
 
 /* upgrade_pidfile - see upgrade.h. */

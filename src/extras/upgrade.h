@@ -35,6 +35,14 @@ int upgrade_remember(int argc, char **argv);
 int upgrade_inherited_fds(int *fds, int max, char *err, size_t errlen);
 
 /*
+ * upgrade_own_sockets - in the new master of an upgrade: the unix sockets
+ * it adopted from GUNICORN_FD become its own, as they were the old
+ * master's, so that the last master to stop removes their files (Gunicorn's
+ * stop() unlinks any unix listener once no other master shares it).
+ */
+void upgrade_own_sockets(struct listener *listeners, int n);
+
+/*
  * upgrade_pidfile - the pid file this master writes: path, or "path.2"
  * while it is the new master of an upgrade and the old one lives (the
  * old one still holds path).  The string stays valid until exit.

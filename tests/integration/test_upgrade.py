@@ -253,6 +253,24 @@ def test_a_second_usr2_is_ignored_while_the_new_master_lives(spawn, tmp_path):
     stop_pid(new)
 
 
+def test_a_unix_socket_file_outlives_the_old_master(spawn, tmp_path):
+    """Two masters share a unix socket during an upgrade: the old one leaves
+    its file when it exits; the last master removes it, as in Gunicorn."""
+    path = str(tmp_path / "app.sock")
+    pidfile = str(tmp_path / "app.pid")
+    server = spawn.server(["-w", "1", "--pid", pidfile, "-b", "unix:" + path,
+                           "rawapp:application"], addr=path)
+    server.signal(signal.SIGUSR2)
+    new = new_master_of(server.pid, pidfile)
+    server.signal(signal.SIGTERM)
+    assert server.wait_exit(WAIT) == 0
+    assert harness.wait_for(lambda: read_pid(pidfile) == new, WAIT)
+    assert os.path.exists(path)
+    assert ppid(harness.get(path, "/pid").json()["pid"]) == new
+    stop_pid(new)
+    assert not alive(new) and not os.path.exists(path)
+
+
 # ---------------------------------------------------------------- what the new master is
 
 
