@@ -295,15 +295,19 @@ def test_pre_exec_runs_before_the_new_master(spawn, tmp_path):
     stop_pid(new)
 
 
-def test_the_new_master_runs_the_binary_now_at_the_path(spawn, tmp_path):
-    """The binary at the path greenhorn was started as is replaced (a new
-    file renamed over it, as a package manager installs one): the new
-    master runs the new file, the old master the old (now deleted) one."""
+@pytest.mark.parametrize("started_as", ["path", "name"])
+def test_the_new_master_runs_the_binary_now_at_the_path(spawn, tmp_path, started_as):
+    """The binary at the path greenhorn was started as (a full path, or a
+    bare name found in $PATH) is replaced (a new file renamed over it, as a
+    package manager installs one): the new master runs the new file, the
+    old master the old (now deleted) one."""
     bindir = tmp_path / "bin"
     bindir.mkdir()
     path = str(bindir / "greenhorn")
     shutil.copy2(spawn.greenhorn, path)
-    server, port, pidfile = start(spawn, tmp_path, command=[path])
+    env = {"PATH": "%s:%s" % (bindir, os.environ.get("PATH", "/usr/bin:/bin"))}
+    command = [path] if started_as == "path" else ["greenhorn"]
+    server, port, pidfile = start(spawn, tmp_path, command=command, env=env)
     shutil.copy2(spawn.greenhorn, path + ".new")
     os.replace(path + ".new", path)
     server.signal(signal.SIGUSR2)
