@@ -19,9 +19,11 @@
 #include "conn.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -60,6 +62,12 @@ static struct {
     int age;
     int halt_code; /* > 0: a worker could not boot; stop with it */
     const char *halt_reason;
+    /* The binary upgrade (USR2), as in Gunicorn's arbiter: the new master
+     * we started (reexec_pid), or, in a new master, the old one until it
+     * exits (master_pid); and the name the log gives us meanwhile. */
+    pid_t reexec_pid;
+    pid_t master_pid;
+    const char *name; /* "Master", or "Master.2" while the old one lives */
 } arb;
 
 /* ---- the config file's master hooks -------------------------------------- */
@@ -80,6 +88,17 @@ static int run_hook(enum master_hook which, int pid, int age, int new_value, int
         return 0;
     log_msg(LOG_ERROR, "%s", why);
     return -1;
+}
+
+/* Tell the service manager (systemd, through the notify extra) which
+ * process is the service's main one: during an upgrade that changes. */
+static void say_main_pid(pid_t pid)
+{
+    char state[32];
+    if (arb.plugins->notify == NULL)
+        return;
+    snprintf(state, sizeof state, "MAINPID=%d", (int)pid);
+    arb.plugins->notify(state);
 }
 
 /* ---- the worker table --------------------------------------------------- */
@@ -208,6 +227,12 @@ static void reaped(pid_t pid, int status)
 {
     if (arb.plugins->master_reaped != NULL && arb.plugins->master_reaped(pid, status))
         return;
+    if (pid == arb.reexec_pid) { /* the new master of an upgrade is gone: roll-back */
+        log_msg(LOG_WARNING, "The new master (pid:%d) exited; this one goes on", (int)pid);
+        arb.reexec_pid = 0;
+        say_main_pid(getpid());
+        return;
+    }
     for (int i = 0; i < MAX_SLOTS; i++) {
         struct proc *p = &arb.procs[i];
         if (p->pid == pid) {
@@ -259,9 +284,16 @@ static void murder_workers(void)
 static void stop_workers(bool graceful)
 {
     /* Closing our copies of the listeners does not close the workers'
-     * ones; they stop accepting when they see the signal. */
-    for (size_t i = 0; i < arb.num_listeners; i++)
-        bind_close(&arb.listeners[i]);
+     * ones; they stop accepting when they see the signal.  During an
+     * upgrade the other master serves the same sockets: a unix socket's
+     * file stays (Gunicorn's stop() unlinks only when reexec_pid ==
+     * master_pid == 0). */
+    for (size_t i = 0; i < arb.num_listeners; i++) {
+        if (arb.reexec_pid != 0 || arb.master_pid != 0)
+            bind_release(&arb.listeners[i]);
+        else
+            bind_close(&arb.listeners[i]);
+    }
     signal_all(graceful ? SIGTERM : SIGQUIT);
     int64_t deadline = conn_now_ms() + (int64_t)arb.cfg->graceful_timeout * 1000;
     while (count_workers(true) > 0 && conn_now_ms() < deadline) {
@@ -287,8 +319,14 @@ static void stop_workers(bool graceful)
  * refused while this happens: the listening sockets never close). */
 static void reload(void)
 {
-    log_msg(LOG_INFO, "Hang up: Master");
+    log_msg(LOG_INFO, "Hang up: %s", arb.name);
     run_hook(MASTER_ON_RELOAD, 0, 0, 0, 0);
+    if (arb.target == 0) { /* after WINCH: the roll-back brings the workers back */
+        arb.target = arb.cfg->workers;
+        run_hook(MASTER_NWORKERS_CHANGED, 0, 0, arb.target, 0);
+        if (arb.reexec_pid != 0)
+            say_main_pid(getpid());
+    }
     for (int i = 0; i < MAX_SLOTS; i++)
         if (arb.procs[i].pid > 0)
             arb.procs[i].retiring = true;
@@ -300,6 +338,76 @@ static void reload(void)
     for (int i = 0; i < MAX_SLOTS; i++)
         if (arb.procs[i].pid > 0 && arb.procs[i].retiring)
             kill(arb.procs[i].pid, SIGTERM);
+}
+
+/* ---- the binary upgrade (USR2, WINCH) ------------------------------------ */
+
+/* USR2: start a new master from the binary greenhorn was started as, with
+ * the listeners inherited (Gunicorn's reexec).  One upgrade at a time, and
+ * not from a new master whose old one still lives, as in Gunicorn. */
+static void upgrade(void)
+{
+    if (arb.plugins->upgrade_exec == NULL)
+        return;
+    if (arb.reexec_pid != 0) {
+        log_msg(LOG_WARNING, "USR2 signal ignored. Child exists.");
+        return;
+    }
+    if (arb.master_pid != 0) {
+        log_msg(LOG_WARNING, "USR2 signal ignored. Parent exists.");
+        return;
+    }
+    /* Gunicorn runs pre_exec in the forked child; here it runs in the hook
+     * process, before the fork, and a failing one stops the upgrade as an
+     * exception in Gunicorn's child does. */
+    if (run_hook(MASTER_PRE_EXEC, 0, 0, 0, 0) < 0)
+        return;
+    pid_t pid = arb.plugins->upgrade_exec(arb.listeners, arb.num_listeners);
+    if (pid > 0)
+        arb.reexec_pid = pid;
+}
+
+/*
+ * WINCH: retire every worker and keep the master (and the sockets), so
+ * that after an upgrade the old master can come back with HUP.  Gunicorn
+ * acts on it only when daemonized, because a terminal sends WINCH to its
+ * foreground process group whenever its window is resized; greenhorn
+ * ignores it in that one case (the master in the foreground of its
+ * controlling terminal) and acts everywhere else: under a supervisor, in
+ * a session of its own, or daemonized (no terminal at all).
+ */
+static void winch(void)
+{
+    int tty = open("/dev/tty", O_RDONLY | O_NOCTTY | O_CLOEXEC);
+    bool foreground = tty >= 0 && tcgetpgrp(tty) == getpgrp();
+    if (tty >= 0)
+        close(tty);
+    if (foreground) {
+        log_msg(LOG_DEBUG, "SIGWINCH ignored. In the foreground of a terminal");
+        return;
+    }
+    log_msg(LOG_INFO, "graceful stop of workers");
+    if (arb.target != 0)
+        run_hook(MASTER_NWORKERS_CHANGED, 0, 0, 0, arb.target);
+    arb.target = 0;
+    for (int i = 0; i < MAX_SLOTS; i++)
+        if (arb.procs[i].pid > 0) {
+            arb.procs[i].retiring = true;
+            kill(arb.procs[i].pid, SIGTERM);
+        }
+}
+
+/* A new master whose old one has exited (we were reparented) takes over:
+ * the pid file, and USR2 works again (Gunicorn's maybe_promote_master). */
+static void maybe_promote(void)
+{
+    if (arb.master_pid == 0 || getppid() == arb.master_pid)
+        return;
+    log_msg(LOG_INFO, "Master has been promoted.");
+    arb.master_pid = 0;
+    arb.name = "Master";
+    if (arb.plugins->upgrade_promoted != NULL)
+        arb.plugins->upgrade_promoted();
 }
 
 /* ---- the loop ------------------------------------------------------------ */
@@ -337,6 +445,12 @@ static bool handle_signal(int sig, bool *graceful)
         log_reopen();
         signal_all(SIGUSR1);
         return false;
+    case SIGUSR2:
+        upgrade();
+        return false;
+    case SIGWINCH:
+        winch();
+        return false;
     default:
         return false;
     }
@@ -360,6 +474,9 @@ int arbiter_run(const struct config *cfg, struct listener *listeners, size_t num
     arb.num_listeners = num_listeners;
     arb.app = app;
     arb.target = cfg->workers;
+    arb.name = "Master";
+    if (plugins->upgrade_old_master != NULL && (arb.master_pid = plugins->upgrade_old_master()) > 0)
+        arb.name = "Master.2";
     arb.beats_map = mmap(NULL, sizeof(struct worker_board), PROT_READ | PROT_WRITE,
                          MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (arb.beats_map == MAP_FAILED || signals_init(signals_master, signals_master_count) < 0) {
@@ -387,12 +504,18 @@ int arbiter_run(const struct config *cfg, struct listener *listeners, size_t num
             stop = handle_signal(sig, &graceful);
         if (stop || arb.halt_code != 0)
             break;
+        maybe_promote();
         murder_workers();
         manage_workers();
     }
 
+    /* The new master of an upgrade goes on: under systemd it is the
+     * service's main process from now on (Gunicorn does not say so, and
+     * systemd would stop the service when this process exits). */
+    if (arb.reexec_pid != 0)
+        say_main_pid(arb.reexec_pid);
     stop_workers(arb.halt_code == 0 && graceful);
-    log_msg(LOG_INFO, "Shutting down: Master");
+    log_msg(LOG_INFO, "Shutting down: %s", arb.name);
     if (arb.halt_code != 0)
         log_msg(LOG_INFO, "Reason: %s", arb.halt_reason);
     munmap(arb.beats_map, sizeof(struct worker_board));

@@ -10,6 +10,8 @@
  *   INT, QUIT  quick stop
  *   TTIN, TTOU  one worker more, one less
  *   USR1  reopen log files (and tell the workers)
+ *   USR2  binary upgrade: a new master from the same path, sharing the sockets
+ *   WINCH  retire every worker, keep the master (roll-back: HUP)
  *   CHLD  a worker exited: reap it
  * Does not own: what a worker does (worker.c) or the sockets' creation (bind.c).
  */

@@ -490,3 +490,16 @@ void bind_close(struct listener *l)
     if (l->addr.kind == BIND_UNIX)
         unlink(l->addr.path);
 }
+
+/*
+ * bind_release - close l->fd but leave a unix socket's file: another
+ * process (the other master of a binary upgrade) still accepts on the same
+ * socket.  Safe to call twice, as bind_close.
+ */
+void bind_release(struct listener *l)
+{
+    if (l->fd < 0)
+        return;
+    close(l->fd);
+    l->fd = -1;
+}

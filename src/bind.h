@@ -68,4 +68,10 @@ int bind_listen(const struct bind_addr *addr, int backlog, struct listener *out,
  */
 void bind_close(struct listener *l);
 
+/*
+ * bind_release - close l->fd without removing a unix socket's file: for a
+ * master whose sockets another master (a binary upgrade's) still serves.
+ */
+void bind_release(struct listener *l);
+
 #endif

@@ -42,6 +42,7 @@
 #include "extras/proctitle.h"
 #include "extras/proxy_protocol.h"
 #include "extras/systemd.h"
+#include "extras/upgrade.h"
 #include "extras/user.h"
 
 #define EXIT_USAGE 2
@@ -65,18 +66,24 @@ static int apply_env(const struct config *cfg, char *err, size_t errlen)
 }
 
 /* Bind every -b address, or adopt the sockets of systemd socket activation
- * (which replace them, as in Gunicorn).  Returns the number bound, or -1
- * with err. */
+ * or of an old master / a Gunicorn-aware supervisor ($GUNICORN_FD), which
+ * replace them, as in Gunicorn.  Returns the number bound, or -1 with err. */
 static int bind_all(const struct config *cfg, struct listener *out, char *err, size_t errlen)
 {
     char fds[CONFIG_MAX_BINDS][16];
     const char *specs[CONFIG_MAX_BINDS];
+    int inherited[CONFIG_MAX_BINDS];
     int n = systemd_listen_fds(CONFIG_MAX_BINDS, err, errlen);
 
+    for (int i = 0; i < n; i++)
+        inherited[i] = SYSTEMD_FIRST_FD + i;
+    bool upgrading = false;
+    if (n == 0)
+        upgrading = (n = upgrade_inherited_fds(inherited, CONFIG_MAX_BINDS, err, errlen)) > 0;
     if (n < 0)
         return -1;
     for (int i = 0; i < n; i++) {
-        snprintf(fds[i], sizeof fds[i], "fd://%d", SYSTEMD_FIRST_FD + i);
+        snprintf(fds[i], sizeof fds[i], "fd://%d", inherited[i]);
         specs[i] = fds[i];
     }
     if (n == 0) {
@@ -94,6 +101,8 @@ static int bind_all(const struct config *cfg, struct listener *out, char *err, s
             return -1;
         }
     }
+    if (upgrading)
+        upgrade_own_sockets(out, n);
     return n;
 }
 
@@ -148,6 +157,9 @@ static void plug_extras(const struct config *cfg, struct plugins *p)
         p->master_reaped = master_hooks_reaped;
         p->master_forget = master_hooks_forget;
     }
+    p->upgrade_exec = upgrade_exec; /* USR2 */
+    p->upgrade_old_master = upgrade_old_master;
+    p->upgrade_promoted = upgrade_promoted;
     if (cfg->config_read != NULL) { /* its worker hooks, if it defines any */
         p->worker_event = hooks_worker_event;
         p->pre_request = hooks_pre_request;
@@ -324,13 +336,19 @@ int main(int argc, char **argv)
     struct plugins plugins;
     char err[1024];
     int code = 1, nbound = 0;
-    bool ran = false;       /* the master loop ran */
-    bool wrote_pid = false; /* the pid file is ours to remove */
+    bool ran = false;           /* the master loop ran */
+    bool wrote_pid = false;     /* the pid file is ours to remove */
+    const char *pidpath = NULL; /* --pid, or PIDFILE.2 in the new master of an upgrade */
     void *app = NULL;
 
     /* Before anything keeps a pointer into argv or environ: process titles
      * are written over them.  From here on argv is an untouched copy. */
     argv = proctitle_init(argc, argv);
+    /* Before anything changes the environment: what USR2 starts anew. */
+    if (upgrade_remember(argc, argv) < 0) {
+        fprintf(stderr, "greenhorn: error: out of memory\n");
+        return 1;
+    }
     /* The executable as run, before any chdir: is it in a virtualenv? */
     pyembed_note_program(argv[0]);
     /* Checks of settings that belong to an extra, before any is read. */
@@ -348,6 +366,8 @@ int main(int argc, char **argv)
         status = settled(read_config_file(&cfg, argc, argv, err, sizeof(err)), &cfg, err, "");
     if (status >= 0)
         return status;
+    if (cfg.pidfile != NULL)
+        pidpath = upgrade_pidfile(cfg.pidfile);
     /* --chdir first, as in Gunicorn (which changes directory while it reads
      * its settings): relative log, pid and unix socket paths are all inside
      * DIR, and a USR1 reopen finds the same files. */
@@ -359,18 +379,25 @@ int main(int argc, char **argv)
         return status;
     /* A live pid in the pid file: refuse before binding anything or starting
      * the hooks, in one line on stderr as Gunicorn does (and leave it be). */
-    if (cfg.pidfile != NULL && !cfg.check_config && !cfg.print_config &&
-        pidfile_running(cfg.pidfile, err, sizeof err)) {
+    if (pidpath != NULL && !cfg.check_config && !cfg.print_config &&
+        pidfile_running(pidpath, err, sizeof err)) {
         fprintf(stderr, "greenhorn: error: %s\n", err);
         config_free(&cfg);
         return 1;
     }
     /* -D: where Gunicorn daemonizes, once the settings are checked and
      * before the logs are opened or anything bound; --check-config and
-     * --print-config check in the foreground, as in Gunicorn. */
-    if (cfg.daemon && !cfg.check_config && !cfg.print_config && daemon_detach(err, sizeof(err)) < 0)
+     * --print-config check in the foreground, as in Gunicorn.  A master
+     * started by USR2 is already detached as its parent was, and must stay
+     * its parent's child: it notices the old master's exit by getppid(),
+     * as Gunicorn's (whose daemonize() is skipped for GUNICORN_FD too). */
+    if (cfg.daemon && !cfg.check_config && !cfg.print_config && upgrade_old_master() == 0 &&
+        daemon_detach(err, sizeof(err)) < 0)
         goto fail;
-    proctitle_name(cfg.proc_name != NULL ? cfg.proc_name : cfg.app_uri);
+    /* A master started by USR2 is "NAME.2" until the old one exits, as in
+     * Gunicorn (arbiter.py setup()); upgrade_promoted drops the ".2". */
+    proctitle_name(cfg.proc_name != NULL ? cfg.proc_name : cfg.app_uri,
+                   upgrade_old_master() != 0 ? ".2" : "");
     if (log_open(cfg.log_level, cfg.error_logfile, cfg.access_logfile, err, sizeof(err)) < 0)
         goto fail;
     if (access_log_format(cfg.access_log_format, 1, err, sizeof(err)) < 0)
@@ -403,8 +430,8 @@ int main(int argc, char **argv)
     }
     if (user_give_files(&cfg, listeners, nbound, err, sizeof(err)) < 0) /* the unix sockets */
         goto fail;
-    if (cfg.pidfile != NULL) { /* now that we listen */
-        if (write_pidfile(cfg.pidfile, err, sizeof(err)) < 0)
+    if (pidpath != NULL) { /* now that we listen */
+        if (write_pidfile(pidpath, err, sizeof(err)) < 0)
             goto fail;
         wrote_pid = true;
     }
@@ -425,8 +452,10 @@ fail:
 done:
     for (int i = 0; i < nbound; i++)
         bind_close(&listeners[i]);
-    if (wrote_pid)
+    if (wrote_pid) { /* PIDFILE.2, or PIDFILE once the old master is gone */
+        remove_pidfile(pidpath);
         remove_pidfile(cfg.pidfile);
+    }
     if (ran) /* after the pid file is gone, as in Gunicorn's halt() */
         on_exit_hook(&cfg);
     master_hooks_stop();

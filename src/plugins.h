@@ -21,6 +21,7 @@
 
 #include "config.h"
 
+struct listener;
 struct request;
 struct worker;
 
@@ -36,6 +37,7 @@ enum master_hook {
     MASTER_CHILD_EXIT,       /* child_exit(server, worker) */
     MASTER_ON_RELOAD,        /* on_reload(server) */
     MASTER_ON_EXIT,          /* on_exit(server) */
+    MASTER_PRE_EXEC,         /* pre_exec(server): USR2, before the new master starts */
     MASTER_HOOK_COUNT
 };
 
@@ -72,6 +74,14 @@ struct plugins {
     int (*master_reaped)(pid_t pid, int status);
     /* In a freshly forked worker: drop what only the master may hold. */
     void (*master_forget)(void);
+    /* USR2, the binary upgrade: start a new master that inherits these
+     * listeners.  Its pid, or -1 (the reason logged). */
+    pid_t (*upgrade_exec)(const struct listener *listeners, size_t n);
+    /* The old master's pid while this process is the new master of an
+     * upgrade (Gunicorn's $GUNICORN_PID), else 0. */
+    pid_t (*upgrade_old_master)(void);
+    /* The old master is gone: this one takes over its pid file. */
+    void (*upgrade_promoted)(void);
 
     /* ---- stage 4, the worker (worker.c) ---- */
     /* Before Python starts: give up the master's identity (--user, --group). */

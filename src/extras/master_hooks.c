@@ -53,7 +53,7 @@ struct answer {
 
 static const char *const names[MASTER_HOOK_COUNT] = {
     "nworkers_changed", "on_starting", "when_ready", "pre_fork",
-    "child_exit",       "on_reload",   "on_exit"};
+    "child_exit",       "on_reload",   "on_exit",    "pre_exec"};
 
 static struct {
     pid_t pid;        /* the hook process; 0 = none */

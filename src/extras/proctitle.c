@@ -99,10 +99,22 @@ char *const *proctitle_argv(void)
 }
 
 /* proctitle_name - see proctitle.h. */
-void proctitle_name(const char *name)
+void proctitle_name(const char *name, const char *suffix)
 {
     free(title.name);
-    title.name = name != NULL && name[0] != '\0' ? strdup(name) : NULL;
+    title.name = NULL;
+    if (name != NULL && name[0] != '\0' && asprintf(&title.name, "%s%s", name, suffix) < 0)
+        title.name = NULL;
+}
+
+/* proctitle_promoted - see proctitle.h. */
+void proctitle_promoted(void)
+{
+    size_t len = title.name != NULL ? strlen(title.name) : 0;
+
+    if (len > 2 && strcmp(title.name + len - 2, ".2") == 0)
+        title.name[len - 2] = '\0';
+    proctitle_set("master");
 }
 
 /* proctitle_set - see proctitle.h. */

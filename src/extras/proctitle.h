@@ -19,8 +19,13 @@ char **proctitle_init(int argc, char **argv);
  * command line, for anything that must run greenhorn again. */
 char *const *proctitle_argv(void);
 
-/* The NAME of "greenhorn: ROLE [NAME]": -n/--name, or the app.  Copied. */
-void proctitle_name(const char *name);
+/* The NAME of "greenhorn: ROLE [NAME]": -n/--name, or the app, then suffix
+ * ("" or ".2"), copied. */
+void proctitle_name(const char *name, const char *suffix);
+
+/* proctitle_promoted - the new master of a binary upgrade, once the old one
+ * has exited: its NAME loses the ".2" it had meanwhile, as Gunicorn's. */
+void proctitle_promoted(void);
 
 /*
  * proctitle_set - this process's title becomes "greenhorn: ROLE [NAME]"
