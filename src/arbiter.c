@@ -57,6 +57,7 @@ static struct {
     volatile int64_t *beats;             /* board->beats: MAX_SLOTS heartbeats */
     void *beats_map;                     /* the same memory, for munmap */
     int target;                          /* how many workers we want */
+    int told;                            /* the count workers_changed last heard; -1 */
     int age;
     int halt_code; /* > 0: a worker could not boot; stop with it */
     const char *halt_reason;
@@ -175,6 +176,14 @@ static void manage_workers(void)
         if (slot < 0 || spawn_worker(slot) < 0)
             break;
         n++;
+    }
+    /* Gunicorn's manage_workers logs "N workers" (the gunicorn.workers
+     * gauge) whenever the count differs from the last one it logged. */
+    if (n != arb.told) {
+        arb.told = n;
+        log_msg(LOG_DEBUG, "%d workers", n);
+        if (arb.plugins->workers_changed != NULL)
+            arb.plugins->workers_changed(n);
     }
 }
 
@@ -360,6 +369,7 @@ int arbiter_run(const struct config *cfg, struct listener *listeners, size_t num
     arb.num_listeners = num_listeners;
     arb.app = app;
     arb.target = cfg->workers;
+    arb.told = -1;
     arb.beats_map = mmap(NULL, sizeof(struct worker_board), PROT_READ | PROT_WRITE,
                          MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (arb.beats_map == MAP_FAILED || signals_init(signals_master, signals_master_count) < 0) {

@@ -87,7 +87,7 @@ void worker_request_begin(const struct worker *w, struct request *r, struct conn
                   w->cfg->body_timeout * 1000);
     r->trusted_peer = trusted;
     r->closing = &w->closing;
-    r->started_us = p->access_log != NULL ? conn_now_us() : 0;
+    r->started_us = p->access_log != NULL || p->request_done != NULL ? conn_now_us() : 0;
     r->proxy_pending = p->proxy_header != NULL && w->cfg->proxy_protocol != CONFIG_PROXY_OFF &&
                        peer_allowed(c, &w->proxy_trust);
 }
@@ -196,6 +196,8 @@ void worker_run_app(const struct worker *w, struct request *r, PyThreadState **t
         conn_close(r->conn, r->extra_bytes || r->body_state != BODY_NONE);
     if (p->access_log != NULL)
         p->access_log(r);
+    if (p->request_done != NULL)
+        p->request_done(r);
     PyEval_RestoreThread(*ts);
     wsgi_close_result(r);
     if (p->post_request != NULL)
