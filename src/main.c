@@ -85,6 +85,7 @@ static int bind_all(const struct config *cfg, struct listener *out, char *err, s
         struct bind_addr addr;
         int parsed = bind_parse(specs[i], &addr, err, errlen);
         addr.umask = (unsigned)cfg->umask; /* how a unix socket file is created */
+        addr.reuse_port = cfg->reuse_port;
         if (parsed < 0 || bind_listen(&addr, cfg->backlog, &out[i], err, errlen) < 0) {
             while (i-- > 0)
                 bind_close(&out[i]);
