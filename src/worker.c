@@ -311,6 +311,18 @@ static void handle_signals(struct worker *w)
         case SIGUSR1:
             log_reopen();
             break;
+        case SIGINT:
+        case SIGQUIT:
+        case SIGABRT:
+            /* Routed here only by an extra that made them Python signal
+             * handlers (the worker_int and worker_abort hooks, run as
+             * Gunicorn's worker runs them): an idle loop lets Python run
+             * them now, as it would run nothing else. */
+            PyEval_RestoreThread(w->tstate);
+            if (PyErr_CheckSignals() < 0)
+                PyErr_Clear();
+            w->tstate = PyEval_SaveThread();
+            break;
         default:
             break;
         }
@@ -374,6 +386,8 @@ static const int worker_signals[] = {SIGTERM, SIGUSR1};
  * process at once even inside a long app call: that is what "quick" means,
  * and the kernel does it without any code of ours in a handler.  ABRT (the
  * master's timeout kill) goes to faulthandler, which logs the Python stack.
+ * A config file's worker_int or worker_abort hook changes that (hooks.c):
+ * then the signal runs the hook, then the worker exits.
  */
 static int setup_signals(void)
 {

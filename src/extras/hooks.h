@@ -24,6 +24,8 @@ enum hook {
     HOOK_WORKER_EXIT,
     HOOK_PRE_REQUEST,
     HOOK_POST_REQUEST,
+    HOOK_WORKER_INT,   /* worker_int(worker): on INT or QUIT, then the worker exits */
+    HOOK_WORKER_ABORT, /* worker_abort(worker): on the master's timeout ABRT */
     HOOK_COUNT
 };
 
