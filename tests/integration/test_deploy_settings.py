@@ -52,14 +52,15 @@ def worker_exit(server, worker):
 """
 
 
-def start(spawn, tmp_path, side):
+def start(spawn, tmp_path, side, args=()):
     sock, port = harness.listener()
     folder = tmp_path / side
     folder.mkdir()
     (folder / "sigapp.py").write_text(APP)
     (folder / "gunicorn.conf.py").write_text(CONFIG % {"fd": sock.fileno()})
     command = harness.GUNICORN if side == "gunicorn" else None
-    server = spawn.server([], cwd=str(folder), addr=port, command=command, sockets=[sock])
+    server = spawn.server(list(args), cwd=str(folder), addr=port, command=command,
+                          sockets=[sock])
     return server, port, folder
 
 
@@ -108,10 +109,12 @@ def test_worker_abort_on_a_timeout(spawn, tmp_path, side):
         assert log.index("worker_abort ran") < log.index("most recent call first"), log
 
 
-def test_an_idle_worker_runs_worker_int_too(spawn, tmp_path):
-    # The sync worker waits for connections outside Python: the signal must
-    # wake it (test above: the same, whatever the worker was doing).
-    server, port, folder = start(spawn, tmp_path, "greenhorn")
+@pytest.mark.parametrize("worker_class", [[], ["-k", "gthread", "--threads", "2"]],
+                         ids=["sync", "gthread"])
+def test_an_idle_worker_runs_worker_int_too(spawn, tmp_path, worker_class):
+    # A worker waits for connections outside Python (the gthread worker's
+    # loop thread always runs outside it): the signal must wake it.
+    server, port, folder = start(spawn, tmp_path, "greenhorn", worker_class)
     assert harness.get(port, "/").status == 200
     os.kill(one_worker(server), signal.SIGINT)
     wait_marks(folder, ["worker_int True", "worker_exit"])

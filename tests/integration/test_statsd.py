@@ -101,8 +101,10 @@ COUNTERS = ["gunicorn.requests:1|c|@1.0"] * 3 + [
 DURATION = re.compile(r"^gunicorn\.request\.duration:\d+(\.\d+)?\|ms$")
 
 
-def test_requests_statuses_workers_and_the_app_error(spawn, app_dir, collector):
-    server, port = start(spawn, app_dir, collector, ["-w", "2"])
+@pytest.mark.parametrize("worker_class", [[], ["-k", "gthread", "--threads", "2"]],
+                         ids=["sync", "gthread"])
+def test_requests_statuses_workers_and_the_app_error(spawn, app_dir, collector, worker_class):
+    server, port = start(spawn, app_dir, collector, ["-w", "2"] + worker_class)
     serve_three(port)
     lines = collector.wait(COUNTERS)
     durations = [line for line in lines if line.startswith("gunicorn.request.duration:")]
