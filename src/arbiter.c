@@ -197,7 +197,7 @@ static void note_exit(struct proc *p, int status)
             arb.halt_code = code;
             arb.halt_reason =
                 code == WORKER_EXIT_APP_ERROR ? "App failed to load." : "Worker failed to boot.";
-        } else if (code != 0) {
+        } else if (code != 0 && !p->aborted) { /* after worker_abort: 1, as in Gunicorn */
             log_msg(LOG_ERROR, "Worker (pid:%d) exited with code %d", (int)p->pid, code);
         }
     } else if (WIFSIGNALED(status)) {
