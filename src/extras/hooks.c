@@ -51,8 +51,8 @@ static const char hooks_source[] =
     "    def error(self, msg, *args, **kw): self._say(3, msg, args)\n"
     "    def critical(self, msg, *args, **kw): self._say(4, msg, args)\n"
     "    def exception(self, msg, *args, **kw):\n"
-    "        self._say(3, msg, args)\n"
-    "        self._emit(3, traceback.format_exc().rstrip())\n"
+    "        text = str(msg) % args if args else str(msg)\n"
+    "        self._emit(5, text + '\\n' + traceback.format_exc().rstrip())\n"
     "def stand_ins(path, emit, master, run_config):\n"
     "    ns = run_config(path)\n"
     "    cfg = types.SimpleNamespace(**{k: v for k, v in ns.items() if not k.startswith('_')\n"
@@ -117,7 +117,10 @@ static PyObject *make_request;  /* request(environ, headers): the stand-in */
 static PyObject *make_response; /* response(status, headers, sent) */
 static PyObject *master_call;   /* in the hook process: call(name, ...), see master_load */
 
-/* emit(level, text): a log line from a hook, at greenhorn's log level. */
+/* emit(level, text): a log line from a hook, at greenhorn's log level, or
+ * EMIT_EXCEPTION for the stand-in's log.exception() (a traceback follows the
+ * message; StatsD counts it as Gunicorn counts its logger's exception()). */
+#define EMIT_EXCEPTION 5
 static PyObject *emit_call(PyObject *self, PyObject *args)
 {
     int level;
@@ -125,6 +128,10 @@ static PyObject *emit_call(PyObject *self, PyObject *args)
     (void)self;
     if (!PyArg_ParseTuple(args, "is", &level, &text))
         return NULL;
+    if (level == EMIT_EXCEPTION) { /* log.exception(): an error with its traceback */
+        log_traceback(LOG_ERROR, "%s", text);
+        Py_RETURN_NONE;
+    }
     if (level < LOG_DEBUG || level > LOG_CRITICAL)
         level = LOG_INFO;
     log_msg((enum log_level)level, "%s", text);

@@ -180,3 +180,31 @@ def test_an_unknown_statsd_host_is_one_line(greenhorn, app_dir):
                           capture_output=True, text=True, timeout=30, env=harness.clean_env(None))
     assert done.returncode != 0
     assert "--statsd-host: cannot resolve 'no-such-host.invalid:8125'" in done.stderr, done.stderr
+
+
+HOOK_LOGS = """
+bind = "fd://%(fd)d"
+wsgi_app = "statsapp:application"
+statsd_host = "127.0.0.1:%(statsd)d"
+def post_worker_init(worker):
+    worker.log.warning("a warning from a hook")
+    try:
+        1 / 0
+    except ZeroDivisionError:
+        worker.log.exception("caught in a hook")
+"""
+
+
+@pytest.mark.parametrize("side", ["greenhorn", "gunicorn"])
+def test_a_hooks_warning_and_exception_count(spawn, app_dir, collector, side, tmp_path):
+    sock, port = harness.listener()
+    folder = tmp_path / side
+    folder.mkdir()
+    (folder / "statsapp.py").write_text(APP)
+    (folder / "gunicorn.conf.py").write_text(HOOK_LOGS % {"fd": sock.fileno(),
+                                                          "statsd": collector.port})
+    command = harness.GUNICORN if side == "gunicorn" else None
+    server = spawn.server([], cwd=str(folder), addr=port, command=command, sockets=[sock])
+    lines = collector.wait(["gunicorn.log.warning:1|c|@1.0", "gunicorn.log.exception:1|c|@1.0"])
+    assert "gunicorn.log.error:1|c|@1.0" not in lines, lines
+    assert "ZeroDivisionError" in server.log(), server.log()
