@@ -6,8 +6,9 @@
  * gunicorn/arbiter.py spawn_worker, gunicorn/workers/base.py and, around
  * each request, gunicorn/workers/sync.py).
  * Owns: running the config file once more, inside the worker, to find its
- * post_fork, post_worker_init, worker_exit, pre_request and post_request
- * functions, and calling them with stand-ins for Gunicorn's server, worker,
+ * post_fork, post_worker_init, worker_exit, pre_request, post_request,
+ * worker_int and worker_abort functions (the last two as Python signal
+ * handlers), and calling them with stand-ins for Gunicorn's server, worker,
  * request and response objects; and, for the hook process
  * (master_hooks.c), the stand-ins of the master's hooks.  Does not own:
  * reading the file's settings (config_file.c, in the master's short-lived
