@@ -40,8 +40,8 @@ int hooks_load(const struct config *cfg, pid_t master, char *err, size_t errlen)
 /*
  * hooks_run - call one hook if the file defines it: post_fork(server,
  * worker), post_worker_init(worker), worker_exit(server, worker),
- * worker_int(worker) or worker_abort(worker), as Gunicorn calls them.  Returns 0, or -1 with err (the exception's last
- * line; the whole traceback is logged).
+ * worker_int(worker) or worker_abort(worker), as Gunicorn calls them.  Returns 0, or -1 with err
+ * (the exception's last line; the whole traceback is logged).
  */
 int hooks_run(enum hook which, char *err, size_t errlen);
 
