@@ -59,6 +59,7 @@ static struct {
     volatile int64_t *beats;             /* board->beats: MAX_SLOTS heartbeats */
     void *beats_map;                     /* the same memory, for munmap */
     int target;                          /* how many workers we want */
+    int told;                            /* the count workers_changed last heard; -1 */
     int age;
     int halt_code; /* > 0: a worker could not boot; stop with it */
     const char *halt_reason;
@@ -195,6 +196,14 @@ static void manage_workers(void)
             break;
         n++;
     }
+    /* Gunicorn's manage_workers logs "N workers" (the gunicorn.workers
+     * gauge) whenever the count differs from the last one it logged. */
+    if (n != arb.told) {
+        arb.told = n;
+        log_msg(LOG_DEBUG, "%d workers", n);
+        if (arb.plugins->workers_changed != NULL)
+            arb.plugins->workers_changed(n);
+    }
 }
 
 /* ---- reaping and the heartbeat ----------------------------------------- */
@@ -207,7 +216,7 @@ static void note_exit(struct proc *p, int status)
             arb.halt_code = code;
             arb.halt_reason =
                 code == WORKER_EXIT_APP_ERROR ? "App failed to load." : "Worker failed to boot.";
-        } else if (code != 0) {
+        } else if (code != 0 && !p->aborted) { /* after worker_abort: 1, as in Gunicorn */
             log_msg(LOG_ERROR, "Worker (pid:%d) exited with code %d", (int)p->pid, code);
         }
     } else if (WIFSIGNALED(status)) {
@@ -477,6 +486,7 @@ int arbiter_run(const struct config *cfg, struct listener *listeners, size_t num
     arb.name = "Master";
     if (plugins->upgrade_old_master != NULL && (arb.master_pid = plugins->upgrade_old_master()) > 0)
         arb.name = "Master.2";
+    arb.told = -1;
     arb.beats_map = mmap(NULL, sizeof(struct worker_board), PROT_READ | PROT_WRITE,
                          MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (arb.beats_map == MAP_FAILED || signals_init(signals_master, signals_master_count) < 0) {

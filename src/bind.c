@@ -315,6 +315,13 @@ static int listen_tcp(const struct bind_addr *addr, int backlog, struct listener
         explain(err, errlen, "%s: setsockopt: %s", shown, strerror(errno));
         goto fail;
     }
+    /* --reuse-port, as Gunicorn's sock.py: other processes (another
+     * greenhorn, during a blue-green switch) may bind the same port, and
+     * the kernel shares the connections out between their sockets. */
+    if (addr->reuse_port && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0) {
+        explain(err, errlen, "%s: SO_REUSEPORT: %s", shown, strerror(errno));
+        goto fail;
+    }
     if (bind(fd, (struct sockaddr *)&ss, sslen) < 0 || listen(fd, backlog) < 0) {
         explain(err, errlen, "%s: %s", shown, strerror(errno));
         goto fail;

@@ -11,6 +11,7 @@
 #define GREENHORN_BIND_H
 
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/un.h>
 
@@ -23,7 +24,8 @@ struct bind_addr {
     uint16_t port;  /* BIND_TCP: 1..65535 (8000 when the spec names none) */
     char path[sizeof(((struct sockaddr_un *)0)->sun_path)]; /* BIND_UNIX */
     int fd;                                                 /* BIND_FD */
-    unsigned umask; /* BIND_UNIX: the umask the socket file is created under (--umask; 0) */
+    unsigned umask;  /* BIND_UNIX: the umask the socket file is created under (--umask; 0) */
+    bool reuse_port; /* BIND_TCP: SO_REUSEPORT (--reuse-port; false) */
 };
 
 /* A bound, listening socket, as the workers use it. */

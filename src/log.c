@@ -33,7 +33,8 @@ static struct {
     char *error_path;  /* owned copy, NULL for stderr */
     char *access_path; /* owned copy, NULL for none or stdout */
     bool capture;      /* --capture-output: stdout and stderr go to the error log file */
-} logs = {LOG_INFO, 2, -1, NULL, NULL, false};
+    void (*observer)(enum log_level level, bool exception); /* log_observe */
+} logs = {LOG_INFO, 2, -1, NULL, NULL, false, NULL};
 
 /* Point stdout and stderr at the error log file (--capture-output). */
 static int capture_onto_error_log(void)
@@ -180,10 +181,18 @@ int log_second_changed(time_t *when, struct tm *tm)
     return 1;
 }
 
-void log_msg(enum log_level level, const char *fmt, ...)
+void log_observe(void (*fn)(enum log_level level, bool exception))
+{
+    logs.observer = fn;
+}
+
+/* One error-log line: told to the observer, then written if its level is. */
+static void log_line(enum log_level level, bool exception, const char *fmt, va_list ap)
 {
     static _Thread_local char stamp[40]; /* per thread: pool threads log too */
     static _Thread_local time_t stamp_time = -1;
+    if (logs.observer != NULL)
+        logs.observer(level, exception);
     if (!log_enabled(level))
         return;
 
@@ -193,13 +202,26 @@ void log_msg(enum log_level level, const char *fmt, ...)
         strftime(stamp, sizeof(stamp), "%Y-%m-%d %H:%M:%S %z", &tm);
     int n =
         snprintf(line, sizeof(line), "[%s] [%d] [%s] ", stamp, (int)getpid(), level_names[level]);
-    va_list ap;
-    va_start(ap, fmt);
     int m = vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
-    va_end(ap);
     size_t len = (size_t)n + (m < 0 ? 0 : (size_t)m);
     if (len > sizeof(line) - 2)
         len = sizeof(line) - 2;
     line[len++] = '\n';
     write_all(logs.error_fd, line, len);
+}
+
+void log_msg(enum log_level level, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    log_line(level, false, fmt, ap);
+    va_end(ap);
+}
+
+void log_traceback(enum log_level level, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    log_line(level, true, fmt, ap);
+    va_end(ap);
 }

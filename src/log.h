@@ -12,6 +12,7 @@
 #ifndef GREENHORN_LOG_H
 #define GREENHORN_LOG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
@@ -47,6 +48,20 @@ void log_close(void);
 
 /* log_msg - one error-log line: "[2026-11-21 05:48:08 +0000] [PID] [INFO] text". */
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* log_traceback - log_msg for a line that carries a Python traceback
+ * (Gunicorn's log.exception()); the observer is told so. */
+void log_traceback(enum log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/*
+ * log_observe - call fn(level, exception) for every error-log line, written
+ * or below --log-level (Gunicorn's StatsD logger counts its warning, error,
+ * critical and exception calls whatever the level): how an extra (the
+ * StatsD metrics) learns of lines without log.c knowing it.  Set once,
+ * before any fork or thread; fn must be callable from any thread.
+ */
+void log_observe(void (*fn)(enum log_level level, bool exception));
 
 /* log_enabled - would a line at this level be written? (skip costly formatting) */
 int log_enabled(enum log_level level);

@@ -41,6 +41,7 @@
 #include "extras/master_hooks.h"
 #include "extras/proctitle.h"
 #include "extras/proxy_protocol.h"
+#include "extras/statsd.h"
 #include "extras/systemd.h"
 #include "extras/upgrade.h"
 #include "extras/user.h"
@@ -95,6 +96,7 @@ static int bind_all(const struct config *cfg, struct listener *out, char *err, s
         struct bind_addr addr;
         int parsed = bind_parse(specs[i], &addr, err, errlen);
         addr.umask = (unsigned)cfg->umask; /* how a unix socket file is created */
+        addr.reuse_port = cfg->reuse_port;
         if (parsed < 0 || bind_listen(&addr, cfg->backlog, &out[i], err, errlen) < 0) {
             while (i-- > 0)
                 bind_close(&out[i]);
@@ -173,6 +175,10 @@ static void plug_extras(const struct config *cfg, struct plugins *p)
         p->access_log = access_log_request;
     if (config_gthread(cfg))
         p->worker_loop = gthread_loop;
+    if (cfg->statsd_host != NULL) {
+        p->request_done = statsd_request;
+        p->workers_changed = statsd_workers;
+    }
 }
 
 /* What a stage-1 result means for main: -1 to go on, else the exit status
@@ -422,6 +428,12 @@ int main(int argc, char **argv)
         code = 0;
         goto done;
     }
+    /* Before the hook process and the workers are forked: they inherit
+     * the socket, and their warnings and errors count too. */
+    if (statsd_open(&cfg, err, sizeof(err)) < 0)
+        goto fail;
+    if (cfg.statsd_host != NULL)
+        log_observe(statsd_log_line);
     if (start_master_hooks(&cfg, err, sizeof(err)) < 0)
         goto fail;
     if ((nbound = bind_all(&cfg, listeners, err, sizeof(err))) < 0) {
@@ -459,6 +471,7 @@ done:
     if (ran) /* after the pid file is gone, as in Gunicorn's halt() */
         on_exit_hook(&cfg);
     master_hooks_stop();
+    statsd_close();
     if (app != NULL)
         wsgi_fini(app);
     log_close();

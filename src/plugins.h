@@ -82,6 +82,9 @@ struct plugins {
     pid_t (*upgrade_old_master)(void);
     /* The old master is gone: this one takes over its pid file. */
     void (*upgrade_promoted)(void);
+    /* The number of workers the master keeps changed (at start too):
+     * Gunicorn's gunicorn.workers gauge. */
+    void (*workers_changed)(int count);
 
     /* ---- stage 4, the worker (worker.c) ---- */
     /* Before Python starts: give up the master's identity (--user, --group). */
@@ -101,6 +104,9 @@ struct plugins {
     void (*post_request)(struct request *r);
     /* After the response: one access-log line for r (from any thread). */
     void (*access_log)(const struct request *r);
+    /* After the response, beside the access log: r is done (StatsD
+     * metrics; from any thread, must not block). */
+    void (*request_done)(const struct request *r);
     /* Another worker class's loop, instead of the sync worker's accept
      * loop (gthread): runs after boot, without the GIL (the loop thread's
      * state saved in w->tstate), until the worker should exit. */

@@ -87,7 +87,7 @@ void pyembed_log_exception(enum log_level level, const char *what)
     }
     while (n > 0 && s[n - 1] == '\n') /* the log line ends it, not a blank line */
         n--;
-    log_msg(level, "%s\n%.*s", what, (int)n, s);
+    log_traceback(level, "%s\n%.*s", what, (int)n, s);
     PyErr_Clear();
     Py_XDECREF(text);
     Py_XDECREF(empty);

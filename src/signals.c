@@ -37,6 +37,11 @@ static void record_signal(int signo)
     errno = saved;
 }
 
+void signals_note(int signo)
+{
+    record_signal(signo);
+}
+
 static void close_pipe(void)
 {
     for (int i = 0; i < 2; i++) {

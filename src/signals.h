@@ -37,6 +37,11 @@ int signals_init(const int *sigs, size_t n);
 /* signals_fd - the read end to poll, or -1 before signals_init. */
 int signals_fd(void);
 
+/* signals_note - record signo as the pipe's own handler does: for another
+ * signal handler (an extra's) that also wants the loop woken.
+ * Async-signal-safe. */
+void signals_note(int signo);
+
 /* signals_pending - non-zero when a signal may be waiting (no system call). */
 int signals_pending(void);
 

@@ -87,7 +87,7 @@ void worker_request_begin(const struct worker *w, struct request *r, struct conn
                   w->cfg->body_timeout * 1000);
     r->trusted_peer = trusted;
     r->closing = &w->closing;
-    r->started_us = p->access_log != NULL ? conn_now_us() : 0;
+    r->started_us = p->access_log != NULL || p->request_done != NULL ? conn_now_us() : 0;
     r->proxy_pending = p->proxy_header != NULL && w->cfg->proxy_protocol != CONFIG_PROXY_OFF &&
                        peer_allowed(c, &w->proxy_trust);
 }
@@ -196,6 +196,8 @@ void worker_run_app(const struct worker *w, struct request *r, PyThreadState **t
         conn_close(r->conn, r->extra_bytes || r->body_state != BODY_NONE);
     if (p->access_log != NULL)
         p->access_log(r);
+    if (p->request_done != NULL)
+        p->request_done(r);
     PyEval_RestoreThread(*ts);
     wsgi_close_result(r);
     if (p->post_request != NULL)
@@ -309,6 +311,18 @@ static void handle_signals(struct worker *w)
         case SIGUSR1:
             log_reopen();
             break;
+        case SIGINT:
+        case SIGQUIT:
+        case SIGABRT:
+            /* Routed here only by an extra that made them Python signal
+             * handlers (the worker_int and worker_abort hooks, run as
+             * Gunicorn's worker runs them): an idle loop lets Python run
+             * them now, as it would run nothing else. */
+            PyEval_RestoreThread(w->tstate);
+            if (PyErr_CheckSignals() < 0)
+                PyErr_Clear();
+            w->tstate = PyEval_SaveThread();
+            break;
         default:
             break;
         }
@@ -372,6 +386,8 @@ static const int worker_signals[] = {SIGTERM, SIGUSR1};
  * process at once even inside a long app call: that is what "quick" means,
  * and the kernel does it without any code of ours in a handler.  ABRT (the
  * master's timeout kill) goes to faulthandler, which logs the Python stack.
+ * A config file's worker_int or worker_abort hook changes that (hooks.c):
+ * then the signal runs the hook, then the worker exits.
  */
 static int setup_signals(void)
 {

@@ -85,7 +85,7 @@ static const char config_reader_source[] =
     "  'child_exit', 'on_reload', 'on_exit', 'pre_exec')\n"
     "# Gunicorn's hooks that greenhorn does not run.  The worker's (hooks.c) and\n"
     "# the master's run; other functions are the file's own, and skipped.\n"
-    "OTHER_HOOKS = ('worker_int', 'worker_abort', 'ssl_context')\n"
+    "OTHER_HOOKS = ('ssl_context',)\n"
     "def read(path, fd, run_config):\n"
     "    ns = run_config(path)\n"
     "    mask = sum(1 << i for i, name in enumerate(MASTER_HOOKS) if callable(ns.get(name)))\n"

@@ -6,8 +6,9 @@
  * gunicorn/arbiter.py spawn_worker, gunicorn/workers/base.py and, around
  * each request, gunicorn/workers/sync.py).
  * Owns: running the config file once more, inside the worker, to find its
- * post_fork, post_worker_init, worker_exit, pre_request and post_request
- * functions, and calling them with stand-ins for Gunicorn's server, worker,
+ * post_fork, post_worker_init, worker_exit, pre_request, post_request,
+ * worker_int and worker_abort functions (the last two as Python signal
+ * handlers), and calling them with stand-ins for Gunicorn's server, worker,
  * request and response objects; and, for the hook process
  * (master_hooks.c), the stand-ins of the master's hooks.  Does not own:
  * reading the file's settings (config_file.c, in the master's short-lived
@@ -19,12 +20,17 @@
 #include "config_file.h"
 #include "log.h"
 #include "pyembed.h"
+#include "signals.h"
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 /*
  * The stand-ins.  server has .pid (the master), .cfg and .log; worker has
@@ -46,8 +52,8 @@ static const char hooks_source[] =
     "    def error(self, msg, *args, **kw): self._say(3, msg, args)\n"
     "    def critical(self, msg, *args, **kw): self._say(4, msg, args)\n"
     "    def exception(self, msg, *args, **kw):\n"
-    "        self._say(3, msg, args)\n"
-    "        self._emit(3, traceback.format_exc().rstrip())\n"
+    "        text = str(msg) % args if args else str(msg)\n"
+    "        self._emit(5, text + '\\n' + traceback.format_exc().rstrip())\n"
     "def stand_ins(path, emit, master, run_config):\n"
     "    ns = run_config(path)\n"
     "    cfg = types.SimpleNamespace(**{k: v for k, v in ns.items() if not k.startswith('_')\n"
@@ -60,10 +66,12 @@ static const char hooks_source[] =
     "                                   alive=True)\n"
     "    args = {'post_fork': (server, worker), 'post_worker_init': (worker,),\n"
     "            'worker_exit': (server, worker), 'pre_request': (worker,),\n"
-    "            'post_request': (worker,)}\n"
+    "            'post_request': (worker,), 'worker_int': (worker,),\n"
+    "            'worker_abort': (worker,)}\n"
     "    calls = [(ns[name], args[name]) if callable(ns.get(name)) else None\n"
     "             for name in ('post_fork', 'post_worker_init', 'worker_exit',\n"
-    "                          'pre_request', 'post_request')]\n"
+    "                          'pre_request', 'post_request', 'worker_int',\n"
+    "                          'worker_abort')]\n"
     "    return calls, request, response\n"
     /* In the hook process (master_hooks.c): call(name, ...) runs one of the
      * master's hooks; server.num_workers is the count wanted at the time. */
@@ -101,15 +109,19 @@ static const char hooks_source[] =
     "    return types.SimpleNamespace(status=status, status_code=code, headers=headers,\n"
     "        sent=sent, response_length=length[-1] if length else None)\n";
 
-static const char *const hook_names[HOOK_COUNT] = {"post_fork", "post_worker_init", "worker_exit",
-                                                   "pre_request", "post_request"};
+static const char *const hook_names[HOOK_COUNT] = {"post_fork",   "post_worker_init", "worker_exit",
+                                                   "pre_request", "post_request",     "worker_int",
+                                                   "worker_abort"};
 
 static PyObject *calls;         /* list: (function, args) or None, by enum hook */
 static PyObject *make_request;  /* request(environ, headers): the stand-in */
 static PyObject *make_response; /* response(status, headers, sent) */
 static PyObject *master_call;   /* in the hook process: call(name, ...), see master_load */
 
-/* emit(level, text): a log line from a hook, at greenhorn's log level. */
+/* emit(level, text): a log line from a hook, at greenhorn's log level, or
+ * EMIT_EXCEPTION for the stand-in's log.exception() (a traceback follows the
+ * message; StatsD counts it as Gunicorn counts its logger's exception()). */
+#define EMIT_EXCEPTION 5
 static PyObject *emit_call(PyObject *self, PyObject *args)
 {
     int level;
@@ -117,6 +129,10 @@ static PyObject *emit_call(PyObject *self, PyObject *args)
     (void)self;
     if (!PyArg_ParseTuple(args, "is", &level, &text))
         return NULL;
+    if (level == EMIT_EXCEPTION) { /* log.exception(): an error with its traceback */
+        log_traceback(LOG_ERROR, "%s", text);
+        Py_RETURN_NONE;
+    }
     if (level < LOG_DEBUG || level > LOG_CRITICAL)
         level = LOG_INFO;
     log_msg((enum log_level)level, "%s", text);
@@ -206,7 +222,8 @@ static int call_request_hook(PyObject *call, PyObject *more)
 /* hooks_run - see hooks.h. */
 int hooks_run(enum hook which, char *err, size_t errlen)
 {
-    PyObject *call = which < HOOK_PRE_REQUEST ? defined(which) : NULL;
+    bool per_request = which == HOOK_PRE_REQUEST || which == HOOK_POST_REQUEST;
+    PyObject *call = per_request ? NULL : defined(which);
     if (call == NULL)
         return 0;
     PyObject *done = call_hook(call, NULL);
@@ -236,6 +253,89 @@ static PyObject *header_list(const struct http_request *req)
     return list;
 }
 
+/* ---- worker_int and worker_abort ---------------------------------------- */
+
+/*
+ * Gunicorn's worker runs these in its Python signal handlers (workers/base.py
+ * handle_quit: worker_int, then exit 0; handle_abort: worker_abort, then
+ * exit 1), so they run in the main thread between two bytecodes, even while
+ * the app is stuck in a loop or a sleep: the master's timeout ABRT finds the
+ * worker busy.  Here too: the hook runs from a Python signal handler.  Its
+ * OS-level handler is ours (catch), which trips Python's flag for the signal
+ * (so the main thread runs the handler as soon as it runs Python, or when a
+ * sleep is interrupted) and wakes the worker's loop, which runs it when the
+ * worker is idle (worker.c handle_signals).
+ */
+static void catch (int signo)
+{
+    PyErr_SetInterruptEx(signo); /* async-signal-safe, needs no thread state */
+    signals_note(signo);
+}
+
+/* The Python handler: the hook, the stack on an abort (what faulthandler
+ * would have written, after the hook as in the issue), worker_exit as
+ * Gunicorn's spawn_worker runs it on the way out, then exit. */
+static PyObject *on_signal(PyObject *self, PyObject *args)
+{
+    int signo;
+    PyObject *frame;
+    char err[512];
+    (void)self;
+    if (!PyArg_ParseTuple(args, "iO", &signo, &frame))
+        return NULL;
+    bool abort_ = signo == SIGABRT;
+    hooks_run(abort_ ? HOOK_WORKER_ABORT : HOOK_WORKER_INT, err, sizeof err); /* logs a failure */
+    if (abort_) {
+        PyObject *fh = PyImport_ImportModule("faulthandler");
+        PyObject *r =
+            fh ? PyObject_CallMethod(fh, "dump_traceback", "ii", log_error_fd(), 1) : NULL;
+        Py_XDECREF(r);
+        Py_XDECREF(fh);
+        PyErr_Clear();
+    }
+    hooks_run(HOOK_WORKER_EXIT, err, sizeof err);
+    log_msg(LOG_INFO, "Worker exiting (pid: %d)", (int)getpid());
+    exit(abort_ ? 1 : 0);
+}
+
+static PyMethodDef on_signal_def = {"on_signal", on_signal, METH_VARARGS,
+                                    "run worker_int or worker_abort, then exit"};
+
+/* Make signo run on_signal: Python's handler table first (signal.signal,
+ * main thread only: the worker's boot), then our OS-level handler. */
+static int catch_signal(int signo, char *err, size_t errlen)
+{
+    PyObject *mod = PyImport_ImportModule("signal");
+    PyObject *fn = mod ? PyCFunction_New(&on_signal_def, NULL) : NULL;
+    PyObject *r = fn ? PyObject_CallMethod(mod, "signal", "iO", signo, fn) : NULL;
+    Py_XDECREF(r);
+    Py_XDECREF(fn);
+    Py_XDECREF(mod);
+    if (r == NULL) {
+        hook_failed("signal.signal", err, errlen);
+        return -1;
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = catch;
+    sigemptyset(&sa.sa_mask);
+    /* No SA_RESTART: a sleep or a wait in the app returns EINTR, and
+     * Python runs the handler then. */
+    return sigaction(signo, &sa, NULL);
+}
+
+/* The signals the file's hooks want: INT and QUIT for worker_int, ABRT for
+ * worker_abort.  Without them they keep their meaning (worker.c). */
+static int catch_signals(char *err, size_t errlen)
+{
+    if (defined(HOOK_WORKER_INT) != NULL &&
+        (catch_signal(SIGINT, err, errlen) < 0 || catch_signal(SIGQUIT, err, errlen) < 0))
+        return -1;
+    if (defined(HOOK_WORKER_ABORT) != NULL && catch_signal(SIGABRT, err, errlen) < 0)
+        return -1;
+    return 0;
+}
+
 /* hooks_worker_event - see hooks.h. */
 int hooks_worker_event(enum worker_event ev, const struct config *cfg, pid_t master, char *err,
                        size_t errlen)
@@ -244,6 +344,8 @@ int hooks_worker_event(enum worker_event ev, const struct config *cfg, pid_t mas
     switch (ev) {
     case WORKER_POST_FORK:
         rc = hooks_load(cfg, master, err, errlen);
+        if (rc == 0)
+            rc = catch_signals(err, errlen);
         return rc == 0 ? hooks_run(HOOK_POST_FORK, err, errlen) : rc;
     case WORKER_POST_INIT:
         return hooks_run(HOOK_POST_WORKER_INIT, err, errlen);

@@ -24,6 +24,8 @@ enum hook {
     HOOK_WORKER_EXIT,
     HOOK_PRE_REQUEST,
     HOOK_POST_REQUEST,
+    HOOK_WORKER_INT,   /* worker_int(worker): on INT or QUIT, then the worker exits */
+    HOOK_WORKER_ABORT, /* worker_abort(worker): on the master's timeout ABRT */
     HOOK_COUNT
 };
 
@@ -37,15 +39,16 @@ int hooks_load(const struct config *cfg, pid_t master, char *err, size_t errlen)
 
 /*
  * hooks_run - call one hook if the file defines it: post_fork(server,
- * worker), post_worker_init(worker) or worker_exit(server, worker), as
- * Gunicorn calls them.  Returns 0, or -1 with err (the exception's last
- * line; the whole traceback is logged).
+ * worker), post_worker_init(worker), worker_exit(server, worker),
+ * worker_int(worker) or worker_abort(worker), as Gunicorn calls them.  Returns 0, or -1 with err
+ * (the exception's last line; the whole traceback is logged).
  */
 int hooks_run(enum hook which, char *err, size_t errlen);
 
 /*
  * hooks_worker_event - the plugins.h worker_event slot: at WORKER_POST_FORK
- * load the file's hooks (hooks_load) and run post_fork, at
+ * load the file's hooks (hooks_load), make INT and QUIT run worker_int and
+ * ABRT worker_abort if the file defines them, and run post_fork, at
  * WORKER_POST_INIT run post_worker_init, at WORKER_EXIT run worker_exit and
  * drop the hooks (hooks_free).  Returns 0, or -1 with err.
  */

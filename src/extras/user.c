@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <grp.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -20,10 +21,12 @@
 /*
  * --user / --group: the worker gives up the master's identity before it
  * starts Python or imports the app, as Gunicorn's set_owner_process does.
- * The groups first: once the user has changed, they cannot be.  The
- * supplementary groups are replaced as well, by the user's own (initgroups)
- * or by the one group; Gunicorn keeps the master's unless --initgroups, so a
- * worker started by root would keep root's groups.
+ * The groups first: once the user has changed, they cannot be.  With
+ * --initgroups the supplementary groups become the user's own (initgroups(3),
+ * as Gunicorn's set_owner_process does with its initgroups flag; not for a
+ * uid that has no name, as there).  Without it they are replaced by the one
+ * group: Gunicorn keeps the master's then, so a worker started by root would
+ * keep root's groups.
  */
 /* user_drop_privileges - see user.h. */
 int user_drop_privileges(const struct config *cfg, char *err, size_t errlen)
@@ -36,7 +39,8 @@ int user_drop_privileges(const struct config *cfg, char *err, size_t errlen)
         return 0;
     if (config_user_ids(cfg, &uid, &gid, name, sizeof name, err, errlen) < 0)
         return -1;
-    if (geteuid() == 0 && (name[0] != '\0' ? initgroups(name, gid) : setgroups(1, &gid)) < 0) {
+    bool own = cfg->initgroups && name[0] != '\0';
+    if (geteuid() == 0 && (own ? initgroups(name, gid) : setgroups(1, &gid)) < 0) {
         snprintf(err, errlen, "cannot set the groups of group %u: %s", (unsigned)gid,
                  strerror(errno));
         return -1;

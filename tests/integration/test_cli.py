@@ -365,7 +365,7 @@ helper = multiprocessing.cpu_count()   # the file's own variable: skipped, as Gu
 sendfile = False                       # a Gunicorn setting greenhorn lacks: a warning
 certfile = "server.pem"                # TLS, not in greenhorn yet: a warning saying what instead
 worker_class = "gevent"                # nor this class: a warning, and the sync worker runs
-def worker_int(worker):                # a hook greenhorn does not run: a warning
+def ssl_context(config, factory):       # a hook greenhorn does not run: a warning
     pass
 """
 
@@ -393,7 +393,7 @@ def test_gunicorn_conf_py_is_read(spawn, tmp_path):
     assert "the setting 'sendfile' is not supported" in log
     assert "--certfile: greenhorn does not have this setting yet; terminate TLS in nginx" in log
     assert "--worker-class: 'gevent' is not in greenhorn yet; use -k gthread" in log
-    assert "the hook 'worker_int' is not supported" in log
+    assert "the hook 'ssl_context' is not supported" in log
     assert "helper" not in log
 
 
