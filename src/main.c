@@ -36,6 +36,7 @@
 #include "extras/gthread.h"
 #include "extras/hooks.h"
 #include "extras/master_hooks.h"
+#include "extras/notify.h"
 #include "extras/proxy_protocol.h"
 #include "extras/systemd.h"
 #include "extras/user.h"
@@ -156,6 +157,8 @@ static void plug_extras(const struct config *cfg, struct plugins *p)
         p->access_log = access_log_request;
     if (config_gthread(cfg))
         p->worker_loop = gthread_loop;
+    if (notify_socket() != NULL) /* started by systemd as Type=notify */
+        p->notify = notify_send;
 }
 
 /* What a stage-1 result means for main: -1 to go on, else the exit status
@@ -347,6 +350,9 @@ int main(int argc, char **argv)
     }
     if (apply_env(&cfg, err, sizeof(err)) < 0)
         goto fail;
+    /* $NOTIFY_SOCKET is the master's alone: out of the environment before
+     * anything forks or starts Python (notify.h). */
+    notify_init();
     if (cfg.print_config) /* Gunicorn 20.1: print, then check the app as --check-config */
         config_print(&cfg, stdout);
     if (cfg.check_config || cfg.print_config) {
