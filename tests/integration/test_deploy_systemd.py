@@ -8,8 +8,9 @@ ExecStart arguments on the first connection, as socket activation does
 (LISTEN_FDS, fd 3); the test holds the $NOTIFY_SOCKET systemd would hold
 for Type=notify; ExecReload runs as written, with $MAINPID the pid greenhorn
 told; and the stop is KillMode=mixed's: TERM to the main process alone.
-The app is the suite's rawapp instead of app:app, served from its folder
-instead of WorkingDirectory.
+The app is the suite's rawapp instead of app:application, served from its
+folder instead of WorkingDirectory, and the RuntimeDirectory is a folder
+of the test's own.
 """
 
 import os
@@ -57,7 +58,7 @@ def seconds(value):
     return float(value[:-1] if value.endswith("s") else value)
 
 
-def test_the_unit_pair_says_what_systemd_needs():
+def test_the_unit_pair_says_what_systemd_needs(greenhorn):
     sock, service = read_unit("greenhorn.socket"), read_unit("greenhorn.service")
     assert sock["Socket"]["ListenStream"].startswith("/run/")
     assert service["Unit"]["Requires"] == "greenhorn.socket"
@@ -69,8 +70,15 @@ def test_the_unit_pair_says_what_systemd_needs():
     # The socket unit's socket replaces --bind: a bind here would be ignored.
     assert not any(a in ("-b", "--bind") or a.startswith("--bind=") for a in argv)
     # Workers must be done before TimeoutStopSec's KILL, or requests in flight are cut.
-    graceful = argv[argv.index("--graceful-timeout") + 1]
+    if "--graceful-timeout" in argv:
+        graceful = argv[argv.index("--graceful-timeout") + 1]
+    else:
+        usage = subprocess.run([greenhorn, "--help"], capture_output=True, text=True).stdout
+        graceful = re.search(r"--graceful-timeout INT .*\[(\d+)\]", usage).group(1)
     assert int(graceful) < seconds(unit["TimeoutStopSec"])
+    # The pid file, if any, is in the RuntimeDirectory systemd makes for the user.
+    pids = [a for a in argv if a.startswith("/run/")]
+    assert all(a.startswith("/run/%s/" % unit["RuntimeDirectory"]) for a in pids), pids
 
 
 def test_socket_activated_notify_reload_and_stop(spawn):
@@ -86,6 +94,10 @@ def test_socket_activated_notify_reload_and_stop(spawn):
 
     where = tempfile.mkdtemp(prefix="sdu")  # sun_path holds 108 bytes: a short path
     path = os.path.join(where, os.path.basename(listen))
+    runtime = "/run/%s/" % unit["RuntimeDirectory"]
+    os.mkdir(os.path.join(where, unit["RuntimeDirectory"]))
+    args = [a.replace(runtime, os.path.join(where, unit["RuntimeDirectory"]) + "/")
+            for a in args]
     note = NotifySocket()
     try:
         server = spawn.server(["-l", path, "-E", "PATH", "-E", "NOTIFY_SOCKET=" + note.name,
@@ -96,6 +108,9 @@ def test_socket_activated_notify_reload_and_stop(spawn):
         ready = note.wait("READY")
         # systemd-socket-activate execs the service in its own process.
         assert ready["MAINPID"] == str(server.pid), (ready, server.describe())
+        if "--pid" in args:
+            with open(args[args.index("--pid") + 1]) as f:
+                assert f.read().strip() == ready["MAINPID"]
         workers = args[args.index("--workers") + 1]
         assert re.fullmatch(r"greenhorn \S+: %s sync workers, listening at unix:%s"
                             % (workers, re.escape(path)), ready["STATUS"]), ready
