@@ -28,6 +28,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -61,7 +62,8 @@ static struct {
     int target;                          /* how many workers we want */
     int told;                            /* the count workers_changed last heard; -1 */
     int age;
-    int halt_code; /* > 0: a worker could not boot; stop with it */
+    int halt_code;  /* > 0: a worker could not boot; stop with it */
+    bool ready_due; /* READY=1 for the service manager once the new workers booted */
     const char *halt_reason;
     /* The binary upgrade (USR2), as in Gunicorn's arbiter: the new master
      * we started (reexec_pid), or, in a new master, the old one until it
@@ -139,6 +141,7 @@ static int spawn_worker(int slot)
     };
     arb.beats[slot] = conn_now_ms(); /* a fresh worker gets a full timeout to boot */
     arb.board->conns[slot] = -1;     /* not accepting until it says so */
+    arb.board->booted[slot] = 0;     /* the worker says when its app is loaded */
     if (slot >= arb.board->high)
         arb.board->high = slot + 1;
     run_hook(MASTER_PRE_FORK, -1, ctx.age, 0, 0);
@@ -286,6 +289,43 @@ static void murder_workers(void)
     }
 }
 
+/* ---- telling the service manager (sd_notify, when an extra does it) ------ */
+
+static void tell(const char *state)
+{
+    if (arb.plugins->notify != NULL)
+        arb.plugins->notify(state);
+}
+
+/*
+ * READY=1 once every worker we want has loaded the app: at start and after
+ * a HUP (the new workers; the retiring ones do not count).  systemd then
+ * starts the units ordered after us, and `systemctl start` returns, when
+ * requests can really be answered.  Gunicorn 20.1 says READY=1 as soon as
+ * it listens, before any worker is forked, and without MAINPID.
+ */
+static void tell_ready(void)
+{
+    char msg[1024];
+    int booted = 0;
+
+    if (!arb.ready_due || arb.plugins->notify == NULL)
+        return;
+    for (int i = 0; i < MAX_SLOTS; i++)
+        if (arb.procs[i].pid > 0 && !arb.procs[i].retiring && arb.board->booted[i])
+            booted++;
+    if (booted < arb.target)
+        return;
+    int len = snprintf(msg, sizeof msg, "READY=1\nMAINPID=%d\nSTATUS=greenhorn %s: %d %s worker%s",
+                       (int)getpid(), CONFIG_VERSION, booted,
+                       config_gthread(arb.cfg) ? "gthread" : "sync", booted == 1 ? "" : "s");
+    for (size_t i = 0; i < arb.num_listeners && len > 0 && (size_t)len < sizeof msg; i++)
+        len += snprintf(msg + len, sizeof msg - (size_t)len, "%s%s", i ? ", " : ", listening at ",
+                        arb.listeners[i].url);
+    tell(msg);
+    arb.ready_due = false;
+}
+
 /* ---- stopping ------------------------------------------------------------ */
 
 /* Stop every worker: TERM (graceful) or QUIT (quick), wait up to the
@@ -329,6 +369,15 @@ static void stop_workers(bool graceful)
 static void reload(void)
 {
     log_msg(LOG_INFO, "Hang up: %s", arb.name);
+    /* sd_notify(3): RELOADING=1 with the monotonic clock, READY=1 when the
+     * new workers are up (tell_ready). */
+    struct timespec now;
+    char msg[128];
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    snprintf(msg, sizeof msg, "RELOADING=1\nMONOTONIC_USEC=%lld\nSTATUS=reloading",
+             (long long)now.tv_sec * 1000000 + now.tv_nsec / 1000);
+    tell(msg);
+    arb.ready_due = true;
     run_hook(MASTER_ON_RELOAD, 0, 0, 0, 0);
     if (arb.target == 0) { /* after WINCH: the roll-back brings the workers back */
         arb.target = arb.cfg->workers;
@@ -504,10 +553,11 @@ int arbiter_run(const struct config *cfg, struct listener *listeners, size_t num
     }
 
     bool graceful = true;
+    arb.ready_due = true;
     manage_workers();
     for (;;) {
         struct pollfd p = {.fd = signals_fd(), .events = POLLIN};
-        poll(&p, 1, LOOP_MS);
+        poll(&p, 1, arb.ready_due && arb.plugins->notify != NULL ? 100 : LOOP_MS);
         int sig;
         bool stop = false;
         while (!stop && (sig = signals_next()) != 0)
@@ -517,6 +567,7 @@ int arbiter_run(const struct config *cfg, struct listener *listeners, size_t num
         maybe_promote();
         murder_workers();
         manage_workers();
+        tell_ready();
     }
 
     /* The new master of an upgrade goes on: under systemd it is the
@@ -524,6 +575,8 @@ int arbiter_run(const struct config *cfg, struct listener *listeners, size_t num
      * systemd would stop the service when this process exits). */
     if (arb.reexec_pid != 0)
         say_main_pid(arb.reexec_pid);
+    else
+        tell("STOPPING=1\nSTATUS=stopping"); /* TERM, INT, QUIT, or a worker that could not boot */
     stop_workers(arb.halt_code == 0 && graceful);
     log_msg(LOG_INFO, "Shutting down: %s", arb.name);
     if (arb.halt_code != 0)

@@ -40,6 +40,7 @@
 #include "extras/hooks.h"
 #include "extras/master_hooks.h"
 #include "extras/proctitle.h"
+#include "extras/notify.h"
 #include "extras/proxy_protocol.h"
 #include "extras/statsd.h"
 #include "extras/systemd.h"
@@ -179,6 +180,8 @@ static void plug_extras(const struct config *cfg, struct plugins *p)
         p->request_done = statsd_request;
         p->workers_changed = statsd_workers;
     }
+    if (notify_socket() != NULL) /* started by systemd as Type=notify */
+        p->notify = notify_send;
 }
 
 /* What a stage-1 result means for main: -1 to go on, else the exit status
@@ -416,6 +419,9 @@ int main(int argc, char **argv)
     }
     if (apply_env(&cfg, err, sizeof(err)) < 0)
         goto fail;
+    /* $NOTIFY_SOCKET is the master's alone: out of the environment before
+     * anything forks or starts Python (notify.h). */
+    notify_init();
     if (cfg.print_config) /* Gunicorn 20.1: print, then check the app as --check-config */
         config_print(&cfg, stdout);
     if (cfg.check_config || cfg.print_config) {

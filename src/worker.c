@@ -497,6 +497,7 @@ int worker_main(const struct worker_ctx *ctx)
     code = boot_python(&w);
     if (code != 0)
         goto done;
+    ctx->board->booted[ctx->slot] = 1; /* the master tells systemd READY when all have */
 
     w.tstate = PyEval_SaveThread(); /* the loop runs without the GIL */
     if (ctx->plugins->worker_loop != NULL)

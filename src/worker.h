@@ -47,6 +47,10 @@ struct worker_board {
     int64_t beats[WORKER_MAX_SLOTS]; /* last sign of life, monotonic ms (the heartbeat) */
     int64_t conns[WORKER_MAX_SLOTS]; /* gthread: connections held while it accepts; -1 not */
     int64_t high;                    /* slots [0, high) have held a worker */
+
+    /* 1 once the worker's app is loaded (worker_main), 0 before: the master
+     * tells systemd READY=1 when every worker it wants has it (arbiter.c). */
+    int64_t booted[WORKER_MAX_SLOTS];
 };
 
 /* What the master hands a new worker. */

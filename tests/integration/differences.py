@@ -159,6 +159,39 @@ DIFFERENCES = [
         "RFC 9112 section 4: greenhorn completes a bare '200' from the app with its standard "
         "reason phrase; Gunicorn 20.1 sends the status line with no reason.",
     ),
+    # What each tells systemd through $NOTIFY_SOCKET (sd_notify(3); test_notify.py).
+    Difference(
+        ("sd-notify",), "ready while no worker had loaded the app", False, True,
+        "READY=1 means the service can answer (sd_notify(3)), so greenhorn sends it once "
+        "every worker has loaded the app; Gunicorn 20.1 sends it as soon as it listens, "
+        "before it forks a worker.",
+    ),
+    Difference(
+        ("sd-notify",), "ready:MAINPID", "the master's pid", ABSENT,
+        "sd_notify(3) MAINPID: the master says it is the service's main process, so systemd "
+        "follows it when a binary upgrade hands over to a new master.",
+    ),
+    Difference(
+        ("sd-notify",), "ready:STATUS",
+        re.compile(r"greenhorn \S+: 2 sync workers, listening at http://127\.0\.0\.1:\d+"),
+        "Gunicorn arbiter booted",
+        "A STATUS line `systemctl status` shows: what runs, and where.",
+    ),
+    Difference(
+        ("sd-notify",), "environ:NOTIFY_SOCKET", None, "the notify socket",
+        "The socket is the master's: greenhorn removes it from the environment before any "
+        "worker starts, so an app's own sd_notify cannot say READY or STOPPING for the whole "
+        "service; Gunicorn 20.1 leaves it to the workers.",
+    ),
+    Difference(
+        ("sd-notify",), "hup: first datagram", "RELOADING=1", ABSENT,
+        "sd_notify(3): RELOADING=1 on a reload, then READY=1 once the new workers loaded the "
+        "app; Gunicorn 20.1 says nothing on HUP.",
+    ),
+    Difference(
+        ("sd-notify",), "term: last datagram", "STOPPING=1", ABSENT,
+        "sd_notify(3): STOPPING=1 when the master begins to stop; Gunicorn 20.1 says nothing.",
+    ),
 ]
 
 

@@ -490,8 +490,13 @@ def compare(case, ours, ref, environ=False, ports=(None, None)):
     """Assert that two replies agree, except for the differences listed for
     this case in differences.py.  Every listed difference of the case must
     show up too (a stale entry fails), unless both servers are Gunicorn."""
-    a = facts(ours, environ, ports[0])
-    b = facts(ref, environ, ports[1])
+    compare_facts(case, facts(ours, environ, ports[0]), facts(ref, environ, ports[1]))
+
+
+def compare_facts(case, a, b):
+    """compare() for facts gathered some other way (a dict per server, such
+    as what each told systemd): what differs must be listed for case in
+    differences.py, and what is listed must differ."""
     seen = {k: (a.get(k, _MISSING), b.get(k, _MISSING)) for k in sorted(set(a) | set(b))}
     seen = {k: v for k, v in seen.items() if v[0] != v[1]}
     expected = {} if differences.reference_mode() else differences.for_case(case)
