@@ -54,12 +54,16 @@ struct config_list {
 
 struct config {
     /* the application */
-    char *app_uri;                 /* MODULE[:VARIABLE] or MODULE:factory(args); NULL until given */
-    char *config_file;             /* -c: a Gunicorn config file (Python); NULL = none given */
-    char *config_read;             /* the config file read, as an absolute path (the workers
-                                      run its hooks); NULL = none; not a setting */
-    unsigned master_hooks;         /* the master's hooks that file defines, as bits
-                                      (master_hooks.h); not a setting */
+    char *app_uri;         /* MODULE[:VARIABLE] or MODULE:factory(args); NULL until given */
+    char *config_file;     /* -c: a Gunicorn config file (Python); NULL = none given */
+    char *config_read;     /* the config file read, as an absolute path (the workers
+                              run its hooks); NULL = none; not a setting */
+    unsigned master_hooks; /* the master's hooks that file defines, as bits
+                              (master_hooks.h); not a setting */
+    char *config_text;     /* that file's bytes, as read with the settings: hooks
+                              run from them, so a file broken since (before a
+                              HUP) cannot stop a new worker; not a setting */
+    size_t config_text_len;
     char *chdir;                   /* --chdir; NULL = stay */
     struct config_list pythonpath; /* --pythonpath a,b: prepended to sys.path */
     char *virtualenv;              /* --virtualenv; NULL = use $VIRTUAL_ENV if set */

@@ -72,6 +72,11 @@ struct plugins {
     int (*master_reaped)(pid_t pid, int status);
     /* In a freshly forked worker: drop what only the master may hold. */
     void (*master_forget)(void);
+    /* HUP: read the settings again (config file, $GUNICORN_CMD_ARGS,
+     * command line) into the config the master was given, and apply what
+     * the master holds of them (log files, this table).  0; or -1 with a
+     * line in err, and the settings are as they were. */
+    int (*reread_config)(char *err, size_t errlen);
 
     /* ---- stage 4, the worker (worker.c) ---- */
     /* Before Python starts: give up the master's identity (--user, --group). */
@@ -89,6 +94,10 @@ struct plugins {
      * Python exception set: the request gets a 500) and post_request. */
     int (*pre_request)(struct request *r);
     void (*post_request)(struct request *r);
+    /* --reload, with the GIL, just before each worker_event of POST_FORK
+     * and POST_INIT: watch the app's source files and stop the worker
+     * gracefully when one changes.  Failures are logged, never fatal. */
+    void (*worker_watch)(enum worker_event ev, const struct config *cfg);
     /* After the response: one access-log line for r (from any thread). */
     void (*access_log)(const struct request *r);
     /* Another worker class's loop, instead of the sync worker's accept
