@@ -12,9 +12,11 @@ import os
 import re
 import signal
 import subprocess
+import time
 
 import pytest
 
+import differences
 import harness
 
 WAIT = 30  # generous: a worker restart on a busy machine
@@ -58,6 +60,12 @@ def start(spawn, folder, args, side="greenhorn", env=None):
     return server, port
 
 
+def greenhorn_only(why):
+    """Skip a check of greenhorn's own contract when $GREENHORN is Gunicorn itself."""
+    if differences.reference_mode():
+        pytest.skip("Gunicorn 20.1 differs (README, differences from 20.1): " + why)
+
+
 def body(port, target="/"):
     return harness.get(port, target).body
 
@@ -71,11 +79,14 @@ def workers(server, count):
 # ---- --reload -------------------------------------------------------------
 
 
-@pytest.mark.parametrize("cls,save", [(["-k", "sync"], "in place"),
-                                      (["-k", "gthread", "--threads", "2"], "rename")])
-def test_reload_restarts_the_worker_with_the_edited_module(spawn, tmp_path, cls, save):
+@pytest.mark.parametrize("side,cls,save", [
+    ("greenhorn", ["-k", "sync"], "in place"),
+    ("greenhorn", ["-k", "gthread", "--threads", "2"], "rename"),
+    ("gunicorn", ["-k", "sync"], "in place"),  # 20.1 polls the files' mtimes without inotify
+])
+def test_reload_restarts_the_worker_with_the_edited_module(spawn, tmp_path, side, cls, save):
     folder = make_folder(tmp_path)
-    server, port = start(spawn, folder, ["--reload", "-w", "1"] + cls)
+    server, port = start(spawn, folder, ["--reload", "-w", "1"] + cls, side=side)
     assert body(port) == b"v1"
     first = workers(server, 1)
     source = folder / "version.py"
@@ -84,6 +95,18 @@ def test_reload_restarts_the_worker_with_the_edited_module(spawn, tmp_path, cls,
     else:  # as an editor that writes a new file and renames it over the old one
         (folder / ".version.py.swp").write_text("VERSION = 'v2'\n")
         os.replace(folder / ".version.py.swp", source)
+    if side == "gunicorn":
+        # 20.1's polling reloader takes its first mtimes a moment after the
+        # worker serves; an edit before that goes unseen.  Touch it each second.
+        touched = [time.monotonic()]
+
+        def seen():
+            if time.monotonic() - touched[0] >= 1:
+                os.utime(source)
+                touched[0] = time.monotonic()
+            return body(port) == b"v2"
+
+        assert harness.wait_for(seen, WAIT), server.log()
     assert harness.wait_for(lambda: body(port) == b"v2", WAIT), server.log()
     assert re.search(r"\[INFO\] Worker reloading: .*/site/version\.py modified", server.log())
     # the worker that saw the change left, a new one serves
@@ -92,6 +115,7 @@ def test_reload_restarts_the_worker_with_the_edited_module(spawn, tmp_path, cls,
 
 
 def test_reload_extra_file_restarts_the_worker_and_other_files_do_not(spawn, tmp_path):
+    greenhorn_only("its reloader names the extra file as given, not its absolute path")
     folder = make_folder(tmp_path)
     (folder / "settings.txt").write_text("one\n")
     server, port = start(spawn, folder,
@@ -108,6 +132,7 @@ def test_reload_extra_file_restarts_the_worker_and_other_files_do_not(spawn, tmp
 
 
 def test_reload_with_preload_is_refused(greenhorn, tmp_path):
+    greenhorn_only("it serves with --reload --preload, and reloads nothing")
     folder = make_folder(tmp_path)
     sock, _ = harness.listener()  # held here: were it not refused, it would serve on it
     with sock:
@@ -169,13 +194,19 @@ def test_hup_after_ttin_goes_back_to_the_configured_count_and_the_command_line_w
     assert server.alive()
 
 
-def test_hup_with_a_broken_config_file_keeps_the_old_settings(spawn, tmp_path):
+@pytest.mark.parametrize("side", ["greenhorn", "gunicorn"])
+def test_hup_with_a_broken_config_file_keeps_the_old_settings(spawn, tmp_path, side):
     folder = make_folder(tmp_path, config=CONFIG % (2, "one", "%(r)s"))
-    server, port = start(spawn, folder, [])
+    server, port = start(spawn, folder, [], side=side)
     assert len(workers(server, 2)) == 2
     config = folder / "gunicorn.conf.py"
     config.write_text("workers = = 3\n")
     server.signal(signal.SIGHUP)
+    if side == "gunicorn":  # Gunicorn 20.1's master exits (app.reload() -> sys.exit(1))
+        assert server.wait_exit(WAIT) == 1, server.log()
+        assert "SyntaxError" in server.log()
+        return
+    greenhorn_only("its master exits when the file does not read on HUP")
     assert server.wait_log(r"\[ERROR\] Cannot read the settings again: .*the old settings stay",
                            WAIT), server.log()
     # the workers were replaced with the old settings, and serve
