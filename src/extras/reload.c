@@ -19,8 +19,8 @@
  * (IN_MOVED_TO) is seen.  A change counts when it is to one of those files,
  * or to any *.py file in the directory of a module: a module the app
  * imports later, lazily, sits beside the ones already imported (Gunicorn
- * restarts on any file of those directories; editor swap files and
- * __pycache__ do not restart here).  The list is made once per worker: the
+ * restarts on any file of those directories; editor swap and lock files,
+ * logs and __pycache__ do not restart here).  The list is made once per worker: the
  * next worker makes it again, with whatever it imported.
  *
  * Process state only (the list, the descriptor): one watcher per worker
@@ -177,8 +177,10 @@ static bool counts(const struct inotify_event *ev, char *out, size_t outlen)
     const struct watched_dir *d = &watch.dirs[ev->wd];
     if ((size_t)snprintf(out, outlen, "%s/%s", d->path, ev->name) >= outlen)
         return false;
+    /* A hidden name is an editor's (Emacs' lock ".#views.py"), not a module. */
     size_t n = strlen(ev->name);
-    return known_file(out) || (d->module_dir && n > 3 && strcmp(ev->name + n - 3, ".py") == 0);
+    return known_file(out) ||
+           (d->module_dir && ev->name[0] != '.' && n > 3 && strcmp(ev->name + n - 3, ".py") == 0);
 }
 
 /* Read what inotify has (waiting up to ms); the first path that counts goes

@@ -125,6 +125,7 @@ def test_reload_extra_file_restarts_the_worker_and_other_files_do_not(spawn, tmp
     # A file nobody watches changes first: if it counted, the line below
     # would name it, since the first change that counts is the one logged.
     (folder / "notes.txt").write_text("not watched\n")
+    (folder / ".#version.py").write_text("an editor's lock file\n")
     (folder / "settings.txt").write_text("two\n")
     assert harness.wait_for(lambda: body(port, "/extra") == b"two", WAIT), server.log()
     reloading = re.findall(r"Worker reloading: (.*) modified", server.log())
@@ -171,6 +172,7 @@ def test_hup_reads_the_config_file_again(spawn, tmp_path, side):
     lines = access.read_text().splitlines()
     assert lines[0] == "GET /env HTTP/1.1 200", lines  # the first format, before HUP
     if side == "greenhorn":
+        greenhorn_only("its access log format stays the first one")
         assert lines[-1] == "custom /after", lines
     else:
         # Gunicorn 20.1's logger keeps the Config it was made with (Arbiter.setup
@@ -218,3 +220,22 @@ def test_hup_with_a_broken_config_file_keeps_the_old_settings(spawn, tmp_path, s
     server.signal(signal.SIGHUP)
     assert harness.wait_for(lambda: body(port, "/env") == b"three", WAIT), server.log()
     assert len(workers(server, 3)) == 3
+
+
+def test_hup_keeps_the_listeners_and_says_a_changed_bind_needs_a_restart(spawn, tmp_path):
+    greenhorn_only("its HUP closes the listeners and binds the new address")
+    folder = make_folder(tmp_path)
+    config = folder / "gunicorn.conf.py"
+
+    def build(port):
+        config.write_text('bind = "127.0.0.1:%d"\nworkers = 1\n' % port)
+        return {"args": ["reloadapp:application"], "cwd": str(folder)}
+
+    server, (port,) = spawn.on_free_port(build)
+    assert server.wait_log(r"Booting worker", WAIT), server.log()
+    config.write_text('bind = "127.0.0.1:%d"\nworkers = 2\n' % harness.free_ports(1)[0])
+    server.signal(signal.SIGHUP)
+    assert server.wait_log(r"\[WARNING\] HUP does not change: bind \(restart", WAIT), server.log()
+    assert len(workers(server, 2)) == 2  # the rest of the file took effect
+    assert body(port) == b"v1"
+    assert server.log().count("Listening at:") == 1
