@@ -181,7 +181,8 @@ static int reread_config(char *err, size_t errlen);
 /*
  * The extras this configuration uses, plugged into the stage drivers'
  * slots (plugins.h).  A feature that is off leaves its slot NULL, which
- * costs the core one comparison.
+ * costs the core one comparison.  HUP calls it again with the settings read
+ * anew, so every slot is filled here and nowhere else.
  */
 static void plug_extras(const struct config *cfg, struct plugins *p)
 {
