@@ -369,10 +369,11 @@ static int check_reload(const struct config *cfg, char *err, size_t errlen)
 static struct {
     int argc;
     char **argv;
-    int start_dir; /* where greenhorn started: -c and gunicorn.conf.py are found from it */
+    char *start_dir; /* where greenhorn started: -c and gunicorn.conf.py are found from it
+                        (a path, not a descriptor: the listeners' numbers stay as they were) */
     struct config *cfg;
     struct plugins *plugins;
-} running = {.start_dir = -1};
+} running;
 
 /* Settings HUP cannot change: they shaped the sockets, the pid file, the
  * identity or the preloaded app, which stay.  The old values are kept (the
@@ -451,7 +452,7 @@ static int reread_config(char *err, size_t errlen)
     int here = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     char why[1024];
 
-    if (here < 0 || fchdir(running.start_dir) < 0) {
+    if (here < 0 || running.start_dir == NULL || chdir(running.start_dir) < 0) {
         snprintf(err, errlen, "Cannot read the settings again: %s", strerror(errno));
         if (here >= 0)
             close(here);
@@ -522,7 +523,7 @@ int main(int argc, char **argv)
     running.argv = argv;
     running.cfg = &cfg;
     running.plugins = &plugins;
-    running.start_dir = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    running.start_dir = getcwd(NULL, 0);
     /* --chdir first, as in Gunicorn (which changes directory while it reads
      * its settings): relative log, pid and unix socket paths are all inside
      * DIR, and a USR1 reopen finds the same files. */
@@ -599,5 +600,6 @@ done:
         wsgi_fini(app);
     log_close();
     config_free(&cfg);
+    free(running.start_dir);
     return code;
 }
