@@ -54,16 +54,12 @@ struct config_list {
 
 struct config {
     /* the application */
-    char *app_uri;         /* MODULE[:VARIABLE] or MODULE:factory(args); NULL until given */
-    char *config_file;     /* -c: a Gunicorn config file (Python); NULL = none given */
-    char *config_read;     /* the config file read, as an absolute path (the workers
-                              run its hooks); NULL = none; not a setting */
-    unsigned master_hooks; /* the master's hooks that file defines, as bits
-                              (master_hooks.h); not a setting */
-    char *config_text;     /* that file's bytes, as read with the settings: hooks
-                              run from them, so a file broken since (before a
-                              HUP) cannot stop a new worker; not a setting */
-    size_t config_text_len;
+    char *app_uri;                 /* MODULE[:VARIABLE] or MODULE:factory(args); NULL until given */
+    char *config_file;             /* -c: a Gunicorn config file (Python); NULL = none given */
+    char *config_read;             /* the config file read, as an absolute path (the workers
+                                      run its hooks); NULL = none; not a setting */
+    unsigned master_hooks;         /* the master's hooks that file defines, as bits
+                                      (master_hooks.h); not a setting */
     char *chdir;                   /* --chdir; NULL = stay */
     struct config_list pythonpath; /* --pythonpath a,b: prepended to sys.path */
     char *virtualenv;              /* --virtualenv; NULL = use $VIRTUAL_ENV if set */
@@ -137,6 +133,12 @@ struct config {
     struct config_list secure_scheme_values; /* default ssl,https,on (same order) */
     enum config_proxy_protocol proxy_protocol;
     struct config_list proxy_allow_ips; /* default 127.0.0.1,::1; "*" = all */
+
+    /* Not a setting: the config file's bytes, as read with the settings
+     * (config_read).  Hooks run from them, not from the file, so a file
+     * broken since (before a HUP) cannot stop a new worker. */
+    char *config_text;
+    size_t config_text_len;
 };
 
 /* How config_load ended. */
