@@ -364,6 +364,20 @@ static void stop_workers(bool graceful)
     }
 }
 
+/* HUP reads the settings again first, as Gunicorn's reload (app.reload(),
+ * then setup()): the worker count goes back to the configured one, undoing
+ * TTIN and TTOU, and nworkers_changed runs as Gunicorn's num_workers setter
+ * runs it.  Settings that do not read are logged; the old ones stay. */
+static void reread_settings(void)
+{
+    char why[1024];
+    int old = arb.target;
+    if (arb.plugins->reread_config != NULL && arb.plugins->reread_config(why, sizeof why) < 0)
+        log_msg(LOG_ERROR, "%s; the old settings stay", why);
+    arb.target = arb.cfg->workers;
+    run_hook(MASTER_NWORKERS_CHANGED, 0, 0, arb.target, old);
+}
+
 /* HUP: new workers first, then the old ones drain and go (no request is
  * refused while this happens: the listening sockets never close). */
 static void reload(void)
@@ -378,6 +392,7 @@ static void reload(void)
              (long long)now.tv_sec * 1000000 + now.tv_nsec / 1000);
     tell(msg);
     arb.ready_due = true;
+    reread_settings();
     run_hook(MASTER_ON_RELOAD, 0, 0, 0, 0);
     if (arb.target == 0) { /* after WINCH: the roll-back brings the workers back */
         arb.target = arb.cfg->workers;

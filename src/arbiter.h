@@ -5,7 +5,8 @@
  * Unicorn's, see its DESIGN and SIGNALS files).
  * Owns: forking workers, reaping them, replacing the dead, killing the
  * stuck (heartbeat timeout), and the master's signals:
- *   HUP   reload: start new workers, then gracefully stop the old ones
+ *   HUP   reload: read the settings again, start new workers, then gracefully
+ *         stop the old ones
  *   TERM  graceful stop: workers finish in-flight requests (--graceful-timeout)
  *   INT, QUIT  quick stop
  *   TTIN, TTOU  one worker more, one less

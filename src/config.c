@@ -865,5 +865,6 @@ void config_free(struct config *cfg)
     }
     free(cfg->app_uri);
     free(cfg->config_read);
+    free(cfg->config_text);
     memset(cfg, 0, sizeof *cfg);
 }

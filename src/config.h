@@ -133,6 +133,12 @@ struct config {
     struct config_list secure_scheme_values; /* default ssl,https,on (same order) */
     enum config_proxy_protocol proxy_protocol;
     struct config_list proxy_allow_ips; /* default 127.0.0.1,::1; "*" = all */
+
+    /* Not a setting: the config file's bytes, as read with the settings
+     * (config_read).  Hooks run from them, not from the file, so a file
+     * broken since (before a HUP) cannot stop a new worker. */
+    char *config_text;
+    size_t config_text_len;
 };
 
 /* How config_load ended. */

@@ -14,6 +14,7 @@
  *   the app failed to load                       exit 4 (from the arbiter, or --preload)
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -43,6 +44,7 @@
 #include "extras/notify.h"
 #include "extras/proxy_protocol.h"
 #include "extras/statsd.h"
+#include "extras/reload.h"
 #include "extras/systemd.h"
 #include "extras/upgrade.h"
 #include "extras/user.h"
@@ -109,6 +111,40 @@ static int bind_all(const struct config *cfg, struct listener *out, char *err, s
     return n;
 }
 
+/* The whole of the file at path (malloc'd, *len bytes), or NULL with errno. */
+static char *read_whole(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    char *text = NULL;
+    size_t cap = 0;
+    *len = 0;
+    if (f == NULL)
+        return NULL;
+    for (;;) {
+        if (*len == cap) {
+            char *more = realloc(text, cap = cap * 2 + 4096);
+            if (more == NULL)
+                break;
+            text = more;
+        }
+        size_t n = fread(text + *len, 1, cap - *len, f);
+        *len += n;
+        if (n == 0) {
+            if (ferror(f) == 0) {
+                fclose(f);
+                return text;
+            }
+            errno = EIO;
+            break;
+        }
+    }
+    int saved = errno;
+    fclose(f);
+    free(text);
+    errno = saved;
+    return NULL;
+}
+
 /*
  * -c FILE, or ./gunicorn.conf.py when it exists (Gunicorn 20+ reads it on its
  * own): its settings become the weakest source, and the whole configuration
@@ -131,6 +167,9 @@ static enum config_result read_config_file(struct config *cfg, int argc, char **
     snprintf(path, sizeof path, "%s", cfg->config_file ? cfg->config_file : "gunicorn.conf.py");
     if (config_file_words(cfg, path, &buf, &words, &count, &master_hooks, err, errlen) < 0)
         return CONFIG_ERROR;
+    /* The bytes the hooks will run from (struct config's config_text). */
+    size_t text_len = 0;
+    char *text = read_whole(path, &text_len);
     snprintf(label, sizeof label, "%s: ", path);
     config_free(cfg);
     enum config_result res =
@@ -138,18 +177,28 @@ static enum config_result read_config_file(struct config *cfg, int argc, char **
     free(words);
     free(buf);
     /* Absolute, so that a worker finds the file's hooks after --chdir. */
-    if (res == CONFIG_RUN && (cfg->config_read = realpath(path, NULL)) == NULL) {
+    if (res == CONFIG_RUN && (text == NULL || (cfg->config_read = realpath(path, NULL)) == NULL)) {
         snprintf(err, errlen, "%.512s: %s", path, strerror(errno));
+        free(text);
         return CONFIG_ERROR;
     }
+    if (res != CONFIG_RUN) {
+        free(text);
+        return res;
+    }
+    cfg->config_text = text;
+    cfg->config_text_len = text_len;
     cfg->master_hooks = master_hooks;
     return res;
 }
 
+static int reread_config(char *err, size_t errlen);
+
 /*
  * The extras this configuration uses, plugged into the stage drivers'
  * slots (plugins.h).  A feature that is off leaves its slot NULL, which
- * costs the core one comparison.
+ * costs the core one comparison.  HUP calls it again with the settings read
+ * anew, so every slot is filled here and nowhere else.
  */
 static void plug_extras(const struct config *cfg, struct plugins *p)
 {
@@ -182,6 +231,9 @@ static void plug_extras(const struct config *cfg, struct plugins *p)
     }
     if (notify_socket() != NULL) /* started by systemd as Type=notify */
         p->notify = notify_send;
+    if (cfg->reload)
+        p->worker_watch = reload_worker_watch;
+    p->reread_config = reread_config;
 }
 
 /* What a stage-1 result means for main: -1 to go on, else the exit status
@@ -338,6 +390,151 @@ static void on_exit_hook(const struct config *cfg)
         log_msg(LOG_ERROR, "%s", why);
 }
 
+/* --reload watches the files a worker imported; with --preload the master
+ * imported them, and every new worker would fork the old code again.
+ * Gunicorn's documentation calls the two incompatible; greenhorn refuses. */
+static int check_reload(const struct config *cfg, char *err, size_t errlen)
+{
+    if (!cfg->reload || !cfg->preload)
+        return 0;
+    snprintf(err, errlen,
+             "--reload cannot be used with --preload (the master would keep the "
+             "old code)");
+    return -1;
+}
+
+/* What HUP needs to read the settings again: the master's own, for its
+ * whole life (process state, not a request's). */
+static struct {
+    int argc;
+    char **argv;
+    char *start_dir; /* where greenhorn started: -c and gunicorn.conf.py are found from it
+                        (a path, not a descriptor: the listeners' numbers stay as they were) */
+    struct config *cfg;
+    struct plugins *plugins;
+} running;
+
+/* Settings HUP cannot change: they shaped the sockets, the pid file, the
+ * identity or the preloaded app, which stay.  The old values are kept (the
+ * pointers swap, so each config frees its own) and a warning names them. */
+static void keep_fixed(struct config *fresh, struct config *old)
+{
+    char names[160] = "";
+    bool binds = fresh->num_binds != old->num_binds;
+    for (size_t i = 0; !binds && i < old->num_binds; i++)
+        binds = strcmp(fresh->binds[i], old->binds[i]) != 0;
+    if (binds) {
+        struct config t = *fresh;
+        memcpy(fresh->binds, old->binds, sizeof old->binds);
+        fresh->num_binds = old->num_binds;
+        memcpy(old->binds, t.binds, sizeof t.binds);
+        old->num_binds = t.num_binds;
+        strcat(names, " bind");
+    }
+#define KEEP_STRING(field, name)                                                                   \
+    if ((fresh->field == NULL) != (old->field == NULL) ||                                          \
+        (fresh->field != NULL && strcmp(fresh->field, old->field) != 0)) {                         \
+        char *t = fresh->field;                                                                    \
+        fresh->field = old->field;                                                                 \
+        old->field = t;                                                                            \
+        strcat(names, " " name);                                                                   \
+    }
+#define KEEP_VALUE(field, name)                                                                    \
+    if (fresh->field != old->field) {                                                              \
+        fresh->field = old->field;                                                                 \
+        strcat(names, " " name);                                                                   \
+    }
+    KEEP_STRING(chdir, "chdir")
+    KEEP_STRING(pidfile, "pidfile")
+    KEEP_STRING(user, "user")
+    KEEP_STRING(group, "group")
+    KEEP_VALUE(preload, "preload_app")
+    KEEP_VALUE(daemon, "daemon")
+#undef KEEP_STRING
+#undef KEEP_VALUE
+    if (names[0] != '\0')
+        log_msg(LOG_WARNING, "HUP does not change:%s (restart greenhorn for that)", names);
+}
+
+/* The environment of -e KEY=VALUE: keys the old settings set and the new
+ * ones do not are removed, then the new ones set (Gunicorn's reload resets
+ * raw_env the same way before it reads the settings). */
+static void swap_env(const struct config *old, const struct config *fresh)
+{
+    for (size_t i = 0; i < old->num_env; i++) {
+        const char *eq = strchr(old->env[i], '=');
+        size_t klen = eq ? (size_t)(eq - old->env[i]) : 0;
+        bool kept = false;
+        for (size_t j = 0; j < fresh->num_env && !kept; j++)
+            kept = strncmp(fresh->env[j], old->env[i], klen + 1) == 0;
+        if (klen > 0 && klen < 256 && !kept) {
+            char key[256];
+            memcpy(key, old->env[i], klen);
+            key[klen] = '\0';
+            unsetenv(key);
+        }
+    }
+}
+
+/*
+ * HUP (the plugins.h reread_config slot): the settings are read again as at
+ * start, from the directory greenhorn started in, into a new config;
+ * nothing changes unless all of it reads.  Then the master's part is
+ * applied (the log files, the access log's format, -e, the hook process,
+ * the extras' slots) and the new settings replace the old in place, so the
+ * arbiter's pointer stays good.  Gunicorn 20.1 (Arbiter.reload) does the
+ * same, but exits when the file does not read; here the old settings stay.
+ */
+static int reread_config(char *err, size_t errlen)
+{
+    struct config fresh, *cfg = running.cfg;
+    int here = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    char why[1024];
+
+    if (here < 0 || running.start_dir == NULL || chdir(running.start_dir) < 0) {
+        snprintf(err, errlen, "Cannot read the settings again: %s", strerror(errno));
+        if (here >= 0)
+            close(here);
+        return -1;
+    }
+    enum config_result res = config_load_file(&fresh, running.argc, running.argv, NULL, 0, NULL,
+                                              false, stdout, why, sizeof why);
+    if (res == CONFIG_RUN)
+        res = read_config_file(&fresh, running.argc, running.argv, why, sizeof why);
+    if (fchdir(here) < 0 && res == CONFIG_RUN) {
+        snprintf(why, sizeof why, "cannot go back to the working directory: %s", strerror(errno));
+        res = CONFIG_ERROR;
+    }
+    close(here);
+    if (res == CONFIG_RUN && check_reload(&fresh, why, sizeof why) < 0)
+        res = CONFIG_ERROR;
+    if (res == CONFIG_RUN && (log_open(fresh.log_level, fresh.error_logfile, fresh.access_logfile,
+                                       why, sizeof why) < 0 ||
+                              access_log_format(fresh.access_log_format, 1, why, sizeof why) < 0))
+        res = CONFIG_ERROR;
+    if (res != CONFIG_RUN) {
+        snprintf(err, errlen, "Cannot read the settings again: %s", res == CONFIG_ERROR ? why : "");
+        config_free(&fresh);
+        return -1;
+    }
+    keep_fixed(&fresh, cfg); /* nothing fails from here on */
+    if (fresh.capture_output && log_capture_output() < 0)
+        log_msg(LOG_ERROR, "--capture-output: %s", strerror(errno));
+    if (user_give_files(&fresh, NULL, 0, why, sizeof why) < 0) /* new log files */
+        log_msg(LOG_ERROR, "%s", why);
+    swap_env(cfg, &fresh);
+    if (apply_env(&fresh, why, sizeof why) < 0)
+        log_msg(LOG_ERROR, "%s", why);
+    /* The hook process ran the old file: a new one runs the new file's hooks. */
+    master_hooks_stop();
+    config_free(cfg);
+    *cfg = fresh;
+    if (master_hooks_start(cfg, why, sizeof why) < 0)
+        log_msg(LOG_ERROR, "%s", why);
+    plug_extras(cfg, running.plugins);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     struct config cfg;
@@ -373,10 +570,17 @@ int main(int argc, char **argv)
         status = venv_refused(&cfg);
     if (status < 0)
         status = settled(read_config_file(&cfg, argc, argv, err, sizeof(err)), &cfg, err, "");
+    if (status < 0 && check_reload(&cfg, err, sizeof err) < 0)
+        status = settled(CONFIG_ERROR, &cfg, err, "");
     if (status >= 0)
         return status;
     if (cfg.pidfile != NULL)
         pidpath = upgrade_pidfile(cfg.pidfile);
+    running.argc = argc;
+    running.argv = argv;
+    running.cfg = &cfg;
+    running.plugins = &plugins;
+    running.start_dir = getcwd(NULL, 0);
     /* --chdir first, as in Gunicorn (which changes directory while it reads
      * its settings): relative log, pid and unix socket paths are all inside
      * DIR, and a USR1 reopen finds the same files. */
@@ -482,5 +686,6 @@ done:
         wsgi_fini(app);
     log_close();
     config_free(&cfg);
+    free(running.start_dir);
     return code;
 }

@@ -85,6 +85,11 @@ struct plugins {
     /* The number of workers the master keeps changed (at start too):
      * Gunicorn's gunicorn.workers gauge. */
     void (*workers_changed)(int count);
+    /* HUP: read the settings again (config file, $GUNICORN_CMD_ARGS,
+     * command line) into the config the master was given, and apply what
+     * the master holds of them (log files, this table).  0; or -1 with a
+     * line in err, and the settings are as they were. */
+    int (*reread_config)(char *err, size_t errlen);
 
     /* ---- stage 4, the worker (worker.c) ---- */
     /* Before Python starts: give up the master's identity (--user, --group). */
@@ -102,6 +107,10 @@ struct plugins {
      * Python exception set: the request gets a 500) and post_request. */
     int (*pre_request)(struct request *r);
     void (*post_request)(struct request *r);
+    /* --reload, with the GIL, just before each worker_event of POST_FORK
+     * and POST_INIT: watch the app's source files and stop the worker
+     * gracefully when one changes.  Failures are logged, never fatal. */
+    void (*worker_watch)(enum worker_event ev, const struct config *cfg);
     /* After the response: one access-log line for r (from any thread). */
     void (*access_log)(const struct request *r);
     /* After the response, beside the access log: r is done (StatsD

@@ -405,6 +405,8 @@ static int setup_signals(void)
 static int worker_event(const struct worker *w, enum worker_event ev, char *err, size_t errlen)
 {
     const struct plugins *p = w->ctx->plugins;
+    if (p->worker_watch != NULL && ev != WORKER_EXIT)
+        p->worker_watch(ev, w->cfg);
     if (p->worker_event == NULL)
         return 0;
     return p->worker_event(ev, w->cfg, w->ctx->master_pid, err, errlen);

@@ -37,10 +37,12 @@
  * skips them.
  */
 /* config_exec_source - see config_file.h. */
-const char config_exec_source[] = "def run_config(path):\n"
+const char config_exec_source[] = "def run_config(path, source=None):\n"
                                   "    ns = {'__file__': path, '__name__': '__config__'}\n"
-                                  "    with open(path, 'rb') as f:\n"
-                                  "        exec(compile(f.read(), path, 'exec'), ns)\n"
+                                  "    if source is None:\n"
+                                  "        with open(path, 'rb') as f:\n"
+                                  "            source = f.read()\n"
+                                  "    exec(compile(source, path, 'exec'), ns)\n"
                                   "    return ns\n";
 
 static const char config_reader_source[] =

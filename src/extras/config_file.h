@@ -19,8 +19,9 @@ int config_file_words(const struct config *cfg, const char *path, char **buf, ch
                       int *count, unsigned *master_hooks, char *err, size_t errlen);
 
 /*
- * config_exec_source - Python: run_config(path) executes a config file as
- * Gunicorn does and returns its namespace (a dict).  Shared by the reader in
+ * config_exec_source - Python: run_config(path, source=None) executes a
+ * config file (source: its bytes, else the file is read) as Gunicorn does
+ * and returns its namespace (a dict).  Shared by the reader in
  * config_file.c and by the worker hooks in hooks.c, so both see the same file
  * the same way.
  */

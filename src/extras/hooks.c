@@ -141,20 +141,44 @@ static PyObject *emit_call(PyObject *self, PyObject *args)
 
 static PyMethodDef emit_def = {"emit", emit_call, METH_VARARGS, "emit(level, text): log a line"};
 
+/* run_config, given the file's bytes as the master read them with the
+ * settings (functools.partial(run_config, source=...)), when it has them:
+ * new, or NULL with the exception set. */
+static PyObject *with_source(PyObject *run_config, const struct config *cfg)
+{
+    if (cfg->config_text == NULL)
+        return Py_NewRef(run_config);
+    PyObject *functools = PyImport_ImportModule("functools"), *result = NULL;
+    PyObject *partial = functools ? PyObject_GetAttrString(functools, "partial") : NULL;
+    PyObject *args = partial ? PyTuple_Pack(1, run_config) : NULL;
+    PyObject *kw =
+        args ? Py_BuildValue("{sy#}", "source", cfg->config_text, (Py_ssize_t)cfg->config_text_len)
+             : NULL;
+    if (kw != NULL)
+        result = PyObject_Call(partial, args, kw);
+    Py_XDECREF(kw);
+    Py_XDECREF(args);
+    Py_XDECREF(partial);
+    Py_XDECREF(functools);
+    return result;
+}
+
 /* Run loader (load or master_load of hooks_source) on the config file:
  * its result (new), or NULL with err, the traceback logged at debug. */
 static PyObject *run_loader(const char *loader, const struct config *cfg, pid_t master, char *err,
                             size_t errlen)
 {
-    PyObject *load = NULL, *run_config = NULL, *emit = NULL, *result = NULL;
+    PyObject *load = NULL, *exec = NULL, *run_config = NULL, *emit = NULL, *result = NULL;
 
     if ((load = pyembed_source_function(hooks_source, loader)) != NULL &&
-        (run_config = pyembed_source_function(config_exec_source, "run_config")) != NULL &&
+        (exec = pyembed_source_function(config_exec_source, "run_config")) != NULL &&
+        (run_config = with_source(exec, cfg)) != NULL &&
         (emit = PyCFunction_New(&emit_def, NULL)) != NULL)
         result =
             PyObject_CallFunction(load, "sOiO", cfg->config_read, emit, (int)master, run_config);
     Py_XDECREF(emit);
     Py_XDECREF(run_config);
+    Py_XDECREF(exec);
     Py_XDECREF(load);
     if (result != NULL)
         return result;
