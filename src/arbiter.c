@@ -258,8 +258,18 @@ static void murder_workers(void)
  * graceful timeout while reaping, then SIGKILL what is left. */
 static void stop_workers(bool graceful)
 {
-    /* Closing our copies of the listeners does not close the workers'
-     * ones; they stop accepting when they see the signal. */
+    /* A graceful stop loses no connection (Gunicorn loses the queued ones,
+     * its issue #3397): the door closes first (no new connection enters the
+     * accept queues; a unix socket's path goes with bind_close), and the
+     * workers, seeing door_closed, serve what is queued before they close
+     * their copies (worker_drain); the queue ends, empty, with the last. */
+    if (graceful) {
+        for (size_t i = 0; i < arb.num_listeners; i++)
+            if (bind_close_door(&arb.listeners[i]) < 0)
+                log_msg(LOG_WARNING, "Cannot close %s to new connections: %s", arb.listeners[i].url,
+                        strerror(errno));
+        arb.board->door_closed = conn_now_ms();
+    }
     for (size_t i = 0; i < arb.num_listeners; i++)
         bind_close(&arb.listeners[i]);
     signal_all(graceful ? SIGTERM : SIGQUIT);

@@ -68,4 +68,13 @@ int bind_listen(const struct bind_addr *addr, int backlog, struct listener *out,
  */
 void bind_close(struct listener *l);
 
+/*
+ * bind_close_door - on a graceful stop (TERM), before the listeners close:
+ * new TCP connections are no longer let into l's accept queue (their SYN
+ * is dropped, so they are refused once the socket is gone), while the ones
+ * already queued stay for the workers to accept and serve.  A unix socket's
+ * door is its path, which bind_close removes.  Returns 0, or -1 (errno).
+ */
+int bind_close_door(const struct listener *l);
+
 #endif
