@@ -5,9 +5,9 @@ and a way to run a worker out of file descriptors.
     /slow?s=N&tag=T   touches $DRAIN_DIR/started-T (so a test knows the request
                       reached the app), sleeps N seconds, answers 200
     /hog              answers 200 at once; a thread then waits until the
-                      response is gone (0.3 s), writes $DRAIN_DIR/hogging and
-                      opens /dev/null until the process has no descriptor
-                      left (EMFILE), holds them until $DRAIN_DIR/release
+                      response is gone (0.3 s), opens /dev/null until the
+                      process has no descriptor left (EMFILE), then makes
+                      $DRAIN_DIR/hogging appear, holds them until $DRAIN_DIR/release
                       exists (checked with os.path.exists, which needs no
                       descriptor), closes them and writes $DRAIN_DIR/released
 
@@ -33,13 +33,15 @@ def _touch(name):
 
 def _hog():
     time.sleep(0.3)
-    _touch("hogging")
+    _touch("hogging.tmp")
     held = []
     try:
         while True:
             held.append(os.open("/dev/null", os.O_RDONLY))
     except OSError:
         pass
+    # Said only once no descriptor is left (a rename needs none).
+    os.rename(os.path.join(_dir(), "hogging.tmp"), os.path.join(_dir(), "hogging"))
     while not os.path.exists(os.path.join(_dir(), "release")):
         time.sleep(0.05)
     for fd in held:
