@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -260,9 +261,13 @@ static void stop_workers(bool graceful)
 {
     /* A graceful stop loses no connection (Gunicorn loses the queued ones,
      * its issue #3397): the door closes first (no new connection enters the
-     * accept queues; a unix socket's path goes with bind_close), and the
-     * workers, seeing door_closed, serve what is queued before they close
-     * their copies (worker_drain); the queue ends, empty, with the last. */
+     * accept queues), and the workers, seeing door_closed, serve what is
+     * queued before they close their copies (worker_drain).  A unix
+     * socket's door is its path, which bind_close removes now.  A TCP
+     * socket's door is a filter on the socket itself, which outlives us
+     * when someone else holds the socket too (systemd, the parent of an
+     * fd://): we keep ours until the workers are gone, then take the filter
+     * off before we close it, so the socket works again for its owner. */
     if (graceful) {
         for (size_t i = 0; i < arb.num_listeners; i++)
             if (bind_close_door(&arb.listeners[i]) < 0)
@@ -271,7 +276,8 @@ static void stop_workers(bool graceful)
         arb.board->door_closed = conn_now_ms();
     }
     for (size_t i = 0; i < arb.num_listeners; i++)
-        bind_close(&arb.listeners[i]);
+        if (!graceful || arb.listeners[i].family == AF_UNIX)
+            bind_close(&arb.listeners[i]);
     signal_all(graceful ? SIGTERM : SIGQUIT);
     int64_t deadline = conn_now_ms() + (int64_t)arb.cfg->graceful_timeout * 1000;
     while (count_workers(true) > 0 && conn_now_ms() < deadline) {
@@ -290,6 +296,10 @@ static void stop_workers(bool graceful)
                 reaped(pid, status);
             arb.procs[i].pid = 0;
         }
+    }
+    for (size_t i = 0; i < arb.num_listeners; i++) {
+        bind_open_door(&arb.listeners[i]);
+        bind_close(&arb.listeners[i]);
     }
 }
 

@@ -522,3 +522,11 @@ int bind_close_door(const struct listener *l)
     struct sock_fprog prog = {.len = sizeof(code) / sizeof(code[0]), .filter = code};
     return setsockopt(l->fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof prog);
 }
+
+/* bind_open_door - see bind.h. */
+void bind_open_door(const struct listener *l)
+{
+    int unused = 0;
+    if (l->fd >= 0 && (l->family == AF_INET || l->family == AF_INET6))
+        setsockopt(l->fd, SOL_SOCKET, SO_DETACH_FILTER, &unused, sizeof unused);
+}

@@ -77,4 +77,11 @@ void bind_close(struct listener *l);
  */
 int bind_close_door(const struct listener *l);
 
+/*
+ * bind_open_door - undo bind_close_door, once the workers are gone and
+ * before the master closes its copy: a socket others hold too (systemd's,
+ * an inherited fd://) must take connections again for them.
+ */
+void bind_open_door(const struct listener *l);
+
 #endif

@@ -132,6 +132,25 @@ def test_term_serves_every_queued_connection(spawn, tmp_path, kind, family):
         harness.connect(addr, timeout=5).close()
 
 
+def test_a_socket_held_by_another_process_takes_connections_after_the_stop(spawn, tmp_path):
+    """A TCP socket that outlives greenhorn (systemd's, an inherited fd:// its
+    parent keeps) has its door open again once greenhorn is gone: the next
+    server on it must get its connections."""
+    sock, port = harness.listener()
+    with sock:
+        server = spawn.server(worker_args("sync", 1) + ["-b", "fd://%d" % sock.fileno(), APP],
+                              env={"DRAIN_DIR": str(tmp_path)}, addr=port,
+                              pass_fds=[sock.fileno()])
+        assert harness.get(port, "/").status == 200
+        server.signal(15)
+        assert server.wait_exit(WAIT) == 0, server.log()
+        client = harness.connect(port, timeout=10)  # a dropped SYN would time out here
+        sock.settimeout(10)
+        accepted, _ = sock.accept()
+        accepted.close()
+        client.close()
+
+
 def test_gunicorn_loses_the_queued_connections(spawn, tmp_path):
     """The difference, documented: Gunicorn 20.1's sync worker, same app, same
     load, same TERM (its issue #3397).  The two in flight are answered; the
