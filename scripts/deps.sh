@@ -6,7 +6,7 @@ set -eu
 
 PKGS="build-essential pkg-config libpython3-dev python3-flask python3-django gunicorn python3-pytest
 python3-requests check gcovr valgrind cppcheck clang clang-format libclang-rt-14-dev wrk curl
-netcat-openbsd procps iproute2 patch systemd"
+netcat-openbsd procps iproute2 patch systemd nginx-light"
 
 # `deps.sh bench`: the optional peers of make bench, and Django for its Django rows, instead.
 if [ "${1:-}" = bench ]; then
