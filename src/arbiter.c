@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -332,15 +333,31 @@ static void tell_ready(void)
  * graceful timeout while reaping, then SIGKILL what is left. */
 static void stop_workers(bool graceful)
 {
-    /* Closing our copies of the listeners does not close the workers'
-     * ones; they stop accepting when they see the signal.  During an
-     * upgrade the other master serves the same sockets: a unix socket's
-     * file stays (Gunicorn's stop() unlinks only when reexec_pid ==
-     * master_pid == 0). */
+    /* A graceful stop loses no connection (Gunicorn loses the queued ones,
+     * its issue #3397): the door closes first (no new connection enters the
+     * accept queues), and the workers, seeing door_closed, serve what is
+     * queued before they close their copies (worker_drain).  A unix
+     * socket's door is its path, which bind_close removes now.  A TCP
+     * socket's door is a filter on the socket itself, which outlives us
+     * when someone else holds the socket too (systemd, the parent of an
+     * fd://): we keep ours until the workers are gone, then take the filter
+     * off before we close it, so the socket works again for its owner.
+     * During an upgrade the other master serves the same sockets: the door
+     * stays open and a unix socket's file stays (Gunicorn's stop() unlinks
+     * only when reexec_pid == master_pid == 0); what is queued is the other
+     * master's workers' to take. */
+    bool shared = arb.reexec_pid != 0 || arb.master_pid != 0;
+    if (graceful && !shared) {
+        for (size_t i = 0; i < arb.num_listeners; i++)
+            if (bind_close_door(&arb.listeners[i]) < 0)
+                log_msg(LOG_WARNING, "Cannot close %s to new connections: %s", arb.listeners[i].url,
+                        strerror(errno));
+        arb.board->door_closed = conn_now_ms();
+    }
     for (size_t i = 0; i < arb.num_listeners; i++) {
-        if (arb.reexec_pid != 0 || arb.master_pid != 0)
+        if (shared)
             bind_release(&arb.listeners[i]);
-        else
+        else if (!graceful || arb.listeners[i].family == AF_UNIX)
             bind_close(&arb.listeners[i]);
     }
     signal_all(graceful ? SIGTERM : SIGQUIT);
@@ -361,6 +378,10 @@ static void stop_workers(bool graceful)
                 reaped(pid, status);
             arb.procs[i].pid = 0;
         }
+    }
+    for (size_t i = 0; i < arb.num_listeners; i++) {
+        bind_open_door(&arb.listeners[i]);
+        bind_close(&arb.listeners[i]);
     }
 }
 

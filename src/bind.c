@@ -25,6 +25,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/filter.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -509,4 +510,43 @@ void bind_release(struct listener *l)
         return;
     close(l->fd);
     l->fd = -1;
+}
+
+/*
+ * bind_close_door - stop new TCP connections from entering l's accept
+ * queue, keep the ones already in it.  Only the last close(2) of a
+ * listening socket ends it, and that resets every connection still queued
+ * (Gunicorn issue #3397: the queued requests of a stopping server get 502
+ * from nginx).  The kernel has no call that refuses new SYNs while keeping
+ * the queue, so a socket filter drops them: a SYN without ACK never reaches
+ * the listener, the client retries it (RFC 6298: after 1 s, then 3, 7 ...)
+ * and, once the last descriptor is closed, gets a RST: refused at connect,
+ * before it sent anything.  Handshakes already answered (their ACK) and
+ * every packet of an accepted connection pass (accepted sockets inherit
+ * the filter).  At the filter, skb->data is the TCP header, so byte 13 is
+ * the flags.  unix sockets: bind_close removes the path, which does the
+ * same for connect(2) by path.  Returns 0, or -1 (errno) if the filter
+ * could not be attached: the queue then ends with the last close.
+ */
+int bind_close_door(const struct listener *l)
+{
+    if (l->fd < 0 || (l->family != AF_INET && l->family != AF_INET6))
+        return 0;
+    struct sock_filter code[] = {
+        BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 13),          /* the TCP flags */
+        BPF_STMT(BPF_ALU | BPF_AND | BPF_K, 0x12),       /* SYN | ACK */
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0x02, 0, 1), /* SYN alone? */
+        BPF_STMT(BPF_RET | BPF_K, 0),                    /* drop it */
+        BPF_STMT(BPF_RET | BPF_K, 0xffffffffu),          /* keep the rest */
+    };
+    struct sock_fprog prog = {.len = sizeof(code) / sizeof(code[0]), .filter = code};
+    return setsockopt(l->fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof prog);
+}
+
+/* bind_open_door - see bind.h. */
+void bind_open_door(const struct listener *l)
+{
+    int unused = 0;
+    if (l->fd >= 0 && (l->family == AF_INET || l->family == AF_INET6))
+        setsockopt(l->fd, SOL_SOCKET, SO_DETACH_FILTER, &unused, sizeof unused);
 }

@@ -76,4 +76,20 @@ void bind_close(struct listener *l);
  */
 void bind_release(struct listener *l);
 
+/*
+ * bind_close_door - on a graceful stop (TERM), before the listeners close:
+ * new TCP connections are no longer let into l's accept queue (their SYN
+ * is dropped, so they are refused once the socket is gone), while the ones
+ * already queued stay for the workers to accept and serve.  A unix socket's
+ * door is its path, which bind_close removes.  Returns 0, or -1 (errno).
+ */
+int bind_close_door(const struct listener *l);
+
+/*
+ * bind_open_door - undo bind_close_door, once the workers are gone and
+ * before the master closes its copy: a socket others hold too (systemd's,
+ * an inherited fd://) must take connections again for them.
+ */
+void bind_open_door(const struct listener *l);
+
 #endif

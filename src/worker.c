@@ -268,16 +268,40 @@ static long long serve_limit(const struct config *cfg)
 /* ---- the accept loop ---------------------------------------------------- */
 
 /* worker_accept - see worker.h. */
-int worker_accept(const struct listener *l, struct sockaddr_storage *peer)
+int worker_accept(struct worker *w, const struct listener *l, struct sockaddr_storage *peer)
 {
     socklen_t plen = sizeof(*peer);
     int fd = accept4(l->fd, (struct sockaddr *)peer, &plen, SOCK_CLOEXEC);
+    if (fd >= 0) {
+        w->fd_starved = false;
+        return fd;
+    }
+    /* No descriptor left: the listener stays readable, so a loop that
+     * tried again at once would burn a core until one is freed.  nginx
+     * stops accepting for a while (ngx_event_accept); so do we, with one
+     * line per burst, not one per attempt. */
+    if (errno == EMFILE || errno == ENFILE) {
+        if (!w->fd_starved)
+            log_msg(LOG_WARNING, "accept() failed: %s; accepting again every %d ms",
+                    strerror(errno), WORKER_STARVED_MS);
+        w->fd_starved = true;
+        return WORKER_ACCEPT_STARVED;
+    }
     /* Nothing waiting, a signal, or a client that left while queued
      * (ECONNABORTED) are not errors; anything else is worth a line. */
-    if (fd < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
-        errno != ECONNABORTED)
+    if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR && errno != ECONNABORTED)
         log_msg(LOG_ERROR, "accept() failed: %s", strerror(errno));
-    return fd;
+    return -1;
+}
+
+/* Serve one connection taken from l: the sync worker's way. */
+static void serve_accepted(struct worker *w, const struct listener *l, int fd,
+                           struct sockaddr_storage *peer)
+{
+    struct conn c;
+    conn_open(&c, fd, l, l->family, peer);
+    if (serve(w, &c))
+        worker_count_request(w);
 }
 
 /* Accept and serve connections until none is waiting.  Returns the number
@@ -288,13 +312,14 @@ static int accept_ready(struct worker *w)
     for (size_t i = 0; i < w->ctx->num_listeners && w->alive; i++) {
         const struct listener *l = &w->ctx->listeners[i];
         struct sockaddr_storage peer;
-        int fd = worker_accept(l, &peer);
+        int fd = worker_accept(w, l, &peer);
+        if (fd == WORKER_ACCEPT_STARVED) {
+            poll(NULL, 0, WORKER_STARVED_MS);
+            break;
+        }
         if (fd < 0)
             continue;
-        struct conn c;
-        conn_open(&c, fd, l, l->family, &peer);
-        if (serve(w, &c))
-            worker_count_request(w);
+        serve_accepted(w, l, fd, &peer);
         served++;
     }
     return served;
@@ -354,11 +379,80 @@ bool worker_tick(struct worker *w)
     return w->alive;
 }
 
+/*
+ * How long after the door closed (bind_close_door) a worker keeps looking
+ * for connections: a handshake the kernel answered just before still
+ * completes into the queue when the client's ACK comes, one round trip
+ * later.  A proxy on this host or the same network is well inside it.
+ */
+#define DOOR_SETTLE_MS 100
+
+/* Accept every connection queued on the listeners now; how many. */
+static int drain_once(struct worker *w, worker_take_fn take, void *arg)
+{
+    int taken = 0;
+    for (size_t i = 0; i < w->ctx->num_listeners; i++) {
+        const struct listener *l = &w->ctx->listeners[i];
+        for (;;) {
+            struct sockaddr_storage peer;
+            int fd = worker_accept(w, l, &peer);
+            if (fd == WORKER_ACCEPT_STARVED) {
+                poll(NULL, 0, WORKER_STARVED_MS); /* still queued: wait for a descriptor */
+                beat(w);
+                continue;
+            }
+            if (fd < 0 && (errno == EINTR || errno == ECONNABORTED))
+                continue;
+            if (fd < 0)
+                break; /* empty (EAGAIN), or an error already logged */
+            take(arg, l, fd, &peer);
+            beat(w);
+            taken++;
+        }
+    }
+    return taken;
+}
+
+/* worker_drain - see worker.h. */
+void worker_drain(struct worker *w, worker_take_fn take, void *arg)
+{
+    int64_t closed = w->ctx->board->door_closed;
+    size_t n = w->ctx->num_listeners;
+    if (closed == 0)
+        return; /* HUP, --max-requests: the master keeps the queue */
+    struct pollfd pfd[CONFIG_MAX_BINDS];
+    for (size_t i = 0; i < n && i < CONFIG_MAX_BINDS; i++)
+        pfd[i] = (struct pollfd){.fd = w->ctx->listeners[i].fd, .events = POLLIN};
+    int total = 0;
+    for (;;) {
+        int taken = drain_once(w, take, arg);
+        total += taken;
+        int64_t left = closed + DOOR_SETTLE_MS - conn_now_ms();
+        if (taken > 0)
+            continue;
+        if (left <= 0)
+            break;
+        poll(pfd, (nfds_t)(n < CONFIG_MAX_BINDS ? n : CONFIG_MAX_BINDS),
+             (int)left); /* a late handshake, or the settle time ends */
+    }
+    for (size_t i = 0; i < n; i++) {
+        close(w->ctx->listeners[i].fd); /* ours only: the path stays (bind_close) */
+        w->ctx->listeners[i].fd = -1;
+    }
+    log_msg(LOG_DEBUG, "Drained %d queued connection(s); listeners closed", total);
+}
+
 /* worker_idle_ms - see worker.h. */
 int worker_idle_ms(const struct worker *w)
 {
     int idle_ms = w->cfg->timeout > 0 ? w->cfg->timeout * 500 : 1000;
     return idle_ms > 1000 ? 1000 : idle_ms;
+}
+
+static void take_accepted(void *arg, const struct listener *l, int fd,
+                          struct sockaddr_storage *peer)
+{
+    serve_accepted(arg, l, fd, peer);
 }
 
 static void run_loop(struct worker *w)
@@ -374,6 +468,7 @@ static void run_loop(struct worker *w)
             break;
         }
     }
+    worker_drain(w, take_accepted, w); /* TERM: what is queued is served too */
 }
 
 /* ---- a worker's life ---------------------------------------------------- */

@@ -47,6 +47,8 @@ struct worker_board {
     int64_t beats[WORKER_MAX_SLOTS]; /* last sign of life, monotonic ms (the heartbeat) */
     int64_t conns[WORKER_MAX_SLOTS]; /* gthread: connections held while it accepts; -1 not */
     int64_t high;                    /* slots [0, high) have held a worker */
+    int64_t door_closed;             /* TERM: when the master closed the listeners' door
+                                        (monotonic ms; 0 = open): workers drain the queue */
 
     /* 1 once the worker's app is loaded (worker_main), 0 before: the master
      * tells systemd READY=1 when every worker it wants has it (arbiter.c). */
@@ -93,6 +95,7 @@ struct worker {
     int64_t last_check;    /* when the master was last looked for */
     long long served;      /* requests handed to the app so far (loop thread) */
     long long serve_limit; /* --max-requests plus this worker's jitter; 0 = no limit */
+    bool fd_starved;       /* accept failed for want of a descriptor (logged once) */
 };
 
 /*
@@ -136,13 +139,38 @@ void worker_refuse(const struct request *r, int status, int version_minor);
  */
 void worker_run_app(const struct worker *w, struct request *r, PyThreadState **ts, bool keep);
 
+/* worker_accept's answer when the process (EMFILE) or the system (ENFILE)
+ * has no descriptor left: the connection stays queued, and the caller stops
+ * accepting for WORKER_STARVED_MS instead of spinning on a listener that
+ * stays readable. */
+#define WORKER_ACCEPT_STARVED (-2)
+#define WORKER_STARVED_MS     100
+
 /*
  * worker_accept - accept(2) one connection waiting on l (close-on-exec;
- * peer gets its address).  Returns the socket, or -1 when none is waiting;
- * errors other than "nothing there" are logged.  Both worker classes take
- * their connections through it.
+ * peer gets its address).  Returns the socket, -1 when none is waiting, or
+ * WORKER_ACCEPT_STARVED (logged once per burst, at warning); other errors
+ * are logged.  Both worker classes take their connections through it.
  */
-int worker_accept(const struct listener *l, struct sockaddr_storage *peer);
+int worker_accept(struct worker *w, const struct listener *l, struct sockaddr_storage *peer);
+
+/* What worker_drain hands each connection it accepts to (the worker
+ * class's way of serving it). */
+typedef void (*worker_take_fn)(void *arg, const struct listener *l, int fd,
+                               struct sockaddr_storage *peer);
+
+/*
+ * worker_drain - a worker told to stop, on its way out of the listeners.
+ * After TERM to the master (board->door_closed set) no new connection
+ * enters the accept queue, and the last close of a listener would reset
+ * every connection still in it: so accept (without blocking) and hand to
+ * take every one queued, until every listener is empty and the handshakes
+ * the kernel had already answered when the door closed have had time to
+ * arrive, then close this worker's listeners.  On HUP or --max-requests
+ * (door open) it returns at once: the master keeps the listeners, and the
+ * queue waits for the new workers.
+ */
+void worker_drain(struct worker *w, worker_take_fn take, void *arg);
 
 /* worker_count_request - one more request reached the app: at
  * --max-requests the worker stops taking more (w->alive false). */

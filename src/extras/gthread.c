@@ -213,8 +213,25 @@ static void refuse(struct gthread *g, struct gconn *gc, int status, int version_
     gc->lingered = 0;
 }
 
-/* Shutdown begins: take no more connections, close the idle ones, and
- * answer every request still to come with Connection: close. */
+static void adopt_queued(void *arg, const struct listener *l, int fd,
+                         struct sockaddr_storage *peer);
+
+/* Has the client sent bytes we have not read yet (a request on its way)? */
+static bool bytes_waiting(const struct gconn *gc)
+{
+    char byte;
+    return recv(gc->c.fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
+}
+
+/*
+ * Shutdown begins: take no more connections, close the idle keep-alive
+ * ones, and answer every request still to come with Connection: close.
+ * A kept connection whose next request has already arrived stays (closing
+ * it would lose that request: only a client's retry would save it, RFC 9112
+ * section 9.3.1), and so does a connection not yet past its first request:
+ * it was accepted to be served.  On TERM, the connections still queued on
+ * the listeners are accepted too (worker_drain), the pool serves them all.
+ */
 static void begin_shutdown(struct gthread *g)
 {
     if (g->shutting)
@@ -226,9 +243,10 @@ static void begin_shutdown(struct gthread *g)
     g->listening = false;
     for (size_t i = g->nconns; i-- > 0;) {
         struct gconn *gc = g->conns[i];
-        if (gc->state == GC_IDLE)
+        if (gc->state == GC_IDLE && gc->requests > 0 && !bytes_waiting(gc))
             drop(g, gc); /* idle keep-alive: no request is lost by closing */
     }
+    worker_drain(g->w, adopt_queued, g);
 }
 
 /* A complete request goes to the pool; the loop lets go of gc (its socket
@@ -509,6 +527,35 @@ static bool my_turn(const struct gthread *g)
     return true;
 }
 
+/* A connection accepted from l joins the table, watched for its first
+ * request, with --header-timeout from now.  Returns -1 when there is no
+ * memory for it (it was closed). */
+static int adopt(struct gthread *g, const struct listener *l, int fd, struct sockaddr_storage *peer)
+{
+    struct gconn *gc = table_room(g) == 0 ? calloc(1, sizeof(*gc)) : NULL;
+    if (gc == NULL) {
+        close(fd);
+        return -1;
+    }
+    gc->src.kind = SRC_CONN;
+    conn_open(&gc->c, fd, l, l->family, peer);
+    enter(gc, GC_IDLE, ms(g->w->cfg->header_timeout));
+    gc->slot = g->nconns;
+    g->conns[g->nconns++] = gc;
+    if (watch(g, gc) < 0)
+        drop(g, gc);
+    publish(g);
+    return 0;
+}
+
+/* worker_drain's way in: what was queued when the server stops is served
+ * like any connection (with Connection: close), whatever
+ * --worker-connections says: the backlog bounds it. */
+static void adopt_queued(void *arg, const struct listener *l, int fd, struct sockaddr_storage *peer)
+{
+    adopt(arg, l, fd, peer);
+}
+
 static void accept_ready(struct gthread *g, size_t index)
 {
     const struct listener *l = &g->w->ctx->listeners[index];
@@ -519,22 +566,14 @@ static void accept_ready(struct gthread *g, size_t index)
             return;
         }
         struct sockaddr_storage peer;
-        int fd = worker_accept(l, &peer);
-        if (fd < 0)
-            return;
-        struct gconn *gc = table_room(g) == 0 ? calloc(1, sizeof(*gc)) : NULL;
-        if (gc == NULL) {
-            close(fd);
+        int fd = worker_accept(g->w, l, &peer);
+        if (fd == WORKER_ACCEPT_STARVED) { /* away from the listeners for a while */
+            g->yield_until = conn_now_ms() + WORKER_STARVED_MS;
+            set_listening(g, false);
             return;
         }
-        gc->src.kind = SRC_CONN;
-        conn_open(&gc->c, fd, l, l->family, &peer);
-        enter(gc, GC_IDLE, ms(g->w->cfg->header_timeout));
-        gc->slot = g->nconns;
-        g->conns[g->nconns++] = gc;
-        if (watch(g, gc) < 0)
-            drop(g, gc);
-        publish(g);
+        if (fd < 0 || adopt(g, l, fd, &peer) < 0)
+            return;
     }
 }
 
