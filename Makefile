@@ -166,7 +166,7 @@ ASAN_VARS := BUILD=build/asan BIN=build/asan/greenhorn OPT=-O1 PY_LINK=shared \
 ASAN_REPORTS := $(CURDIR)/build/asan/reports
 ASAN_TESTS := $(addprefix tests/integration/,test_conformance_socket.py test_strict.py \
   test_side_by_side.py test_hooks.py test_max_requests.py test_master.py \
-  test_asan_regressions.py test_gthread.py test_gthread_side_by_side.py) tests/integration/test_cli.py::test_access_log_with_every_atom
+  test_asan_regressions.py test_gthread.py test_gthread_side_by_side.py test_statsd.py) tests/integration/test_cli.py::test_access_log_with_every_atom
 
 asan:
 	PYTHONMALLOC=malloc LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan-python.supp:print_suppressions=0 \
