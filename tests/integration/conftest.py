@@ -31,7 +31,9 @@ the end of its module) fails the session.
 import glob
 import os
 import re
+import shutil
 import subprocess
+import tempfile
 import warnings
 
 import pytest
@@ -269,3 +271,29 @@ def pytest_sessionfinish(session):
         else:
             print("sanitizer report(s) written after the last test:\n" + text)
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+# An app that says which user and groups it runs as (--user, --group, --initgroups).
+WHO_APP = '''
+import json, os
+
+def application(environ, start_response):
+    body = json.dumps({"uid": os.getuid(), "gid": os.getgid(), "groups": os.getgroups()}).encode()
+    start_response("200 OK", [("Content-Type", "application/json"),
+                              ("Content-Length", str(len(body)))])
+    return [body]
+'''
+
+
+@pytest.fixture
+def open_dir():
+    """A folder any user can read and enter (pytest's tmp_path is root's alone)."""
+    if os.geteuid() != 0:
+        pytest.skip("switching users needs root; this run is uid %d" % os.geteuid())
+    folder = tempfile.mkdtemp(prefix="greenhorn-who-")
+    os.chmod(folder, 0o755)
+    with open(os.path.join(folder, "whoapp.py"), "w") as f:
+        f.write(WHO_APP)
+    os.chmod(os.path.join(folder, "whoapp.py"), 0o644)
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)

@@ -524,3 +524,21 @@ def compare_facts(case, a, b):
             problems.append("%s: listed in differences.py but both servers agree (%r)"
                             % (key, a.get(key, _MISSING)))
     assert not problems, "case %r:\n  " % case + "\n  ".join(problems)
+
+
+def alive(pid):
+    """Is process pid running (not gone, and not a zombie waiting to be reaped)?"""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def read_pid(path):
+    """The pid a pid file holds; 0 when it is missing, empty or not a number."""
+    try:
+        with open(path) as f:
+            return int(f.read().strip() or 0)
+    except (OSError, ValueError):
+        return 0

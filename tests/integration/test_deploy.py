@@ -41,6 +41,7 @@ import time
 import pytest
 
 import harness
+from harness import alive, read_pid
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(HERE)), "examples", "deploy")
@@ -153,22 +154,6 @@ def http(addr, target, method="GET", host=HOST, body=b"", headers=()):
     if body or method == "POST":
         lines.append("Content-Length: %d" % len(body))
     return harness.request(addr, ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"), body)
-
-
-def alive(pid):
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
-def read_pid(path):
-    try:
-        with open(path) as f:
-            return int(f.read().strip() or 0)
-    except (OSError, ValueError):
-        return 0
 
 
 class SlowRequest(threading.Thread):

@@ -11,11 +11,8 @@ import grp
 import json
 import os
 import pwd
-import shutil
 import signal
-import socket
 import subprocess
-import tempfile
 
 import pytest
 
@@ -163,17 +160,6 @@ def test_without_reuse_port_the_second_server_fails(spawn, greenhorn):
 
 # ---------------------------------------------------------------- --initgroups
 
-WHO_APP = '''
-import json, os
-
-def application(environ, start_response):
-    body = json.dumps({"uid": os.getuid(), "gid": os.getgid(), "groups": os.getgroups()}).encode()
-    start_response("200 OK", [("Content-Type", "application/json"),
-                              ("Content-Length", str(len(body)))])
-    return [body]
-'''
-
-
 def user_with_groups():
     """A user of this system in a group other than its own: (name, extra gids)."""
     for user in pwd.getpwall():
@@ -182,19 +168,6 @@ def user_with_groups():
         if extra:
             return user, extra
     return None, []
-
-
-@pytest.fixture
-def open_dir():
-    if os.geteuid() != 0:
-        pytest.skip("switching users needs root; this run is uid %d" % os.geteuid())
-    folder = tempfile.mkdtemp(prefix="greenhorn-groups-")
-    os.chmod(folder, 0o755)
-    with open(os.path.join(folder, "whoapp.py"), "w") as f:
-        f.write(WHO_APP)
-    os.chmod(os.path.join(folder, "whoapp.py"), 0o644)
-    yield folder
-    shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.mark.parametrize("initgroups", [True, False])

@@ -13,7 +13,6 @@ Every wait is bounded and generous; nothing asserts how long anything took.
 """
 
 import os
-import socket
 import subprocess
 import threading
 import time

@@ -13,6 +13,7 @@ import threading
 import time
 
 import harness
+from harness import alive
 
 BOOTING = r"Booting worker with pid: (\d+)"
 
@@ -121,14 +122,6 @@ def quick_stop(spawn, signum):
     while time.monotonic() < deadline and any(alive(pid) for pid in workers):
         time.sleep(0.05)
     assert not any(alive(pid) for pid in workers), workers
-
-
-def alive(pid):
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 def test_int_stops_at_once(spawn):

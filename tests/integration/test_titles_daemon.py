@@ -145,8 +145,7 @@ def test_daemon_detaches_serves_and_stops_by_its_pid_file(greenhorn, tmp_path):
         pid = int(pidfile.read_text())
         fields = stat_fields(pid)
         assert fields and fields[0] not in ("Z", "X"), "the daemon is not running"
-        state, ppid, pgrp, session, tty = fields[0], int(fields[1]), int(fields[2]), \
-            int(fields[3]), int(fields[4])
+        ppid, pgrp, session, tty = int(fields[1]), int(fields[2]), int(fields[3]), int(fields[4])
         # Double fork: a session of its own that it does not lead (so it can
         # never get a controlling terminal), no terminal, not our group.
         assert session != pid and session != os.getsid(0) and pgrp != os.getpgid(0)

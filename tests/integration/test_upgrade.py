@@ -20,6 +20,7 @@ import types
 import pytest
 
 import harness
+from harness import alive, read_pid
 
 WAIT = 30  # seconds: generous, for a busy machine
 
@@ -32,22 +33,6 @@ def ppid(pid):
     except OSError:
         return 0
     return int(stat[stat.rfind(")") + 2:].split()[1])
-
-
-def read_pid(path):
-    try:
-        with open(path) as f:
-            return int(f.read().strip() or 0)
-    except (OSError, ValueError):
-        return 0
-
-
-def alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return ppid(pid) != 0
 
 
 def served_by(port):

@@ -11,39 +11,14 @@ import grp
 import json
 import os
 import pwd
-import shutil
 import stat
 import subprocess
-import tempfile
 
 import pytest
 
 import harness
 
-WHO_APP = '''
-import json, os
-
-def application(environ, start_response):
-    body = json.dumps({"uid": os.getuid(), "gid": os.getgid(), "groups": os.getgroups()}).encode()
-    start_response("200 OK", [("Content-Type", "application/json"),
-                              ("Content-Length", str(len(body)))])
-    return [body]
-'''
-
-
-@pytest.fixture
-def open_dir():
-    """A folder any user can read and enter (pytest's tmp_path is root's alone)."""
-    if os.geteuid() != 0:
-        pytest.skip("switching users needs root; this run is uid %d" % os.geteuid())
-    folder = tempfile.mkdtemp(prefix="greenhorn-user-")
-    os.chmod(folder, 0o755)
-    with open(os.path.join(folder, "whoapp.py"), "w") as f:
-        f.write(WHO_APP)
-    os.chmod(os.path.join(folder, "whoapp.py"), 0o644)
-    yield folder
-    shutil.rmtree(folder, ignore_errors=True)
-
+# open_dir (conftest.py): a folder any user can read, with whoapp.py in it
 
 def who(addr):
     reply = harness.get(addr, "/")
