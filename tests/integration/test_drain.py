@@ -382,3 +382,41 @@ def test_term_and_restart_under_load_through_nginx(spawn, tmp_path):
         results = load.stop()
     print("TERM + restart x2 through nginx: %s" % results)
     assert set(results) == {200}, "%s\n%s" % (results, nginx.log())
+
+
+@pytest.mark.parametrize("retire_first", [True, False], ids=["winch-then-term", "term"])
+def test_binary_upgrade_under_load_through_nginx(spawn, tmp_path, retire_first):
+    """The binary upgrade behind nginx, under load: USR2 (a new master on the
+    same socket), WINCH (the old workers retire; skipped in the second
+    case), TERM to the old master: every request answered 200, one master
+    left, the pid file naming it.  The old master must leave the socket's
+    path and door alone: the new one serves on it."""
+    pidfile = str(tmp_path / "app.pid")
+    old, path = start(spawn, tmp_path, "sync", "unix", extra=["--pid", pidfile])
+    nginx, front = start_nginx(spawn, tmp_path, [path])
+    load = Load(front)
+    new = 0
+    try:
+        assert harness.wait_for(lambda: load.total() >= 20, WAIT)
+        old.signal(12)  # USR2
+        new = harness.wait_for_value(lambda: harness.read_pid(pidfile + ".2"), lambda pid: pid > 0, WAIT)
+        assert new > 0, old.log()
+        assert harness.wait_for(lambda: len(harness.child_pids(new)) == 2, WAIT), old.log()
+        if retire_first:
+            old.signal(28)  # WINCH
+            assert harness.wait_for(lambda: harness.child_pids(old.pid) == [new], WAIT), old.log()
+        mark = load.total()
+        assert harness.wait_for(lambda: load.total() >= mark + 20, WAIT)
+        old.signal(15)
+        assert old.wait_exit(WAIT) == 0, old.log()
+        assert harness.wait_for(lambda: harness.read_pid(pidfile) == new, WAIT), old.log()
+        assert os.path.exists(path), "the old master removed the socket the new one serves on"
+        mark = load.total()
+        assert harness.wait_for(lambda: load.total() >= mark + 20, WAIT)
+    finally:
+        results = load.stop()
+        if new > 0 and harness.alive(new):
+            os.kill(new, 15)
+            harness.wait_for(lambda: not harness.alive(new), WAIT)
+    print("USR2%s + TERM through nginx: %s" % (" + WINCH" if retire_first else "", results))
+    assert set(results) == {200}, "%s\n%s" % (results, nginx.log())
