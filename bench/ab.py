@@ -9,12 +9,15 @@ to 40% within minutes, so when an app's own Python dominates a request
 (a template, an ORM, pure-Python work), which server drew the slow seconds
 decides the ratio: two full runs gave the CPU-bound app 1.32x and 0.84x.
 Here both servers run *at once*, one worker each, each with its own
-`wrk -t1 -c4 -H 'Connection: close'`: both workers are always runnable, the
-kernel gives each the same share of the same cores at the same moment, so
-the ratio of their req/s is the inverse ratio of what each needs per
-request, whatever the machine does meanwhile.  The CPU each server's
-processes used (from /proc) is reported next to it, as the check that the
-shares were even.
+`wrk -t1 -c4 -H 'Connection: close'`, and both servers are pinned to the
+same core (the wrks to the other): both workers are always runnable, the
+kernel gives each half of that one core, moment by moment, so the ratio
+of their req/s is the inverse ratio of what each needs per request,
+whatever the machine does meanwhile.  Without the pinning each worker
+drifts between the two virtual cores, which are not equally fast at a
+given moment (a neighbour on the host, steal time): passes of one app
+then disagreed by up to 0.7x.  The CPU each server's processes used (from
+/proc) is reported next to it, as the check that the shares were even.
 
 Owns: the paired runs and their table, bench/results/ab-latest.json (and a
 stamped copy), and the issue's targets for the Python-heavy apps.  Does not
@@ -46,9 +49,24 @@ TARGETS = {"cpu": 1.0, "jinja": 1.1, "django": 1.1, "flask": 2.0}
 ONE_WORKER = bench.RowSet("ab", 1, CONNECTIONS, {}, "1 worker each, both loaded at once", bench.BASELINE)
 
 
+SERVER_CORE = 0  # both servers (every process of each) run here
+CLIENT_CORES = None  # the wrks: every other core (set in main)
+
+
+def _pinned(cores, action):
+    """Run action() with this thread bound to cores, so that what it starts
+    inherits them; the thread's own binding is put back after."""
+    saved = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, cores)
+    try:
+        return action()
+    finally:
+        os.sched_setaffinity(0, saved)
+
+
 def _start(side, app, tmp, env):
     inst = bench.Instance(bench.SERVERS[bench.SERVER_ORDER[side]], app, ONE_WORKER)
-    bench.start(inst, tmp, env)
+    _pinned({SERVER_CORE}, lambda: bench.start(inst, tmp, env))
     h.wait_first_200(inst.proc, inst.port, inst.started, path=bench.APPS[app].path)
     return inst
 
@@ -61,8 +79,8 @@ def paired_run(instances, seconds, first):
         app = bench.APPS[inst.app]
         before = h.server_cpu_seconds(inst.proc)
         try:
-            res = h.run_wrk(inst.port, seconds, CONNECTIONS, close=True, path=app.path,
-                            post_bytes=app.post_bytes)
+            res = _pinned(CLIENT_CORES, lambda: h.run_wrk(inst.port, seconds, CONNECTIONS, close=True,
+                                                         path=app.path, post_bytes=app.post_bytes))
         except h.BenchError as err:
             errors.append(err)
             return
@@ -152,6 +170,11 @@ def main(argv=None):
     unknown = [a for a in wanted if a not in bench.APPS or a not in bench.PY_APPS]
     if unknown:
         raise h.BenchError("BENCH_AB_APPS: unknown app %s (known: %s)" % (", ".join(unknown), ", ".join(bench.PY_APPS)))
+    global CLIENT_CORES
+    cores = sorted(os.sched_getaffinity(0))
+    if len(cores) < 2:
+        raise h.BenchError("needs two cores: one for both servers, one for the load")
+    CLIENT_CORES = set(cores) - {SERVER_CORE} if SERVER_CORE in cores else set(cores[1:])
     seconds = h.env_number("BENCH_AB_SECONDS", 10)
     passes = h.env_number("BENCH_AB_PASSES", 3)
     warning = h.busy_warning()
@@ -160,8 +183,9 @@ def main(argv=None):
     tmp = h.make_tempdir("greenhorn-ab-")
     loops = study.loops_per_ms() if "cpu" in wanted else None
     env = {"BENCH_CPU_LOOPS_PER_MS": str(loops)} if loops else {}
-    h.say("bench-ab: greenhorn and gunicorn-sync at the same time, 1 worker each, wrk -t1 -c%d"
-          " -H 'Connection: close' against each, %d s x %d passes per app" % (CONNECTIONS, seconds, passes))
+    h.say("bench-ab: greenhorn and gunicorn-sync at the same time, 1 worker each, both on core %d; wrk -t1 -c%d"
+          " -H 'Connection: close' against each, on core(s) %s; %d s x %d passes per app"
+          % (SERVER_CORE, CONNECTIONS, ",".join(map(str, sorted(CLIENT_CORES))), seconds, passes))
     rows = []
     for app in wanted:
         reason = bench._why_app_missing(app)
@@ -182,6 +206,7 @@ def main(argv=None):
     stamp = time.strftime("%Y%m%d-%H%M%S")
     data = {"timestamp": stamp, "machine": h.machine(), "greenhorn_version": bench.greenhorn_version(),
             "settings": {"seconds": seconds, "passes": passes, "connections": CONNECTIONS, "workers": 1,
+                         "server_core": SERVER_CORE, "client_cores": sorted(CLIENT_CORES),
                          "cpu_loops_per_ms": loops},
             "rows": rows, "targets": found}
     os.makedirs(h.RESULTS_DIR, exist_ok=True)
