@@ -5,7 +5,8 @@
  * validators and defaults).
  * Owns: the settings table below, the defaults (and the environment variables
  * that replace them), and the parser of every kind of value; the checks on
- * every value; freeing what a struct config holds; trust lists (config_trust_*).
+ * every value; freeing what a struct config holds.  Trust lists are in
+ * config_trust.c.
  * Does not own: reading the command line, $GUNICORN_CMD_ARGS or printing
  * --help (config_args.c, which reads this table through config_internal.h);
  * acting on a setting.  Addresses are only parsed here (so a typo is a usage
@@ -442,8 +443,8 @@ _Static_assert(NUM_SETTINGS <= CONFIG_MAX_SETTINGS, "raise CONFIG_MAX_SETTINGS")
 
 const size_t config_num_settings = NUM_SETTINGS;
 
-/* parse_number - a decimal whole number within [min, max]. */
-static int parse_number(const char *text, long long min, long long max, long long *out, char *why,
+/* config_parse_number - see config_internal.h. */
+int config_parse_number(const char *text, long long min, long long max, long long *out, char *why,
                         size_t whylen)
 {
     char *end = NULL;
@@ -513,93 +514,6 @@ static int parse_mode(const char *text, long long max, int *out, char *why, size
         return config_explain(why, whylen, "%s is above 0o%llo", text, max);
     *out = (int)n;
     return 0;
-}
-
-/*
- * struct config_net (config.h) - an address, or a network "10.0.0.0/8": the
- * address bytes (IPv4 in the first 4), the family, and how many leading bits
- * must match.  Its bytes hold an IPv6 address whole.
- */
-_Static_assert(sizeof(((struct config_net *)0)->bytes) == sizeof(struct in6_addr),
-               "config_net holds an IPv6 address");
-
-/* parse_net - "ADDR" or "ADDR/BITS" (BITS at most 32 or 128).  Returns 0 or -1. */
-static int parse_net(const char *text, struct config_net *net)
-{
-    static const unsigned char v4_mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-    const char *slash = strchr(text, '/');
-    size_t len = slash != NULL ? (size_t)(slash - text) : strlen(text);
-    char host[INET6_ADDRSTRLEN], why[8];
-
-    if (len == 0 || len >= sizeof host)
-        return -1;
-    memcpy(host, text, len);
-    host[len] = '\0';
-    if (inet_pton(AF_INET, host, net->bytes) == 1)
-        net->family = AF_INET;
-    else if (inet_pton(AF_INET6, host, net->bytes) == 1)
-        net->family = AF_INET6;
-    else
-        return -1;
-    net->bits = net->family == AF_INET ? 32 : 128;
-    /* A dual-stack socket shows IPv4 peers as ::ffff:a.b.c.d: compare them as IPv4. */
-    if (net->family == AF_INET6 && slash == NULL && memcmp(net->bytes, v4_mapped, 12) == 0) {
-        memmove(net->bytes, net->bytes + 12, 4);
-        net->family = AF_INET;
-        net->bits = 32;
-    }
-    if (slash == NULL)
-        return 0;
-    if (!ascii_is_digit((unsigned char)slash[1]))
-        return -1;
-    return parse_number(slash + 1, 0, net->bits, &net->bits, why, sizeof why);
-}
-
-/* is_address - "*", or an address or network parse_net accepts. */
-static bool is_address(const char *item)
-{
-    struct config_net net;
-
-    return strcmp(item, "*") == 0 || parse_net(item, &net) == 0;
-}
-
-/* net_contains - do the first net->bits bits of addr equal the network's? */
-static bool net_contains(const struct config_net *net, const struct config_net *addr)
-{
-    size_t whole = (size_t)net->bits / 8;
-    unsigned rest = (unsigned)net->bits % 8;
-    unsigned char mask = (unsigned char)(0xff << (8 - rest));
-
-    if (net->family != addr->family || memcmp(net->bytes, addr->bytes, whole) != 0)
-        return false;
-    return rest == 0 || ((net->bytes[whole] ^ addr->bytes[whole]) & mask) == 0;
-}
-
-/* config_trust_compile - see config.h. */
-void config_trust_compile(const struct config_list *list, struct config_trust *t)
-{
-    memset(t, 0, sizeof *t);
-    for (size_t i = 0; i < list->count; i++) {
-        if (strcmp(list->items[i], "*") == 0)
-            t->any = true;
-        else if (parse_net(list->items[i], &t->nets[t->count]) == 0)
-            t->count++;
-    }
-}
-
-/* config_trust_allows - see config.h. */
-bool config_trust_allows(const struct config_trust *t, const char *addr)
-{
-    struct config_net peer;
-
-    if (t->any)
-        return true;
-    if (addr == NULL || strchr(addr, '/') != NULL || parse_net(addr, &peer) != 0)
-        return false;
-    for (size_t i = 0; i < t->count; i++)
-        if (net_contains(&t->nets[i], &peer))
-            return true;
-    return false;
 }
 
 /* The two enums spell the same three choices; mapped by name, not by number. */
@@ -674,7 +588,7 @@ static int parse_list(struct config_list *list, const char *text, bool addrs, ch
         }
         if (item == NULL)
             config_explain(why, whylen, "out of memory");
-        else if (addrs && !is_address(item))
+        else if (addrs && !config_is_address(item))
             config_explain(why, whylen,
                            "'%s' is not an IP address, a network such as 10.0.0.0/8, or '*'", item);
         else if (fresh.count == CONFIG_MAX_LIST)
@@ -759,7 +673,7 @@ static int store_value(struct config *cfg, const struct config_setting *s, const
         return 0;
     case OPT_INT:
     case OPT_UINT:
-        if (parse_number(v, s->min, s->max, &n, why, whylen) < 0)
+        if (config_parse_number(v, s->min, s->max, &n, why, whylen) < 0)
             return -1;
         if (s->kind == OPT_INT)
             *(int *)field = (int)n;

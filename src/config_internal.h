@@ -96,6 +96,18 @@ int config_set_value(struct config *cfg, const struct config_setting *s, const c
 int config_parse_choice(const struct config_setting *s, const char *text, int *value, char *why,
                         size_t whylen);
 
+/*
+ * config_parse_number - text as a decimal whole number within [min, max]
+ * into *out.  Returns 0, or -1 with the reason ("'x' is not a whole
+ * number", "9 is above 8") in why.
+ */
+int config_parse_number(const char *text, long long min, long long max, long long *out, char *why,
+                        size_t whylen);
+
+/* config_is_address - "*", an address or a network ("10.0.0.0/8") a trust list
+ * may hold (config_trust.c). */
+bool config_is_address(const char *item);
+
 /* config_append_clear - free every value of the OPT_APPEND setting s in cfg; count 0. */
 void config_append_clear(struct config *cfg, const struct config_setting *s);
 
