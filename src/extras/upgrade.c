@@ -64,11 +64,14 @@ int upgrade_remember(int argc, char **argv)
     size_t n = 0;
     (void)argc;
     start.argv = argv;
+    /* NULL when the directory greenhorn was started in is gone or
+     * unreadable: that is no reason not to serve; a USR2 then says why it
+     * cannot start a new master. */
     start.cwd = getcwd(NULL, 0);
     while (environ[n] != NULL)
         n++;
     start.env = calloc(n + 1, sizeof *start.env);
-    if (start.cwd == NULL || start.env == NULL)
+    if (start.env == NULL)
         return -1;
     for (size_t i = 0; i < n; i++)
         if ((start.env[i] = strdup(environ[i])) == NULL)
@@ -201,7 +204,9 @@ pid_t upgrade_exec(const struct listener *listeners, size_t n)
             fcntl(listeners[i].fd, F_SETFD, 0); /* the one thing it inherits */
         /* The path as given, looked up again (PATH for a bare name), from
          * the directory it was given in: Gunicorn's execvpe of START_CTX. */
-        if (chdir(start.cwd) == 0)
+        if (start.cwd == NULL)
+            errno = ENOENT; /* the start directory was gone at start */
+        else if (chdir(start.cwd) == 0)
             execvpe(start.argv[0], start.argv, env);
         log_msg(LOG_ERROR, "Cannot start a new master from '%s': %s", start.argv[0],
                 strerror(errno));

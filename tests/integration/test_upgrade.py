@@ -11,6 +11,7 @@ socket; pre_exec; a binary replaced on disk; MAINPID handed to systemd.
 import os
 import shutil
 import signal
+import subprocess
 import socket
 import struct
 import threading
@@ -20,6 +21,7 @@ import types
 import pytest
 
 import harness
+from conftest import APPS
 from harness import alive, read_pid
 
 WAIT = 30  # seconds: generous, for a busy machine
@@ -401,3 +403,22 @@ def test_the_old_master_hands_mainpid_to_the_new_one(spawn, tmp_path):
         # and the old master did not tell systemd the service is stopping
         assert not any("STOPPING=1" in text for pid, text in got if pid == old), got
         stop_pid(new)
+
+
+def test_a_start_directory_that_is_gone_does_not_stop_the_start(greenhorn, tmp_path):
+    """greenhorn started from a directory removed meanwhile (a release
+    directory replaced by a deploy, say) still starts: the directory a USR2
+    would start the new master in is unknown, which is no reason to refuse
+    to serve (it once said "out of memory", exit 1)."""
+    gone = tmp_path / "release-1"
+    gone.mkdir()
+
+    def enter_then_remove():
+        os.chdir(str(gone))
+        os.rmdir(str(gone))
+
+    done = subprocess.run([greenhorn, "--check-config", "--chdir", APPS, "rawapp:application"],
+                          capture_output=True, text=True, timeout=WAIT, preexec_fn=enter_then_remove,
+                          env=harness.clean_env(None))
+    assert done.returncode == 0, done.stderr
+    assert "are fine" in done.stderr
