@@ -188,6 +188,18 @@ def test_usr2_then_term_old_hands_over_without_a_failed_request(spawn, tmp_path,
     assert not os.path.exists(pidfile), "the last master removes its pid file"
 
 
+def upgrade_and_retire(server, pidfile):
+    """USR2 to server, then WINCH once the new master's 2 workers are up:
+    the old master is left with no worker but the new master.  Its pid."""
+    old = server.pid
+    server.signal(signal.SIGUSR2)
+    new = new_master_of(old, pidfile)
+    assert harness.wait_for(lambda: len(children(new)) == 2, WAIT)
+    server.signal(signal.SIGWINCH)
+    assert harness.wait_for(lambda: children(old) == [new], WAIT), children(old)
+    return new
+
+
 def test_winch_retires_the_old_workers_and_the_new_master_serves_alone(spawn, tmp_path):
     """WINCH to the old master (in a session of its own, as under a
     supervisor): its workers finish and go, the master stays; every request
@@ -196,11 +208,7 @@ def test_winch_retires_the_old_workers_and_the_new_master_serves_alone(spawn, tm
     old = server.pid
     load = Load(port)
     try:
-        server.signal(signal.SIGUSR2)
-        new = new_master_of(old, pidfile)
-        assert harness.wait_for(lambda: len(children(new)) == 2, WAIT)
-        server.signal(signal.SIGWINCH)
-        assert harness.wait_for(lambda: children(old) == [new], WAIT), children(old)
+        new = upgrade_and_retire(server, pidfile)
         assert {served_by(port) for _ in range(20)} == {new}
         assert server.alive() and read_pid(pidfile) == old
         server.signal(signal.SIGQUIT)
@@ -220,10 +228,7 @@ def test_rollback_hup_brings_the_old_workers_back(spawn, tmp_path):
     old = server.pid
     load = Load(port)
     try:
-        server.signal(signal.SIGUSR2)
-        new = new_master_of(old, pidfile)
-        server.signal(signal.SIGWINCH)
-        assert harness.wait_for(lambda: children(old) == [new], WAIT), children(old)
+        new = upgrade_and_retire(server, pidfile)
         server.signal(signal.SIGHUP)
         assert harness.wait_for(lambda: len(children(old)) == 3, WAIT), children(old)
         os.kill(new, signal.SIGTERM)
