@@ -413,14 +413,11 @@ static void reload(void)
              (long long)now.tv_sec * 1000000 + now.tv_nsec / 1000);
     tell(msg);
     arb.ready_due = true;
-    reread_settings();
+    bool rollback = arb.target == 0; /* after WINCH: the workers come back */
+    reread_settings();               /* the configured count again */
     run_hook(MASTER_ON_RELOAD, 0, 0, 0, 0);
-    if (arb.target == 0) { /* after WINCH: the roll-back brings the workers back */
-        arb.target = arb.cfg->workers;
-        run_hook(MASTER_NWORKERS_CHANGED, 0, 0, arb.target, 0);
-        if (arb.reexec_pid != 0)
-            say_main_pid(getpid());
-    }
+    if (rollback && arb.reexec_pid != 0)
+        say_main_pid(getpid()); /* under systemd, the service is ours again */
     for (int i = 0; i < MAX_SLOTS; i++)
         if (arb.procs[i].pid > 0)
             arb.procs[i].retiring = true;

@@ -410,6 +410,34 @@ def test_the_old_master_hands_mainpid_to_the_new_one(spawn, tmp_path):
         stop_pid(new)
 
 
+
+def test_a_rollback_hands_mainpid_back_to_the_old_master(spawn, tmp_path):
+    """The new master says READY with its own MAINPID (systemd takes it
+    under NotifyAccess=all); a roll-back (WINCH, then HUP to the old master)
+    gives the service back: the old master says MAINPID=<itself> (at once,
+    and again in the READY once its workers are back)."""
+    path = str(tmp_path / "notify")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(path)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
+    sock.setblocking(False)
+    with sock:
+        server, _port, pidfile = start(spawn, tmp_path, env={"NOTIFY_SOCKET": path})
+        old = server.pid
+        got = []
+        assert harness.wait_for(lambda: got.extend(receive_all(sock)) or
+                                any("READY=1" in text for _, text in got), WAIT), got
+        new = upgrade_and_retire(server, pidfile)
+        del got[:]
+        server.signal(signal.SIGHUP)
+
+        def handed_back():
+            got.extend(receive_all(sock))
+            return any("MAINPID=%d" % old in text.split("\n") for pid, text in got if pid == old)
+        assert harness.wait_for(handed_back, WAIT), got
+        stop_pid(new)
+
+
 def test_a_start_directory_that_is_gone_does_not_stop_the_start(greenhorn, tmp_path):
     """greenhorn started from a directory removed meanwhile (a release
     directory replaced by a deploy, say) still starts: the directory a USR2
