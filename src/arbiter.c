@@ -148,6 +148,7 @@ static int spawn_worker(int slot)
     run_hook(MASTER_PRE_FORK, -1, ctx.age, 0, 0);
     if (arb.app != NULL)
         wsgi_fork_prepare();
+    signals_hold(signals_master, signals_master_count); /* until the worker has its own */
     pid_t pid = fork();
     if (pid == 0) {
         if (arb.plugins->master_forget != NULL)
@@ -156,6 +157,7 @@ static int spawn_worker(int slot)
     }
     if (arb.app != NULL)
         wsgi_fork_parent();
+    signals_unhold(signals_master, signals_master_count);
     if (pid < 0) {
         log_msg(LOG_ERROR, "Unable to fork a worker: %s", strerror(errno));
         return -1;

@@ -72,6 +72,26 @@ int signals_init(const int *sigs, size_t n)
     return pipe_fds[0];
 }
 
+/* The set of sigs[0..n) blocked (how = SIG_BLOCK) or unblocked. */
+static void mask(int how, const int *sigs, size_t n)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    for (size_t i = 0; i < n; i++)
+        sigaddset(&set, sigs[i]);
+    pthread_sigmask(how, &set, NULL);
+}
+
+void signals_hold(const int *sigs, size_t n)
+{
+    mask(SIG_BLOCK, sigs, n);
+}
+
+void signals_unhold(const int *sigs, size_t n)
+{
+    mask(SIG_UNBLOCK, sigs, n);
+}
+
 int signals_fd(void)
 {
     return pipe_fds[0];

@@ -34,6 +34,18 @@ extern const size_t signals_master_count;
  */
 int signals_init(const int *sigs, size_t n);
 
+/*
+ * signals_hold / signals_unhold - block or unblock the signals in sigs[0..n)
+ * in this thread.  The master holds its own signals around a worker's fork,
+ * and the worker lets them through once it has its own handlers: a TERM
+ * sent to a worker forked a moment earlier would otherwise run the
+ * master's handler in the worker, and be lost (the master would then wait
+ * out --graceful-timeout for a worker that never heard it).  A signal that
+ * arrives while held waits, and is delivered when let through.
+ */
+void signals_hold(const int *sigs, size_t n);
+void signals_unhold(const int *sigs, size_t n);
+
 /* signals_fd - the read end to poll, or -1 before signals_init. */
 int signals_fd(void);
 

@@ -490,6 +490,8 @@ static int setup_signals(void)
     if (signals_init(worker_signals, sizeof(worker_signals) / sizeof(worker_signals[0])) < 0)
         return -1;
     signal(SIGWINCH, SIG_IGN);
+    /* held since before the fork (spawn_worker): one sent meanwhile comes now */
+    signals_unhold(signals_master, signals_master_count);
     struct rlimit no_core = {0, 0}; /* SIGQUIT/SIGABRT should not litter core files */
     setrlimit(RLIMIT_CORE, &no_core);
     return 0;

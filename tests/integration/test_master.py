@@ -202,3 +202,16 @@ def test_a_folder_that_is_no_virtualenv_stops_the_start(spawn, tmp_path):
     assert server.log().splitlines() == [
         "greenhorn: error: virtualenv '%s' is not a virtual environment (no pyvenv.cfg)"
         % tmp_path]
+
+
+def test_a_term_as_the_workers_are_forked_is_not_lost(spawn):
+    """TERM the moment the master listens, while it forks its workers: the
+    master holds its signals over each fork and a worker lets them through
+    once it has its own handlers.  Before, a TERM that reached a worker in
+    between ran the master's handler in the worker and was lost, and the
+    master waited out --graceful-timeout (120 s here) for that worker."""
+    for _ in range(5):
+        server, _port = spawn.tcp(["-w", "4", "--graceful-timeout", "120"], wait=False)
+        assert server.wait_log(r"Listening at", timeout=30), server.describe()
+        server.signal(signal.SIGTERM)
+        assert server.wait_exit(60) == 0, server.describe()
