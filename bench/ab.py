@@ -186,6 +186,8 @@ def main(argv=None):
     h.say("bench-ab: greenhorn and gunicorn-sync at the same time, 1 worker each, both on core %d; wrk -t1 -c%d"
           " -H 'Connection: close' against each, on core(s) %s; %d s x %d passes per app"
           % (SERVER_CORE, CONNECTIONS, ",".join(map(str, sorted(CLIENT_CORES))), seconds, passes))
+    h.say("greenhorn's Python: %s" % {"python3": "python3 runs greenhorn.so",
+                                      "embedded": "the interpreter linked in"}[h.greenhorn_interpreter()])
     rows = []
     for app in wanted:
         reason = bench._why_app_missing(app)
@@ -205,6 +207,7 @@ def main(argv=None):
         h.say("%-4s  %-58s %s" % (c["result"], c["target"], c["detail"]))
     stamp = time.strftime("%Y%m%d-%H%M%S")
     data = {"timestamp": stamp, "machine": h.machine(), "greenhorn_version": bench.greenhorn_version(),
+            "greenhorn_interpreter": h.greenhorn_interpreter(),
             "settings": {"seconds": seconds, "passes": passes, "connections": CONNECTIONS, "workers": 1,
                          "server_core": SERVER_CORE, "client_cores": sorted(CLIENT_CORES),
                          "cpu_loops_per_ms": loops},

@@ -951,7 +951,8 @@ def main(argv=None):
                 "row_sets": {s.name: {"workers": s.workers, "wrk": "-t1 -c%d" % s.connections,
                                       "baseline": s.baseline} for s in ROW_SETS},
                 "gthread_threads": THREADS,
-                "cpu_loops_per_ms": loops, "greenhorn_version": greenhorn_version()}
+                "cpu_loops_per_ms": loops, "greenhorn_version": greenhorn_version(),
+                "greenhorn_interpreter": h.greenhorn_interpreter()}
     h.say("bench: %d servers, %d s x %d round%s per row, %d cores; %s"
           % (len(servers), seconds, rounds, "" if rounds == 1 else "s", os.cpu_count(),
              "; ".join("%s rows: %s" % (s.name, s.what) for s in ROW_SETS)))

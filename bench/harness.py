@@ -75,6 +75,17 @@ def greenhorn_path():
     return os.environ.get("GREENHORN") or os.path.join(REPO_ROOT, "greenhorn")
 
 
+def greenhorn_interpreter():
+    """Which Python runs the app: "python3" when greenhorn hands over to
+    python3 with greenhorn.so (src/extras/pyhost.c), else "embedded"."""
+    path = greenhorn_path()
+    module = [path + ".so", os.path.join(os.path.dirname(path), "..", "lib", "greenhorn",
+                                         "greenhorn.so")]
+    if os.environ.get("GREENHORN_EMBED") or not any(os.path.exists(m) for m in module):
+        return "embedded"
+    return "python3"
+
+
 def greenhorn_missing():
     """None when the greenhorn binary is there; else the reason to print for skipping it."""
     path = greenhorn_path()

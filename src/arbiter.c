@@ -6,8 +6,9 @@
  * master's signals (see arbiter.h for the table).
  * Does not own: serving requests (worker.c), running a config file's
  * hooks (master_hooks.c: the master only says when).  The master never
- * starts Python unless --preload asks it to: it stays small, and a bug in
- * the app can never take it down.
+ * imports the app unless --preload asks it to: a bug in the app can never
+ * take it down.  (When python3 runs greenhorn, pyhost.c, the master has an
+ * interpreter, idle; otherwise it has none and stays small.)
  *
  * The heartbeat: each worker writes the time into its slot of a shared
  * memory page on every turn of its loop.  Gunicorn uses a temp file's mtime
@@ -146,8 +147,7 @@ static int spawn_worker(int slot)
     if (slot >= arb.board->high)
         arb.board->high = slot + 1;
     run_hook(MASTER_PRE_FORK, -1, ctx.age, 0, 0);
-    if (arb.app != NULL)
-        wsgi_fork_prepare();
+    wsgi_fork_prepare(); /* a master with Python in it: --preload, or run by python3 */
     signals_hold(signals_master, signals_master_count); /* until the worker has its own */
     pid_t pid = fork();
     if (pid == 0) {
@@ -155,8 +155,7 @@ static int spawn_worker(int slot)
             arb.plugins->master_forget();
         exit(worker_main(&ctx)); /* exit(), not _exit(): flush stdio and coverage data */
     }
-    if (arb.app != NULL)
-        wsgi_fork_parent();
+    wsgi_fork_parent();
     signals_unhold(signals_master, signals_master_count);
     if (pid < 0) {
         log_msg(LOG_ERROR, "Unable to fork a worker: %s", strerror(errno));

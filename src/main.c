@@ -43,6 +43,7 @@
 #include "extras/proctitle.h"
 #include "extras/notify.h"
 #include "extras/proxy_protocol.h"
+#include "extras/pyhost.h"
 #include "extras/statsd.h"
 #include "extras/reload.h"
 #include "extras/systemd.h"
@@ -574,6 +575,11 @@ int main(int argc, char **argv)
         status = settled(CONFIG_ERROR, &cfg, err, "");
     if (status >= 0)
         return status;
+    /* The settings are known (a virtualenv among them) and nothing is bound,
+     * forked or taken out of the environment yet: from here on python3
+     * itself may run the rest, at its own speed (pyhost.h).  Returns when
+     * it does not, or when this already is python3. */
+    pyhost_exec(&cfg, argc, argv);
     if (cfg.pidfile != NULL)
         pidpath = upgrade_pidfile(cfg.pidfile);
     running.argc = argc;
@@ -613,6 +619,7 @@ int main(int argc, char **argv)
                    upgrade_old_master() != 0 ? ".2" : "");
     if (log_open(cfg.log_level, cfg.error_logfile, cfg.access_logfile, err, sizeof(err)) < 0)
         goto fail;
+    log_msg(LOG_DEBUG, "Python: %s", pyhost_hosted() ? "python3 runs greenhorn.so" : "embedded");
     if (access_log_format(cfg.access_log_format, 1, err, sizeof(err)) < 0)
         goto fail; /* checked when read, so only out of memory gets here */
     if (user_give_files(&cfg, NULL, 0, err, sizeof(err)) < 0) /* the log files */

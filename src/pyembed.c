@@ -26,6 +26,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+extern char **environ;
+
 /* ---- errors ------------------------------------------------------------ */
 
 /*
@@ -284,10 +286,94 @@ int pyembed_virtualenv(const struct config *cfg, char *dir, size_t dirlen, char 
 
 /* ---- starting Python --------------------------------------------------- */
 
+/* pyembed_executable - see pyembed.h.  sys.executable: the venv's python,
+ * as when it starts itself (getpath then finds pyvenv.cfg beside it), else
+ * the python that goes with the libpython we were built against
+ * (GREENHORN_PYTHON, from the Makefile), so that an app can start Python
+ * subprocesses. */
+void pyembed_executable(const char *venv, char *exe, size_t exelen)
+{
+    if (venv != NULL)
+        snprintf(exe, exelen, "%s/bin/python", venv);
+    else
+        snprintf(exe, exelen, "%s", GREENHORN_PYTHON);
+}
+
+/* os.environ is read from the environment once, when Python starts.  A
+ * child whose interpreter came with the fork (--preload, or a master that
+ * python3 runs) would see the environment of that moment, not the master's
+ * now: -e KEY=VALUE, the variables greenhorn takes out ($NOTIFY_SOCKET,
+ * $LISTEN_FDS ...), a HUP's new -e.  So it is made the same again, through
+ * os.environ itself (putenv and unsetenv of values already there).  With a
+ * Python exception set on -1. */
+static int sync_environ(void)
+{
+    PyObject *os = PyImport_ImportModule("os");
+    PyObject *env = os ? PyObject_GetAttrString(os, "environ") : NULL;
+    PyObject *fresh = env ? PyDict_New() : NULL, *keys = NULL;
+    int rc = -1;
+    if (fresh == NULL)
+        goto out;
+    for (char **e = environ; *e != NULL; e++) {
+        const char *eq = strchr(*e, '=');
+        if (eq == NULL || eq == *e)
+            continue;
+        PyObject *k = PyUnicode_DecodeFSDefaultAndSize(*e, eq - *e);
+        PyObject *v = k ? PyUnicode_DecodeFSDefault(eq + 1) : NULL;
+        int bad = v == NULL || PyDict_SetItem(fresh, k, v) < 0;
+        Py_XDECREF(k);
+        Py_XDECREF(v);
+        if (bad)
+            goto out;
+    }
+    if ((keys = PySequence_List(env)) == NULL)
+        goto out;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(keys); i++) {
+        PyObject *k = PyList_GET_ITEM(keys, i);
+        if (PyDict_GetItemWithError(fresh, k) == NULL &&
+            (PyErr_Occurred() || PyObject_DelItem(env, k) < 0))
+            goto out;
+    }
+    PyObject *k, *v;
+    Py_ssize_t pos = 0;
+    while (PyDict_Next(fresh, &pos, &k, &v)) {
+        PyObject *now = PyObject_GetItem(env, k);
+        int same = now != NULL ? PyObject_RichCompareBool(now, v, Py_EQ) : 0;
+        Py_XDECREF(now);
+        PyErr_Clear(); /* KeyError: a new variable */
+        if (same != 1 && PyObject_SetItem(env, k, v) < 0)
+            goto out;
+    }
+    rc = 0;
+out:
+    Py_XDECREF(keys);
+    Py_XDECREF(fresh);
+    Py_XDECREF(env);
+    Py_XDECREF(os);
+    return rc;
+}
+
+/* pyembed_after_fork - see pyembed.h. */
+int pyembed_after_fork(void)
+{
+    PyOS_AfterFork_Child();
+    if (sync_environ() == 0)
+        return 0;
+    pyembed_log_exception(LOG_ERROR, "Cannot bring os.environ up to date after fork:");
+    return -1;
+}
+
 /* pyembed_start - see pyembed.h. */
 int pyembed_start(const struct config *cfg, char *err, size_t errlen)
 {
     char venv[PATH_MAX];
+    /* Already running: this is a child a master run by python3 forked
+     * (pyhost.c), the config file's reader or the hook process.  Its
+     * interpreter came with it; CPython's own os.fork() says so to it. */
+    if (Py_IsInitialized()) {
+        pyembed_after_fork();
+        return 0;
+    }
     int has_venv = pyembed_virtualenv(cfg, venv, sizeof venv, err, errlen);
     if (has_venv < 0)
         return -1;
@@ -298,15 +384,10 @@ int pyembed_start(const struct config *cfg, char *err, size_t errlen)
     pc.parse_argv = 0;
     char *argv[] = {"greenhorn", NULL};
     PyStatus st = PyConfig_SetBytesArgv(&pc, 1, argv);
-    /* sys.executable: the venv's python, as when it starts itself (getpath
-     * then finds pyvenv.cfg beside it), else the python that goes with the
-     * libpython we were built against (GREENHORN_PYTHON, from the Makefile),
-     * so that an app can start Python subprocesses. */
-    char exe[PATH_MAX + 16];
-    if (has_venv)
-        snprintf(exe, sizeof(exe), "%s/bin/python", venv);
-    else
-        snprintf(exe, sizeof(exe), "%s", GREENHORN_PYTHON);
+    /* absolute, as python3 would make it: a relative --virtualenv is
+     * relative to --chdir, and the app may change directory */
+    char exe[PATH_MAX + 16], abs[PATH_MAX];
+    pyembed_executable(has_venv ? (realpath(venv, abs) ? abs : venv) : NULL, exe, sizeof exe);
     if (!PyStatus_Exception(st))
         st = PyConfig_SetBytesString(&pc, &pc.executable, exe);
     if (!PyStatus_Exception(st))

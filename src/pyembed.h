@@ -33,13 +33,30 @@ int pyembed_virtualenv(const struct config *cfg, char *dir, size_t dirlen, char 
                        size_t errlen);
 
 /*
+ * pyembed_executable - the python sys.executable is: venv's bin/python when
+ * venv is not NULL, else the one that goes with the libpython greenhorn is
+ * built against.  Needs no interpreter.
+ */
+void pyembed_executable(const char *venv, char *exe, size_t exelen);
+
+/*
  * pyembed_start - start the interpreter as a worker does: PyConfig with
  * Python's own signal handlers off (greenhorn owns signals), sys.executable
  * set to the virtualenv's python (pyembed_virtualenv, PEP 405) or
  * to the python that goes with the libpython we link.  Returns with the GIL
- * held: 0, or -1 with a one-line reason in err (no Python exception).
+ * held: 0, or -1 with a one-line reason in err (no Python exception).  In a
+ * child forked from a master that python3 runs (pyhost.c), where the
+ * interpreter is already there, it only tells that interpreter of the fork.
  */
 int pyembed_start(const struct config *cfg, char *err, size_t errlen);
+
+/*
+ * pyembed_after_fork - in a child whose interpreter came with the fork:
+ * CPython's PyOS_AfterFork_Child, and os.environ made the environment as
+ * it is now (Python reads it only when it starts).  Needs the GIL.
+ * 0, or -1 when os.environ could not be updated (logged).
+ */
+int pyembed_after_fork(void);
 
 /*
  * pyembed_exception_line - the pending Python exception as one line,

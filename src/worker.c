@@ -518,8 +518,8 @@ static int boot_python(struct worker *w)
         log_msg(LOG_ERROR, "Worker failed to boot: %s", err);
         return WORKER_EXIT_BOOT_ERROR;
     }
+    wsgi_fork_child(); /* the master's interpreter, if it has one, hears of the fork */
     if (w->ctx->preloaded) {
-        wsgi_fork_child();
         w->app = w->ctx->app;
     } else if (wsgi_init(w->cfg, err, sizeof(err)) < 0) {
         log_msg(LOG_ERROR, "Worker failed to boot: %s", err);

@@ -640,17 +640,22 @@ void wsgi_fini(void *app)
     Py_FinalizeEx();
 }
 
+/* Only where the master runs Python: --preload, or a master that python3
+ * runs (pyhost.c); otherwise each worker starts its own interpreter. */
 void wsgi_fork_prepare(void)
 {
-    PyOS_BeforeFork();
+    if (Py_IsInitialized())
+        PyOS_BeforeFork();
 }
 
 void wsgi_fork_parent(void)
 {
-    PyOS_AfterFork_Parent();
+    if (Py_IsInitialized())
+        PyOS_AfterFork_Parent();
 }
 
 void wsgi_fork_child(void)
 {
-    PyOS_AfterFork_Child();
+    if (Py_IsInitialized())
+        pyembed_after_fork();
 }

@@ -82,7 +82,9 @@ void wsgi_request_free(struct request *r);
 void wsgi_fini(void *app);
 
 /* wsgi_fork_prepare / wsgi_fork_parent / wsgi_fork_child - the CPython fork
- * protocol (PyOS_BeforeFork and friends) for --preload.  Need the GIL. */
+ * protocol (PyOS_BeforeFork and friends) around a worker's fork, when the
+ * master has an interpreter (--preload, or python3 runs it: pyhost.c);
+ * nothing when it has none.  Need the GIL when it has one. */
 void wsgi_fork_prepare(void);
 void wsgi_fork_parent(void);
 void wsgi_fork_child(void);
