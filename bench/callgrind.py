@@ -222,8 +222,13 @@ def main():
     requests = h.env_number("CALLGRIND_REQUESTS", 2000)
     tmp = h.make_tempdir("greenhorn-callgrind-")
     build = python_link(h.greenhorn_path())
-    h.say("callgrind: greenhorn with the %s libpython (%s)"
-          % (build["libpython"], "PIE" if build["pie"] else "non-PIE"))
+    build["interpreter"] = h.greenhorn_interpreter()
+    if build["interpreter"] == "python3":
+        h.say("callgrind: python3 runs greenhorn.so (the binary, for GREENHORN_EMBED=1: %s libpython, %s)"
+              % (build["libpython"], "PIE" if build["pie"] else "non-PIE"))
+    else:
+        h.say("callgrind: greenhorn with the %s libpython (%s)"
+              % (build["libpython"], "PIE" if build["pie"] else "non-PIE"))
     paths = {name: measure_path(tmp, name, requests) for name in PATHS}
     h.say("\ninstructions per request: %s" % ", ".join(
         "%s %.0f" % (name, paths[name]["worker_ir_per_request"]) for name in PATHS))

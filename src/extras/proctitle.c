@@ -29,7 +29,8 @@
  */
 #include "proctitle.h"
 
-#include <stdint.h>
+#include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,57 +67,54 @@ static char **copy_strings(char *const *strings, size_t n)
     return copy;
 }
 
-/* Where the kernel put this process's argv strings (start) and where its
- * environ strings end (end): fields 48 and 51 of /proc/self/stat (Linux
- * 3.5 on; proc(5)).  0, or -1 when they cannot be read. */
-static int kernel_block(char **start, char **end)
+/* How many words come before ours in the process's own argv, which starts
+ * at first: 0 when greenhorn was started directly, 4 ("python3.11 -c BOOT
+ * MODULE") when python3 runs it (pyhost.c).  The words must lie end to
+ * end, as the kernel (or valgrind, for its program) lays them out.  -1
+ * when argv is not found there. */
+static int words_before(const char *first, int argc, char *const *argv)
 {
-    char buf[2048];
-    unsigned long long arg_start = 0, env_end = 0;
-    FILE *f = fopen("/proc/self/stat", "re");
-    size_t n = f != NULL ? fread(buf, 1, sizeof buf - 1, f) : 0;
-    if (f != NULL)
-        fclose(f);
-    buf[n] = '\0';
-    /* after the name, which is in parentheses and may hold anything */
-    char *p = strrchr(buf, ')');
-    int field = 2;
-    for (; p != NULL && *p != '\0'; p++) {
-        if (*p != ' ')
-            continue;
-        field++;
-        if (field == 48)
-            arg_start = strtoull(p + 1, NULL, 10);
-        else if (field == 51)
-            env_end = strtoull(p + 1, NULL, 10);
+    for (int skip = 0; skip <= 4; skip += 4) {
+        const char *p = first;
+        int i = 0;
+        for (; i < skip; i++)
+            p += strlen(p) + 1;
+        for (i = 0; i < argc && strcmp(p, argv[i]) == 0; i++)
+            p += strlen(p) + 1;
+        if (i == argc)
+            return skip;
     }
-    if (arg_start == 0 || env_end <= arg_start)
-        return -1;
-    *start = (char *)(uintptr_t)arg_start;
-    *end = (char *)(uintptr_t)env_end;
-    return 0;
+    return -1;
 }
 
 /* proctitle_init - see proctitle.h. */
 char **proctitle_init(int argc, char **argv)
 {
     size_t nenv = 0;
-    char *start = argv[0], *block_end = NULL;
 
     if (argc < 1 || argv[0] == NULL || (title.argv = copy_strings(argv, (size_t)argc)) == NULL)
         return argv;
-    /* When python3 runs greenhorn (pyhost.c), argv is a copy of the words
-     * after "python3 -c BOOT MODULE", and the kernel's block holds all of
-     * them: /proc tells where it is, and it is ours (CPython keeps copies
-     * of its arguments, and the environment is moved below). */
-    if (kernel_block(&start, &block_end) == 0 && start == argv[0])
-        block_end = NULL; /* argv is the kernel's own: found as below */
+    /* The process's argv[0], as its main got it (glibc keeps it): ours,
+     * or, when python3 runs greenhorn, python3's, whose last words are a
+     * copy of ours.  CPython keeps copies of its arguments, so that block
+     * is ours to overwrite as well.  Under valgrind it is the copy valgrind
+     * made for its program, never valgrind's own (its options live there). */
+    char *first = program_invocation_name;
+    if (first == NULL || words_before(first, argc, argv) < 0)
+        first = argv[0];
     /* The area: argv's strings while they lie end to end, then environ's. */
-    char *end = argv[0];
-    int i = 0;
-    while (i < argc && argv[i] == end)
-        end += strlen(argv[i++]) + 1;
-    if (i == argc || block_end != NULL) {
+    char *end = first;
+    bool whole = true;
+    if (first != argv[0]) { /* python3's: checked to be end to end above */
+        for (int k = words_before(first, argc, argv) + argc; k > 0; k--)
+            end += strlen(end) + 1;
+    } else {
+        int i = 0;
+        while (i < argc && argv[i] == end)
+            end += strlen(argv[i++]) + 1;
+        whole = i == argc;
+    }
+    if (whole) {
         while (environ != NULL && environ[nenv] != NULL)
             nenv++;
         char **env = copy_strings(environ, nenv);
@@ -124,17 +122,10 @@ char **proctitle_init(int argc, char **argv)
             for (size_t k = 0; k < nenv && environ[k] == end; k++)
                 end += strlen(environ[k]) + 1;
             environ = title.env = env; /* the originals are ours to overwrite now */
-        } else {
-            block_end = NULL; /* environ still points into the block */
         }
     }
-    if (block_end != NULL) {
-        title.area = start;
-        title.size = (size_t)(block_end - start);
-    } else {
-        title.area = argv[0];
-        title.size = (size_t)(end - argv[0]);
-    }
+    title.area = first;
+    title.size = (size_t)(end - first);
     return title.argv;
 }
 
