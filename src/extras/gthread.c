@@ -133,7 +133,7 @@ struct gthread {
     int epfd, wakefd;
     struct source listener_src[CONFIG_MAX_BINDS], signals_src, wake_src;
     bool listening;        /* the listeners are in the epoll set */
-    struct gconn *current; /* the connection handle() is at; NULL once dropped */
+    struct gconn *current; /* the connection handle() is at; NULL once dropped or dispatched */
     int64_t yield_until;   /* away from the listeners until then (my_turn) */
     bool shutting;         /* shutdown has begun */
     struct gconn **conns;  /* every open connection (loop thread only) */
@@ -312,6 +312,9 @@ static void begin_shutdown(struct gthread *g)
  * is disarmed: see watch). */
 static void dispatch(struct gthread *g, struct gconn *gc)
 {
+    if (gc == g->current)
+        g->current = NULL; /* the pool's now: handle() must not arm it (nor read its
+                            * state: a thread may have served it and armed it already) */
     set_state(gc, GC_APP);
     gc->next = NULL;
     worker_count_request(g->w); /* --max-requests: may end the worker's life */
@@ -324,8 +327,10 @@ static void dispatch(struct gthread *g, struct gconn *gc)
     else
         g->ready_head = gc;
     g->ready_tail = gc;
-    pthread_cond_signal(&g->more);
     pthread_mutex_unlock(&g->lock);
+    /* Signalled after the unlock: a thread woken while the loop still holds
+     * the mutex would only block again on it. */
+    pthread_cond_signal(&g->more);
 }
 
 /* Read what has arrived of a small body; dispatch once it is all here. */
@@ -876,7 +881,7 @@ static void handle(struct gthread *g, const struct epoll_event *ev)
         g->current = ev->data.ptr;
         conn_event(g, g->current);
         /* Still the loop's (not dropped, not in the pool): arm it again. */
-        if (g->current != NULL && g->current->state != GC_APP && watch(g, g->current) < 0)
+        if (g->current != NULL && watch(g, g->current) < 0)
             drop(g, g->current);
         g->current = NULL;
         break;
