@@ -327,10 +327,8 @@ static void dispatch(struct gthread *g, struct gconn *gc)
     else
         g->ready_head = gc;
     g->ready_tail = gc;
-    pthread_mutex_unlock(&g->lock);
-    /* Signalled after the unlock: a thread woken while the loop still holds
-     * the mutex would only block again on it. */
     pthread_cond_signal(&g->more);
+    pthread_mutex_unlock(&g->lock);
 }
 
 /* Read what has arrived of a small body; dispatch once it is all here. */
