@@ -8,7 +8,9 @@
 3. The same with the gthread worker (-k gthread --threads 4), 400 requests
    sent by 4 clients at once, so that the pool threads run side by side.
 4. The gthread worker under valgrind --tool=helgrind (data races, lock
-   order), 200 requests from 4 clients at once.  Helgrind's default
+   order), 200 requests from 4 clients at once, each on a connection of
+   its own; then 200 more on 4 keep-alive connections, where a pool thread
+   arms a kept connection in epoll again and the loop takes it back.  Helgrind's default
    suppressions stay on: they hide races it reports inside glibc's own
    mutex and condition variable code (helgrind-glibc2X-005), which it
    cannot see through.  tests/helgrind-python.supp hides two things of
@@ -23,6 +25,7 @@ tests/valgrind-python.supp, each with the reason.
 
 Run with Debian's python: /usr/bin/python3 tests/memcheck.py build/tests/test_*
 """
+import http.client
 import os
 import re
 import signal
@@ -111,9 +114,28 @@ HELGRIND = ["valgrind", "--tool=helgrind", "--num-callers=30",
             "--suppressions=" + os.path.join(ROOT, "tests", "helgrind-python.supp")]
 
 
-def run_server(logdir, label="server", tool=None, extra=(), count=1000, clients=1):
+def keep_alive_client(port, first, count, clients, tally):
+    """Requests first, first + clients, ... below count on one HTTP/1.1
+    connection, kept open by the server (http.client opens a new one if
+    it closes: the /error answer may)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    kinds = [("GET", "/hello?x=1", None), ("POST", "/echo", b"x" * 3000), ("GET", "/gen", None),
+             ("GET", "/error", None), ("GET", "/file", None)]
+    try:
+        for i in range(first, count, clients):
+            method, path, body = kinds[i % len(kinds)]
+            conn.request(method, path, body=body)
+            reply = conn.getresponse()
+            reply.read()
+            tally(str(reply.status))
+    finally:
+        conn.close()
+
+
+def run_server(logdir, label="server", tool=None, extra=(), count=1000, clients=1, keep_alive=False):
     """greenhorn under valgrind (tool: VALGRIND, or HELGRIND) serving count
-    requests from `clients` client threads at once; True when clean."""
+    requests from `clients` client threads at once, each request on its own
+    connection, or with keep_alive each client's on one; True when clean."""
     binary = os.environ.get("GREENHORN", os.path.join(ROOT, "greenhorn"))
     sock, port = listening_socket()
     log = os.path.join(logdir, label + ".vg.%p")
@@ -155,14 +177,20 @@ def run_server(logdir, label="server", tool=None, extra=(), count=1000, clients=
         statuses = {}
         lock = threading.Lock()
 
+        def tally(status):
+            with lock:
+                statuses[status] = statuses.get(status, 0) + 1
+
         def client(first):
             for i in range(first, count, clients):
                 reply = request(port, kinds[i % len(kinds)])
-                status = reply[9:12].decode(errors="replace")
-                with lock:
-                    statuses[status] = statuses.get(status, 0) + 1
+                tally(reply[9:12].decode(errors="replace"))
 
-        threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
+        def kept_client(first):
+            keep_alive_client(port, first, count, clients, tally)
+
+        threads = [threading.Thread(target=kept_client if keep_alive else client, args=(n,))
+                   for n in range(clients)]
         for t in threads:
             t.start()
         for t in threads:
@@ -198,6 +226,9 @@ def main():
     ok = run_server(logdir, "gthread", extra=gthread, count=400, clients=4) and ok
     print("memcheck: the gthread worker serving 200 requests from 4 clients under helgrind")
     ok = run_server(logdir, "helgrind", tool=HELGRIND, extra=gthread, count=200, clients=4) and ok
+    print("memcheck: the gthread worker serving 200 requests on 4 keep-alive connections under helgrind")
+    ok = run_server(logdir, "helgrind-kept", tool=HELGRIND, extra=gthread, count=200, clients=4,
+                    keep_alive=True) and ok
     print("memcheck: " + ("PASS" if ok else f"FAIL (logs in {logdir})"))
     sys.exit(0 if ok else 1)
 

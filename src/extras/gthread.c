@@ -21,10 +21,13 @@
  *    fill its pool (Gunicorn issue #3518).
  *  - A pool thread takes the GIL to build the environ and run the app, and
  *    releases it around every socket write (wsgi.c) and body read (input.c).
- *    It then hands the connection back to the loop (keep-alive) or closes it.
+ *    It then arms a kept connection's socket in epoll again itself and lets
+ *    go of it (rearm), or closes it and hands it back to the loop.
  *  - A connection belongs to one thread at a time: the loop, or the pool
  *    thread serving it (state GC_APP, its socket disarmed).  The queue and
- *    the done list are the only things both sides touch, under one mutex.
+ *    the done list are the only things both sides touch, under one mutex;
+ *    besides them, a connection's state is atomic, and a pool thread's
+ *    release of it (rearm) is what gives the connection back.
  */
 #include "gthread.h"
 
@@ -46,6 +49,32 @@
 #include "signals.h"
 #include "worker.h"
 #include "wsgi.h"
+
+/* Helgrind (make memcheck) knows pthread's locks, not C11 atomics nor what
+ * the kernel's epoll orders: the hand-overs of a connection that rest on
+ * those (rearm, claim) are told to it, one tag per direction, and the
+ * atomic state itself is left out of its checks, so that it reports only
+ * real races.  A few no-op instructions outside valgrind; nothing at all
+ * without valgrind's header. */
+#if defined(__has_include)
+#if __has_include(<valgrind/helgrind.h>)
+#include <valgrind/helgrind.h>
+#define TO_LOOP(gc)     ANNOTATE_HAPPENS_BEFORE(&(gc)->src)
+#define FROM_POOL(gc)   ANNOTATE_HAPPENS_AFTER(&(gc)->src)
+#define TO_POOL(gc)     ANNOTATE_HAPPENS_BEFORE(&(gc)->c)
+#define FROM_LOOP(gc)   ANNOTATE_HAPPENS_AFTER(&(gc)->c)
+#define ATOMIC_FIELD(f) VALGRIND_HG_DISABLE_CHECKING(&(f), sizeof(f))
+#define PLAIN_FIELD(f)  VALGRIND_HG_ENABLE_CHECKING(&(f), sizeof(f))
+#endif
+#endif
+#ifndef TO_LOOP
+#define TO_LOOP(gc)     ((void)(gc))
+#define FROM_POOL(gc)   ((void)(gc))
+#define TO_POOL(gc)     ((void)(gc))
+#define FROM_LOOP(gc)   ((void)(gc))
+#define ATOMIC_FIELD(f) ((void)(f))
+#define PLAIN_FIELD(f)  ((void)(f))
+#endif
 
 /* How often the loop looks for connections whose time is up. */
 #define SWEEP_MS   100
@@ -70,6 +99,8 @@ enum gconn_state {
     GC_HEAD,   /* reading a request head: --header-timeout */
     GC_BODY,   /* reading a small body whole: --body-timeout of silence */
     GC_APP,    /* with a pool thread, its socket disarmed (watch): the loop keeps off */
+    GC_EARLY,  /* still with it, but its next request came before rearm let go: the
+                * pool thread sends it through the done list */
     GC_LINGER, /* refused: discarding what the client still sends (RFC 9112 section 9.6) */
 };
 
@@ -79,12 +110,15 @@ struct spare {
     struct spare *next;
 };
 
-/* One connection.  Owned by the loop, lent to one pool thread in GC_APP. */
+/* One connection.  Owned by the loop, lent to one pool thread in GC_APP;
+ * state is atomic because the loop's sweep and shutdown read it while a
+ * pool thread may hold the connection (see rearm). */
 struct gconn {
     struct source src; /* SRC_CONN; first, so an event's pointer names it */
     struct conn c;
-    struct spare *q; /* the request in progress; NULL while idle */
-    enum gconn_state state;
+    struct spare *q; /* the request in progress; while idle, NULL or one made
+                      * ready by the pool thread (rearm), until the sweep */
+    _Atomic enum gconn_state state;
     bool watched;            /* in the epoll set (armed for one event, or not) */
     int64_t deadline;        /* ms: when this state's time is up */
     size_t lingered;         /* GC_LINGER: bytes discarded so far */
@@ -99,7 +133,7 @@ struct gthread {
     int epfd, wakefd;
     struct source listener_src[CONFIG_MAX_BINDS], signals_src, wake_src;
     bool listening;        /* the listeners are in the epoll set */
-    struct gconn *current; /* the connection handle() is at; NULL once dropped */
+    struct gconn *current; /* the connection handle() is at; NULL once dropped or dispatched */
     int64_t yield_until;   /* away from the listeners until then (my_turn) */
     bool shutting;         /* shutdown has begun */
     struct gconn **conns;  /* every open connection (loop thread only) */
@@ -180,14 +214,30 @@ static void drop(struct gthread *g, struct gconn *gc)
     give_back(g, gc);
     g->conns[gc->slot] = g->conns[--g->nconns];
     g->conns[gc->slot]->slot = gc->slot;
+    PLAIN_FIELD(gc->state); /* for whatever takes this memory next */
     free(gc);
+}
+
+/* A connection's state as the loop's sweep and shutdown read it: acquire,
+ * so that a state a pool thread released (rearm) comes with the deadline
+ * and the counts it wrote before. */
+static enum gconn_state state_of(struct gconn *gc)
+{
+    enum gconn_state state = atomic_load_explicit(&gc->state, memory_order_acquire);
+    FROM_POOL(gc);
+    return state;
+}
+
+static void set_state(struct gconn *gc, enum gconn_state state)
+{
+    atomic_store_explicit(&gc->state, state, memory_order_release);
 }
 
 /* Start a connection's state, with the timeout that goes with it. */
 static void enter(struct gconn *gc, enum gconn_state state, int64_t timeout_ms)
 {
-    gc->state = state;
     gc->deadline = conn_now_ms() + timeout_ms;
+    set_state(gc, state);
 }
 
 /* A setting in seconds, as the milliseconds of a deadline. */
@@ -223,6 +273,19 @@ static bool bytes_waiting(const struct gconn *gc)
     return recv(gc->c.fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
 }
 
+/* Close the idle keep-alive connections (no request is lost by closing
+ * them) while shutting down: when shutdown begins, and at every sweep after
+ * it for those a pool thread gave back meanwhile (rearm: it read `closing`
+ * just before the loop set it). */
+static void close_idle(struct gthread *g)
+{
+    for (size_t i = g->nconns; i-- > 0;) {
+        struct gconn *gc = g->conns[i];
+        if (state_of(gc) == GC_IDLE && gc->requests > 0 && !bytes_waiting(gc))
+            drop(g, gc);
+    }
+}
+
 /*
  * Shutdown begins: take no more connections, close the idle keep-alive
  * ones, and answer every request still to come with Connection: close.
@@ -241,11 +304,7 @@ static void begin_shutdown(struct gthread *g)
     for (size_t i = 0; i < g->w->ctx->num_listeners; i++)
         epoll_ctl(g->epfd, EPOLL_CTL_DEL, g->w->ctx->listeners[i].fd, NULL);
     g->listening = false;
-    for (size_t i = g->nconns; i-- > 0;) {
-        struct gconn *gc = g->conns[i];
-        if (gc->state == GC_IDLE && gc->requests > 0 && !bytes_waiting(gc))
-            drop(g, gc); /* idle keep-alive: no request is lost by closing */
-    }
+    close_idle(g);
     worker_drain(g->w, adopt_queued, g);
 }
 
@@ -253,7 +312,10 @@ static void begin_shutdown(struct gthread *g)
  * is disarmed: see watch). */
 static void dispatch(struct gthread *g, struct gconn *gc)
 {
-    gc->state = GC_APP;
+    if (gc == g->current)
+        g->current = NULL; /* the pool's now: handle() must not arm it (nor read its
+                            * state: a thread may have served it and armed it already) */
+    set_state(gc, GC_APP);
     gc->next = NULL;
     worker_count_request(g->w); /* --max-requests: may end the worker's life */
     if (!g->w->alive)           /* say so before a thread decides on keep-alive; the
@@ -325,7 +387,7 @@ static int start_request(struct gthread *g, struct gconn *gc)
      * in the sync worker; a later one from its first byte.  A PROXY header
      * opens the connection, so only its first request may carry one; the
      * later ones keep what it said. */
-    gc->state = GC_HEAD;
+    set_state(gc, GC_HEAD);
     if (gc->requests > 0) {
         gc->deadline = conn_now_ms() + ms(g->w->cfg->header_timeout);
         gc->q->r.proxy = gc->proxy;
@@ -339,8 +401,14 @@ static int start_request(struct gthread *g, struct gconn *gc)
  * the sync worker does (Gunicorn: NoMoreData). */
 static void head_readable(struct gthread *g, struct gconn *gc)
 {
-    if (gc->q == NULL && start_request(g, gc) < 0)
-        return;
+    if (gc->q == NULL) {
+        if (start_request(g, gc) < 0)
+            return;
+    } else if (gc->state == GC_IDLE) {
+        /* A kept connection whose request object the pool thread made
+         * ready (serve_one): the next head's time runs from its first byte. */
+        enter(gc, GC_HEAD, ms(g->w->cfg->header_timeout));
+    }
     struct request *r = &gc->q->r;
     if (r->head_read >= r->max_head) {
         refuse(g, gc, 431, 1);
@@ -376,6 +444,7 @@ static void conn_event(struct gthread *g, struct gconn *gc)
             drop(g, gc);
         break;
     case GC_APP:
+    case GC_EARLY:
         break;
     }
 }
@@ -444,17 +513,28 @@ static void expire(struct gthread *g, struct gconn *gc)
         drop(g, gc);
         break;
     case GC_APP:
+    case GC_EARLY:
         break;
     }
 }
 
+/* The connections whose time is up expire; an idle one gives back the
+ * request object a pool thread left it (rearm), so that idle keep-alive
+ * connections cost no request object for longer than SWEEP_MS. */
 static void sweep(struct gthread *g)
 {
+    if (g->shutting)
+        close_idle(g);
     int64_t now = conn_now_ms();
     for (size_t i = g->nconns; i-- > 0;) {
         struct gconn *gc = g->conns[i];
-        if (gc->state != GC_APP && now >= gc->deadline)
+        enum gconn_state state = state_of(gc);
+        if (state == GC_APP || state == GC_EARLY)
+            continue;
+        if (now >= gc->deadline)
             expire(g, gc);
+        else if (state == GC_IDLE && gc->q != NULL && gc->requests > 0)
+            give_back(g, gc);
     }
 }
 
@@ -538,6 +618,7 @@ static int adopt(struct gthread *g, const struct listener *l, int fd, struct soc
         return -1;
     }
     gc->src.kind = SRC_CONN;
+    ATOMIC_FIELD(gc->state);
     conn_open(&gc->c, fd, l, l->family, peer);
     enter(gc, GC_IDLE, ms(g->w->cfg->header_timeout));
     gc->slot = g->nconns;
@@ -603,6 +684,46 @@ static void serve_one(struct gthread *g, struct gconn *gc, PyThreadState **ts)
         conn_close(&gc->c, true); /* a next head larger than any we take */
 }
 
+/*
+ * A kept connection with nothing of its next request read yet goes back to
+ * the loop from here: the pool thread arms its socket again (epoll_ctl is
+ * safe from any thread) and lets go of it, idle, with its request object
+ * (the sweep takes that back).  Through the done list it cost the loop an
+ * eventfd wake-up, a read and the epoll_ctl, and the pool thread the write.
+ * The order is what makes it safe: what the loop reads of gc (the count,
+ * the PROXY result, the deadline) is written first; the socket is armed
+ * while gc is still GC_APP, so the loop's sweep and shutdown keep off it;
+ * then one compare-and-swap, GC_APP to GC_IDLE, is the thread's last touch
+ * of gc: from then on the loop may serve or drop it.  The client's next
+ * request may beat that swap: the loop, handed an event for a connection
+ * in GC_APP, swaps in GC_EARLY instead and leaves it be (claim), and the
+ * thread, its swap failed, still owns gc and sends it through the done
+ * list, where arming it again brings the event back.  Neither side waits
+ * for the other.  Returns false when gc must go through the done list:
+ * closed, holding pipelined bytes (the loop parses heads), the worker
+ * shutting down (the loop closes it), the socket not armed, or GC_EARLY.
+ */
+static bool rearm(struct gthread *g, struct gconn *gc)
+{
+    const struct request *r = &gc->q->r;
+    if (gc->c.fd < 0 || r->head_read > 0 || atomic_load(&g->w->closing))
+        return false;
+    gc->requests++;
+    gc->proxy = r->proxy;
+    gc->deadline = conn_now_ms() + ms(g->w->cfg->keepalive);
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLONESHOT, .data.ptr = gc};
+    enum gconn_state serving = GC_APP;
+    int fd = gc->c.fd;
+    TO_LOOP(gc);
+    if (epoll_ctl(g->epfd, EPOLL_CTL_MOD, fd, &ev) == 0 &&
+        atomic_compare_exchange_strong_explicit(&gc->state, &serving, GC_IDLE, memory_order_release,
+                                                memory_order_acquire))
+        return true;
+    FROM_LOOP(gc);
+    gc->requests--; /* returned() counts it */
+    return false;
+}
+
 /* The signals the loop thread handles stay off the pool threads. */
 static void block_worker_signals(sigset_t *old)
 {
@@ -637,6 +758,8 @@ static void *pool_main(void *arg)
         pthread_mutex_unlock(&g->lock);
 
         serve_one(g, gc, &ts);
+        if (rearm(g, gc))
+            continue;
 
         pthread_mutex_lock(&g->lock);
         bool told = g->done != NULL; /* the loop has a wake-up coming already */
@@ -725,6 +848,19 @@ static void teardown(struct gthread *g)
     pthread_mutex_destroy(&g->lock);
 }
 
+/* Is an event's connection the loop's to handle?  Not when it is still in
+ * GC_APP: its pool thread has armed its socket (rearm) and the client's
+ * next request came before the thread's swap that lets go of it.  GC_EARLY
+ * tells the thread (see rearm); from here on gc is the thread's alone. */
+static bool claim(struct gconn *gc)
+{
+    enum gconn_state serving = GC_APP;
+    TO_POOL(gc);
+    return state_of(gc) != GC_APP ||
+           !atomic_compare_exchange_strong_explicit(&gc->state, &serving, GC_EARLY,
+                                                    memory_order_acq_rel, memory_order_acquire);
+}
+
 static void handle(struct gthread *g, const struct epoll_event *ev)
 {
     const struct source *src = ev->data.ptr;
@@ -738,10 +874,12 @@ static void handle(struct gthread *g, const struct epoll_event *ev)
         take_returned(g);
         break;
     case SRC_CONN:
+        if (!claim(ev->data.ptr))
+            break;
         g->current = ev->data.ptr;
         conn_event(g, g->current);
         /* Still the loop's (not dropped, not in the pool): arm it again. */
-        if (g->current != NULL && g->current->state != GC_APP && watch(g, g->current) < 0)
+        if (g->current != NULL && watch(g, g->current) < 0)
             drop(g, g->current);
         g->current = NULL;
         break;

@@ -184,6 +184,20 @@ def test_idle_connection_closes_after_keep_alive(spawn):
     assert conn.closed()
 
 
+def test_next_head_on_a_kept_connection_has_the_header_timeout(spawn):
+    """The head of a kept connection's next request gets --header-timeout
+    from its first byte (then 408, as from the sync worker), not what is
+    left of --keep-alive: the pool thread that answered the first request
+    handed the connection back ready for the next one."""
+    _, port = start(spawn, ["-w", "1", "--keep-alive", "60", "--header-timeout", "1"])
+    conn = Conn(port)
+    conn.send(get("/head"))
+    assert conn.response().status == 200
+    conn.send(b"GET /head HTTP/1.1\r\nHo")
+    assert conn.response().status == 408
+    assert conn.closed()
+
+
 def test_keep_alive_zero_closes_after_each_response(spawn):
     _, port = start(spawn, ["--keep-alive", "0"])
     conn = Conn(port)
