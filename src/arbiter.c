@@ -576,6 +576,7 @@ int arbiter_run(const struct config *cfg, struct listener *listeners, size_t num
         log_msg(LOG_ERROR, "Cannot start the master: %s", strerror(errno));
         return 1;
     }
+    signals_unhold(signals_master, signals_master_count); /* held since before bind (main) */
     arb.board = arb.beats_map;
     arb.beats = arb.board->beats;
     if (plugins->set_title != NULL) /* as Gunicorn's Arbiter.start: "master [NAME]" */

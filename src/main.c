@@ -30,6 +30,7 @@
 #include "log.h"
 #include "plugins.h"
 #include "pyembed.h"
+#include "signals.h"
 #include "worker.h"
 #include "wsgi.h"
 
@@ -653,6 +654,12 @@ int main(int argc, char **argv)
         log_observe(statsd_log_line);
     if (start_master_hooks(&cfg, err, sizeof(err)) < 0)
         goto fail;
+    /* From here a supervisor may see us (the address listens, then the pid
+     * file names us) and send TERM: held until the master's handlers are in
+     * (arbiter_run), so that it stops us gracefully, pid file and all,
+     * instead of killing us (Gunicorn's Arbiter.start sets its handlers
+     * before it writes the pid file). */
+    signals_hold(signals_master, signals_master_count);
     if ((nbound = bind_all(&cfg, listeners, err, sizeof(err))) < 0) {
         nbound = 0;
         goto fail;

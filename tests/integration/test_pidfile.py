@@ -10,6 +10,7 @@ alone.  A stale file (a dead pid, or no pid at all) is replaced.
 import os
 import signal
 import subprocess
+import time
 
 import pytest
 
@@ -96,3 +97,21 @@ def test_a_pid_file_someone_else_changed_is_left_alone(spawn, tmp_path):
     pidfile.write_text("%d\n" % os.getpid())
     stop(server)
     assert pid_in(pidfile) == "%d\n" % os.getpid()
+
+
+def test_a_term_as_soon_as_the_pid_file_names_the_master_stops_it_gracefully(spawn, tmp_path):
+    """A supervisor that waits for the pid file, then sends TERM: the master
+    holds its signals from before it binds until its handlers are in, so the
+    TERM stops it gracefully (exit 0, the pid file removed) instead of killing
+    it outright with the pid file left behind, as it could before."""
+    for i in range(5):
+        pidfile = tmp_path / ("master%d.pid" % i)
+        server, _port = spawn.tcp(["-p", str(pidfile)])
+        # As close to the moment the file appears as a poll can be (no sleep).
+        deadline = time.monotonic() + 30.0
+        while pid_in(pidfile) != "%d\n" % server.pid and time.monotonic() < deadline:
+            pass
+        assert pid_in(pidfile) == "%d\n" % server.pid, server.describe()
+        server.signal(signal.SIGTERM)
+        assert server.wait_exit(60.0) == 0, server.describe()
+        assert pid_in(pidfile) is None
