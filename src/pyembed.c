@@ -9,7 +9,8 @@
  * Owns: starting the interpreter (PyConfig: no signal handlers, the
  * virtualenv honoured, sys.executable); which virtualenv that is (the
  * option, the executable's own, $VIRTUAL_ENV) and whether its Python is
- * ours; turning the current exception into
+ * ours; bringing an interpreter that came with a fork up to date
+ * (PyOS_AfterFork_Child and os.environ); turning the current exception into
  * one line or a logged traceback, and running a snippet of Python source.
  * Does not own: sys.path, the app import or anything per request (wsgi.c).
  */
