@@ -593,6 +593,11 @@ int response_finish(struct response *r)
     return 0;
 }
 
+bool response_finish_sends(const struct response *r)
+{
+    return !r->finished && (!r->headers_sent || r->chunked);
+}
+
 void response_free(struct response *r)
 {
     free(r->head);

@@ -147,6 +147,11 @@ int response_sendfile(struct response *r, int file_fd, off_t offset, uint64_t co
  */
 int response_finish(struct response *r);
 
+/* response_finish_sends - will response_finish put bytes on the wire (a
+ * head not sent yet, or a last chunk)?  When not, it makes no system call,
+ * and the WSGI stage need not let go of the GIL around it. */
+bool response_finish_sends(const struct response *r);
+
 /* response_free - release the head buffer.  Safe on an initialised response, and twice. */
 void response_free(struct response *r);
 

@@ -187,18 +187,24 @@ void worker_run_app(const struct worker *w, struct request *r, PyThreadState **t
         wsgi_answer_error(r);
     if (r->resp.keep_alive && (r->failed || input_drain(r, INPUT_SMALL_BODY) < 0))
         r->resp.keep_alive = false;
-    *ts = PyEval_SaveThread();
 
     /* The client gets its answer (and EOF, unless the connection is kept)
      * first; then the log line and the app's close() (PEP 3333), which may
-     * do slow clean-up work. */
-    if (!r->resp.keep_alive)
-        conn_close(r->conn, r->extra_bytes || r->body_state != BODY_NONE);
-    if (p->access_log != NULL)
-        p->access_log(r);
-    if (p->request_done != NULL)
-        p->request_done(r);
-    PyEval_RestoreThread(*ts);
+     * do slow clean-up work (Gunicorn's order: access log, close(),
+     * post_request).  The first two need no GIL; it is let go for them,
+     * and only for them: with the connection kept and no log line or
+     * metric to send, there is nothing to do without it, and letting go
+     * would cost a gthread worker a switch to another thread and back. */
+    if (!r->resp.keep_alive || p->access_log != NULL || p->request_done != NULL) {
+        *ts = PyEval_SaveThread();
+        if (!r->resp.keep_alive)
+            conn_close(r->conn, r->extra_bytes || r->body_state != BODY_NONE);
+        if (p->access_log != NULL)
+            p->access_log(r);
+        if (p->request_done != NULL)
+            p->request_done(r);
+        PyEval_RestoreThread(*ts);
+    }
     wsgi_close_result(r);
     if (p->post_request != NULL)
         p->post_request(r);

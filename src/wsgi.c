@@ -565,9 +565,17 @@ static void finish(struct request *r)
     size_t len;
     r->resp.close_follows = true; /* the worker closes next, unless kept alive */
     settle_keep_alive(r);
-    Py_BEGIN_ALLOW_THREADS
+    /* The GIL is let go around a write, not around nothing: after a body
+     * with its Content-Length all sent, finishing makes no system call, and
+     * letting go would hand the GIL to another thread of a gthread worker
+     * only to wait for it back (a context switch each way). */
+    if (!response_finish_sends(&r->resp))
         fin = response_finish(&r->resp);
-    Py_END_ALLOW_THREADS
+    else {
+        Py_BEGIN_ALLOW_THREADS
+            fin = response_finish(&r->resp);
+        Py_END_ALLOW_THREADS
+    }
     if (fin == 1) {
         const char *line = request_line(r, &len);
         log_msg(LOG_WARNING, "response shorter than its Content-Length: %.*s", (int)len, line);
