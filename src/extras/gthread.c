@@ -1,16 +1,19 @@
 /*
  * gthread.c - the gthread worker class: one event loop per worker for the
- * connections, a pool of threads for the app.
+ * connections, a pool of threads for the app.  This file is the loop
+ * thread; gthread_pool.c is the pool threads and the hand-offs between
+ * the two; gthread_internal.h the structures they share.
  *
  * An extra (Gunicorn counterpart: gunicorn/workers/gthread.py), plugged in
  * through the worker_loop slot of plugins.h.
  * Owns: the loop thread (accept, read and parse request heads, read small
- * bodies, timeouts, the lingering close of refused connections), the table
- * of this worker's connections, the request objects not in use, the queue of
- * complete requests and the pool threads that run them.
- * Does not own: the request path (worker.c: worker_head_step parses a head,
- * worker_run_app runs the app and writes the response), the body's framing
- * (input.c), or any socket call but accept and epoll (conn.c).
+ * bodies, timeouts, the lingering close of refused connections, shutdown),
+ * the table of this worker's connections and the request objects not in
+ * use.
+ * Does not own: the pool threads (gthread_pool.c), the request path
+ * (worker.c: worker_head_step parses a head, worker_run_app runs the app
+ * and writes the response), the body's framing (input.c), or any socket
+ * call but accept and epoll (conn.c).
  *
  * The division of work, and why (DESIGN.md has the picture):
  *  - The loop thread never holds the GIL.  It reads each connection's head
@@ -30,10 +33,10 @@
  *    release of it (rearm) is what gives the connection back.
  */
 #include "gthread.h"
+#include "gthread_internal.h"
 
 #include <errno.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,32 +53,6 @@
 #include "worker.h"
 #include "wsgi.h"
 
-/* Helgrind (make memcheck) knows pthread's locks, not C11 atomics nor what
- * the kernel's epoll orders: the hand-overs of a connection that rest on
- * those (rearm, claim) are told to it, one tag per direction, and the
- * atomic state itself is left out of its checks, so that it reports only
- * real races.  A few no-op instructions outside valgrind; nothing at all
- * without valgrind's header. */
-#if defined(__has_include)
-#if __has_include(<valgrind/helgrind.h>)
-#include <valgrind/helgrind.h>
-#define TO_LOOP(gc)     ANNOTATE_HAPPENS_BEFORE(&(gc)->src)
-#define FROM_POOL(gc)   ANNOTATE_HAPPENS_AFTER(&(gc)->src)
-#define TO_POOL(gc)     ANNOTATE_HAPPENS_BEFORE(&(gc)->c)
-#define FROM_LOOP(gc)   ANNOTATE_HAPPENS_AFTER(&(gc)->c)
-#define ATOMIC_FIELD(f) VALGRIND_HG_DISABLE_CHECKING(&(f), sizeof(f))
-#define PLAIN_FIELD(f)  VALGRIND_HG_ENABLE_CHECKING(&(f), sizeof(f))
-#endif
-#endif
-#ifndef TO_LOOP
-#define TO_LOOP(gc)     ((void)(gc))
-#define FROM_POOL(gc)   ((void)(gc))
-#define TO_POOL(gc)     ((void)(gc))
-#define FROM_LOOP(gc)   ((void)(gc))
-#define ATOMIC_FIELD(f) ((void)(f))
-#define PLAIN_FIELD(f)  ((void)(f))
-#endif
-
 /* How often the loop looks for connections whose time is up. */
 #define SWEEP_MS   100
 #define MAX_EVENTS 64
@@ -84,71 +61,6 @@
  * heartbeat must be for its count to matter (workers beat every second). */
 #define YIELD_MS 2
 #define FRESH_MS 2500
-
-/* What an epoll event is about: the first member of everything registered. */
-enum source_kind { SRC_LISTENER, SRC_SIGNALS, SRC_WAKE, SRC_CONN };
-
-struct source {
-    enum source_kind kind;
-    size_t index; /* SRC_LISTENER: which one */
-};
-
-/* Where a connection is in its life; each state has its own timeout. */
-enum gconn_state {
-    GC_IDLE,   /* no request started: --keep-alive (or, before the first, --header-timeout) */
-    GC_HEAD,   /* reading a request head: --header-timeout */
-    GC_BODY,   /* reading a small body whole: --body-timeout of silence */
-    GC_APP,    /* with a pool thread, its socket disarmed (watch): the loop keeps off */
-    GC_EARLY,  /* still with it, but its next request came before rearm let go: the
-                * pool thread sends it through the done list */
-    GC_LINGER, /* refused: discarding what the client still sends (RFC 9112 section 9.6) */
-};
-
-/* A request object with its link in the list of those not in use. */
-struct spare {
-    struct request r;
-    struct spare *next;
-};
-
-/* One connection.  Owned by the loop, lent to one pool thread in GC_APP;
- * state is atomic because the loop's sweep and shutdown read it while a
- * pool thread may hold the connection (see rearm). */
-struct gconn {
-    struct source src; /* SRC_CONN; first, so an event's pointer names it */
-    struct conn c;
-    struct spare *q; /* the request in progress; while idle, NULL or one made
-                      * ready by the pool thread (rearm), until the sweep */
-    _Atomic enum gconn_state state;
-    bool watched;            /* in the epoll set (armed for one event, or not) */
-    int64_t deadline;        /* ms: when this state's time is up */
-    size_t lingered;         /* GC_LINGER: bytes discarded so far */
-    unsigned long requests;  /* answered on this connection */
-    struct http_proxy proxy; /* what its PROXY header said: it comes once, first */
-    size_t slot;             /* index in struct gthread's conns */
-    struct gconn *next;      /* in the ready queue or the done list */
-};
-
-struct gthread {
-    struct worker *w;
-    int epfd, wakefd;
-    struct source listener_src[CONFIG_MAX_BINDS], signals_src, wake_src;
-    bool listening;        /* the listeners are in the epoll set */
-    struct gconn *current; /* the connection handle() is at; NULL once dropped or dispatched */
-    int64_t yield_until;   /* away from the listeners until then (my_turn) */
-    bool shutting;         /* shutdown has begun */
-    struct gconn **conns;  /* every open connection (loop thread only) */
-    size_t nconns, cap;
-    struct spare *spares; /* request objects not in use (loop thread only) */
-
-    /* Shared with the pool threads, under lock. */
-    pthread_mutex_t lock;
-    pthread_cond_t more;                   /* the ready queue is not empty, or stop */
-    struct gconn *ready_head, *ready_tail; /* complete requests, first come first served */
-    struct gconn *done;                    /* back from the pool, for the loop */
-    bool stop;                             /* the pool threads leave */
-    pthread_t *threads;
-    int nthreads;
-};
 
 /* ---- request objects and connections ------------------------------------ */
 
@@ -218,32 +130,11 @@ static void drop(struct gthread *g, struct gconn *gc)
     free(gc);
 }
 
-/* A connection's state as the loop's sweep and shutdown read it: acquire,
- * so that a state a pool thread released (rearm) comes with the deadline
- * and the counts it wrote before. */
-static enum gconn_state state_of(struct gconn *gc)
-{
-    enum gconn_state state = atomic_load_explicit(&gc->state, memory_order_acquire);
-    FROM_POOL(gc);
-    return state;
-}
-
-static void set_state(struct gconn *gc, enum gconn_state state)
-{
-    atomic_store_explicit(&gc->state, state, memory_order_release);
-}
-
 /* Start a connection's state, with the timeout that goes with it. */
 static void enter(struct gconn *gc, enum gconn_state state, int64_t timeout_ms)
 {
     gc->deadline = conn_now_ms() + timeout_ms;
     set_state(gc, state);
-}
-
-/* A setting in seconds, as the milliseconds of a deadline. */
-static int64_t ms(int seconds)
-{
-    return (int64_t)seconds * 1000;
 }
 
 /* ---- the loop's side of a request --------------------------------------- */
@@ -316,19 +207,11 @@ static void dispatch(struct gthread *g, struct gconn *gc)
         g->current = NULL; /* the pool's now: handle() must not arm it (nor read its
                             * state: a thread may have served it and armed it already) */
     set_state(gc, GC_APP);
-    gc->next = NULL;
     worker_count_request(g->w); /* --max-requests: may end the worker's life */
     if (!g->w->alive)           /* say so before a thread decides on keep-alive; the
                                  * loop closes the idle connections next time round */
         atomic_store(&g->w->closing, true);
-    pthread_mutex_lock(&g->lock);
-    if (g->ready_tail != NULL)
-        g->ready_tail->next = gc;
-    else
-        g->ready_head = gc;
-    g->ready_tail = gc;
-    pthread_cond_signal(&g->more);
-    pthread_mutex_unlock(&g->lock);
+    gthread_pool_submit(g, gc);
 }
 
 /* Read what has arrived of a small body; dispatch once it is all here. */
@@ -476,13 +359,7 @@ static void returned(struct gthread *g, struct gconn *gc)
 
 static void take_returned(struct gthread *g)
 {
-    uint64_t count;
-    while (read(g->wakefd, &count, sizeof(count)) < 0 && errno == EINTR)
-        continue;
-    pthread_mutex_lock(&g->lock);
-    struct gconn *list = g->done;
-    g->done = NULL;
-    pthread_mutex_unlock(&g->lock);
+    struct gconn *list = gthread_pool_take_done(g);
     while (list != NULL) {
         struct gconn *next = list->next;
         returned(g, list);
@@ -658,152 +535,6 @@ static void accept_ready(struct gthread *g, size_t index)
     }
 }
 
-/* ---- the pool ----------------------------------------------------------- */
-
-/*
- * One request, in a pool thread: worker_run_app takes the GIL through ts
- * only while Python runs.  Keep-alive only while the worker is not shutting
- * down and --keep-alive is not 0.  A kept connection gets its request
- * object ready for the next request, starting with any bytes that came
- * after this one (pipelined).
- */
-static void serve_one(struct gthread *g, struct gconn *gc, PyThreadState **ts)
-{
-    struct request *r = &gc->q->r;
-    bool keep = g->w->cfg->keepalive > 0 && !atomic_load(&g->w->closing);
-    worker_run_app(g->w, r, ts, keep);
-    if (!r->resp.keep_alive)
-        return; /* closed */
-    size_t len;
-    const char *tail = input_tail(r, &len);
-    struct http_proxy proxy = r->proxy; /* the connection's, from its first request */
-    worker_request_begin(g->w, r, &gc->c);
-    r->proxy = proxy;
-    r->proxy_pending = false;
-    if (request_carry(r, tail, len) < 0)
-        conn_close(&gc->c, true); /* a next head larger than any we take */
-}
-
-/*
- * A kept connection with nothing of its next request read yet goes back to
- * the loop from here: the pool thread arms its socket again (epoll_ctl is
- * safe from any thread) and lets go of it, idle, with its request object
- * (the sweep takes that back).  Through the done list it cost the loop an
- * eventfd wake-up, a read and the epoll_ctl, and the pool thread the write.
- * The order is what makes it safe: what the loop reads of gc (the count,
- * the PROXY result, the deadline) is written first; the socket is armed
- * while gc is still GC_APP, so the loop's sweep and shutdown keep off it;
- * then one compare-and-swap, GC_APP to GC_IDLE, is the thread's last touch
- * of gc: from then on the loop may serve or drop it.  The client's next
- * request may beat that swap: the loop, handed an event for a connection
- * in GC_APP, swaps in GC_EARLY instead and leaves it be (claim), and the
- * thread, its swap failed, still owns gc and sends it through the done
- * list, where arming it again brings the event back.  Neither side waits
- * for the other.  Returns false when gc must go through the done list:
- * closed, holding pipelined bytes (the loop parses heads), the worker
- * shutting down (the loop closes it), the socket not armed, or GC_EARLY.
- */
-static bool rearm(struct gthread *g, struct gconn *gc)
-{
-    const struct request *r = &gc->q->r;
-    if (gc->c.fd < 0 || r->head_read > 0 || atomic_load(&g->w->closing))
-        return false;
-    gc->requests++;
-    gc->proxy = r->proxy;
-    gc->deadline = conn_now_ms() + ms(g->w->cfg->keepalive);
-    struct epoll_event ev = {.events = EPOLLIN | EPOLLONESHOT, .data.ptr = gc};
-    enum gconn_state serving = GC_APP;
-    int fd = gc->c.fd;
-    TO_LOOP(gc);
-    if (epoll_ctl(g->epfd, EPOLL_CTL_MOD, fd, &ev) == 0 &&
-        atomic_compare_exchange_strong_explicit(&gc->state, &serving, GC_IDLE, memory_order_release,
-                                                memory_order_acquire))
-        return true;
-    FROM_LOOP(gc);
-    gc->requests--; /* returned() counts it */
-    return false;
-}
-
-/* The signals the loop thread handles stay off the pool threads. */
-static void block_worker_signals(sigset_t *old)
-{
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGUSR1);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGQUIT);
-    sigaddset(&set, SIGABRT);
-    pthread_sigmask(SIG_BLOCK, &set, old);
-}
-
-static void *pool_main(void *arg)
-{
-    struct gthread *g = arg;
-    PyGILState_STATE gil = PyGILState_Ensure(); /* this thread's own PyThreadState */
-    PyThreadState *ts = PyEval_SaveThread();
-    uint64_t one = 1;
-    for (;;) {
-        pthread_mutex_lock(&g->lock);
-        while (g->ready_head == NULL && !g->stop)
-            pthread_cond_wait(&g->more, &g->lock);
-        struct gconn *gc = g->ready_head;
-        if (gc == NULL) {
-            pthread_mutex_unlock(&g->lock);
-            break;
-        }
-        g->ready_head = gc->next;
-        if (g->ready_head == NULL)
-            g->ready_tail = NULL;
-        pthread_mutex_unlock(&g->lock);
-
-        serve_one(g, gc, &ts);
-        if (rearm(g, gc))
-            continue;
-
-        pthread_mutex_lock(&g->lock);
-        bool told = g->done != NULL; /* the loop has a wake-up coming already */
-        gc->next = g->done;
-        g->done = gc;
-        pthread_mutex_unlock(&g->lock);
-        while (!told && write(g->wakefd, &one, sizeof(one)) < 0 && errno == EINTR)
-            continue;
-    }
-    PyEval_RestoreThread(ts);
-    PyGILState_Release(gil);
-    return NULL;
-}
-
-static int start_pool(struct gthread *g)
-{
-    sigset_t old;
-    g->threads = calloc((size_t)g->w->cfg->threads, sizeof(*g->threads));
-    if (g->threads == NULL)
-        return -1;
-    block_worker_signals(&old); /* inherited by the threads made now */
-    int rc = 0;
-    for (int i = 0; i < g->w->cfg->threads && rc == 0; i++) {
-        rc = pthread_create(&g->threads[i], NULL, pool_main, g);
-        if (rc == 0)
-            g->nthreads++;
-    }
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (rc != 0)
-        errno = rc;
-    return rc == 0 ? 0 : -1;
-}
-
-static void stop_pool(struct gthread *g)
-{
-    pthread_mutex_lock(&g->lock);
-    g->stop = true;
-    pthread_cond_broadcast(&g->more);
-    pthread_mutex_unlock(&g->lock);
-    for (int i = 0; i < g->nthreads; i++)
-        pthread_join(g->threads[i], NULL);
-    free(g->threads);
-}
-
 /* ---- the loop ----------------------------------------------------------- */
 
 static int setup(struct gthread *g)
@@ -822,7 +553,7 @@ static int setup(struct gthread *g)
         epoll_ctl(g->epfd, EPOLL_CTL_ADD, g->wakefd, &wev) < 0)
         return -1;
     set_listening(g, true);
-    return start_pool(g);
+    return gthread_pool_start(g);
 }
 
 /* Free what the loop kept: the spare request objects (their Python parts
@@ -848,19 +579,6 @@ static void teardown(struct gthread *g)
     pthread_mutex_destroy(&g->lock);
 }
 
-/* Is an event's connection the loop's to handle?  Not when it is still in
- * GC_APP: its pool thread has armed its socket (rearm) and the client's
- * next request came before the thread's swap that lets go of it.  GC_EARLY
- * tells the thread (see rearm); from here on gc is the thread's alone. */
-static bool claim(struct gconn *gc)
-{
-    enum gconn_state serving = GC_APP;
-    TO_POOL(gc);
-    return state_of(gc) != GC_APP ||
-           !atomic_compare_exchange_strong_explicit(&gc->state, &serving, GC_EARLY,
-                                                    memory_order_acq_rel, memory_order_acquire);
-}
-
 static void handle(struct gthread *g, const struct epoll_event *ev)
 {
     const struct source *src = ev->data.ptr;
@@ -874,7 +592,7 @@ static void handle(struct gthread *g, const struct epoll_event *ev)
         take_returned(g);
         break;
     case SRC_CONN:
-        if (!claim(ev->data.ptr))
+        if (!gthread_claim(ev->data.ptr))
             break;
         g->current = ev->data.ptr;
         conn_event(g, g->current);
@@ -930,6 +648,6 @@ void gthread_loop(struct worker *w)
     }
 done:
     w->ctx->board->conns[w->ctx->slot] = -1; /* no longer takes connections */
-    stop_pool(&g);
+    gthread_pool_stop(&g);
     teardown(&g);
 }
