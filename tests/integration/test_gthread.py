@@ -507,3 +507,75 @@ def test_config_file_selects_gthread(spawn, tmp_path):
     assert reply.header("Connection") == "keep-alive"
     assert reply.json()["environ"]["wsgi.multithread"] is True
     assert "not supported" not in server.log()
+
+
+# ---------------------------------------------------------------- close() on a kept connection
+
+CLOSE_APP = '''
+import os
+
+LOG = os.path.join(os.environ["CLOSE_DIR"], "order.log")
+
+def note(word):
+    with open(LOG, "a") as f:
+        f.write(word + "\\n")
+
+class Body:
+    def __init__(self, n):
+        self.n = n
+    def __iter__(self):
+        yield b"answer " + self.n.encode()
+    def close(self):
+        note("close " + self.n)
+
+def application(environ, start_response):
+    n = environ["PATH_INFO"].strip("/")
+    note("call " + n)
+    start_response("200 OK", [("Content-Length", str(len("answer " + n)))])
+    return Body(n)
+'''
+
+CLOSE_CONF = '''
+import os
+
+def post_request(worker, req, environ, resp):
+    with open(os.path.join(os.environ["CLOSE_DIR"], "order.log"), "a") as f:
+        f.write("post " + environ["PATH_INFO"].strip("/") + "\\n")
+'''
+
+
+def test_kept_connection_closes_each_result_once_before_the_next_request(spawn, tmp_path):
+    """PEP 3333: the result's close() once per request, then (Gunicorn's
+    order) post_request, all before the next request on the same
+    connection runs; with and without an access log, which decides whether
+    the pool thread lets go of the GIL between the answer and close()."""
+    folder = str(tmp_path)
+    (tmp_path / "closeapp.py").write_text(CLOSE_APP)
+    (tmp_path / "close.conf.py").write_text(CLOSE_CONF)
+    for extra in ([], ["--access-logfile", os.path.join(folder, "access.log")]):
+        log = tmp_path / "order.log"
+        if log.exists():
+            log.unlink()
+        server, port = spawn.tcp(GTHREAD + ["-w", "1", "--chdir", folder, "-c", "close.conf.py"] + extra,
+                                 app="closeapp:application", cwd=folder, env={"CLOSE_DIR": folder})
+        conn = Conn(port)
+        for n in range(1, 4):
+            conn.send(get("/%d" % n))
+            reply = conn.response()
+            assert reply.status == 200 and reply.body == b"answer %d" % n, server.log()
+            assert reply.header("Connection") == "keep-alive"
+        conn.close()
+        want = []
+        for n in range(1, 4):
+            want += ["call %d" % n, "close %d" % n, "post %d" % n]
+        # The third request's close() and post_request run after its answer:
+        # wait for them, bounded, then compare the whole order.
+        for _ in range(200):
+            if log.exists() and len(log.read_text().split("\n")) > len(want):
+                break
+            time.sleep(0.05)
+        assert log.read_text().split("\n")[:-1] == want, (extra, server.log())
+        if extra:
+            lines = open(extra[1]).read().splitlines()
+            assert [line.split('"')[1] for line in lines] == ["GET /%d HTTP/1.1" % n for n in range(1, 4)]
+        server.stop()
