@@ -233,8 +233,10 @@ static void plug_extras(const struct config *cfg, struct plugins *p)
     }
     if (notify_socket() != NULL) /* started by systemd as Type=notify */
         p->notify = notify_send;
-    if (cfg->reload)
+    if (cfg->reload) {
         p->worker_watch = reload_worker_watch;
+        p->app_failed = reload_app_failed;
+    }
     p->reread_config = reread_config;
 }
 
@@ -355,8 +357,10 @@ static void *preload_app(const struct config *cfg, char *err, size_t errlen)
         return NULL;
     }
     void *app = wsgi_load_app(cfg->app_uri, why, sizeof(why));
-    if (app == NULL)
+    if (app == NULL) {
+        PyErr_Clear();
         snprintf(err, errlen, "Failed to load application '%s': %s", cfg->app_uri, why);
+    }
     return app;
 }
 

@@ -111,6 +111,12 @@ struct plugins {
      * and POST_INIT: watch the app's source files and stop the worker
      * gracefully when one changes.  Failures are logged, never fatal. */
     void (*worker_watch)(enum worker_event ev, const struct config *cfg);
+    /* --reload, with the GIL, in a worker whose app failed to import (the
+     * Python exception still set, why the one line wsgi_load_app wrote):
+     * an app to serve instead (a new reference), or NULL to fail the boot
+     * as without it.  A syntax error's traceback is served until a
+     * watched file changes, as Gunicorn's reloader does. */
+    void *(*app_failed)(const struct config *cfg, const char *why);
     /* After the response: one access-log line for r (from any thread). */
     void (*access_log)(const struct request *r);
     /* After the response, beside the access log: r is done (StatsD

@@ -39,7 +39,8 @@ extern char **environ;
  * is deprecated; 3.11, which greenhorn is built against on Debian 12, has
  * only PyErr_Fetch and PyErr_NormalizeException.
  */
-static PyObject *take_exception(void)
+/* pyembed_take_exception - see pyembed.h. */
+void *pyembed_take_exception(void)
 {
 #if PY_VERSION_HEX >= 0x030C0000
     return PyErr_GetRaisedException();
@@ -58,7 +59,7 @@ static PyObject *take_exception(void)
 /* pyembed_exception_line - see pyembed.h. */
 void pyembed_exception_line(char *err, size_t errlen)
 {
-    PyObject *exc = take_exception();
+    PyObject *exc = pyembed_take_exception();
     PyObject *s = exc ? PyObject_Str(exc) : NULL;
     const char *msg = s ? PyUnicode_AsUTF8(s) : NULL;
     const char *name = exc ? Py_TYPE(exc)->tp_name : "error";
@@ -76,7 +77,7 @@ void pyembed_exception_line(char *err, size_t errlen)
 /* pyembed_log_exception - see pyembed.h. */
 void pyembed_log_exception(enum log_level level, const char *what)
 {
-    PyObject *exc = take_exception();
+    PyObject *exc = pyembed_take_exception();
     PyObject *tb_mod = PyImport_ImportModule("traceback");
     PyObject *lines =
         tb_mod && exc ? PyObject_CallMethod(tb_mod, "format_exception", "O", exc) : NULL;

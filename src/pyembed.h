@@ -71,6 +71,14 @@ void pyembed_exception_line(char *err, size_t errlen);
 void pyembed_log_exception(enum log_level level, const char *what);
 
 /*
+ * pyembed_take_exception - the pending exception, normalised, its traceback
+ * attached (a new PyObject reference), taken out of the error indicator;
+ * NULL when none is set.  PyErr_SetObject(type, exc) sets it again, with
+ * that traceback.  Needs the GIL.
+ */
+void *pyembed_take_exception(void);
+
+/*
  * pyembed_source_function - run a Python module's source in a fresh
  * namespace and return its function name: a new reference (a PyObject *),
  * or NULL with the Python exception set.

@@ -537,8 +537,13 @@ static int boot_python(struct worker *w)
     if (worker_event(w, WORKER_POST_FORK, err, sizeof(err)) < 0)
         goto hook_failed;
     if (w->app == NULL && (w->app = wsgi_load_app(w->cfg->app_uri, err, sizeof(err))) == NULL) {
-        log_msg(LOG_ERROR, "Failed to load application '%s': %s", w->cfg->app_uri, err);
-        return WORKER_EXIT_APP_ERROR;
+        if (p->app_failed != NULL) /* --reload: a syntax error is served until fixed */
+            w->app = p->app_failed(w->cfg, err);
+        PyErr_Clear();
+        if (w->app == NULL) {
+            log_msg(LOG_ERROR, "Failed to load application '%s': %s", w->cfg->app_uri, err);
+            return WORKER_EXIT_APP_ERROR;
+        }
     }
     if (worker_event(w, WORKER_POST_INIT, err, sizeof(err)) < 0)
         goto hook_failed;

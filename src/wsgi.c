@@ -151,11 +151,18 @@ void *wsgi_load_app(const char *uri, char *err, size_t errlen)
     if (app != NULL)
         return app;
     pyembed_exception_line(err, errlen);
-    if (strncmp(err, "AppImportError: ", 16) == 0)
+    if (strncmp(err, "AppImportError: ", 16) == 0) {
         memmove(err, err + 16, strlen(err + 16) + 1);
-    else
-        pyembed_log_exception(LOG_DEBUG, "Traceback of the failed import:");
-    PyErr_Clear();
+        return NULL;
+    }
+    /* Logging takes the exception; it is set again for the caller. */
+    PyObject *exc = pyembed_take_exception();
+    if (exc == NULL)
+        return NULL;
+    PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
+    pyembed_log_exception(LOG_DEBUG, "Traceback of the failed import:");
+    PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
+    Py_DECREF(exc);
     return NULL;
 }
 

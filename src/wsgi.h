@@ -30,7 +30,9 @@ int wsgi_init(const struct config *cfg, char *err, size_t errlen);
  * defaults to "application"; "factory(args)" calls factory with literal
  * arguments only (ast.literal_eval, never eval); the result must be callable.
  * Needs the GIL.  Returns a new reference, or NULL with a one-line reason in
- * err (the traceback, when the module itself raised, is logged at debug).
+ * err (the traceback, when the module itself raised, is logged at debug) and
+ * the Python exception still set: the caller may look at it (--reload
+ * serves a syntax error's traceback), and clears it.
  */
 void *wsgi_load_app(const char *uri, char *err, size_t errlen);
 

@@ -23,6 +23,11 @@
  * logs and __pycache__ do not restart here).  The list is made once per worker: the
  * next worker makes it again, with whatever it imported.
  *
+ * An app that does not compile (a SyntaxError: an edit half done) does not
+ * stop the server, as it would without --reload: the worker serves its
+ * traceback as a 500 and watches the file that failed, and the fix brings
+ * the next worker, with the new code (Gunicorn's load_wsgi does the same).
+ *
  * Process state only (the list, the descriptor): one watcher per worker
  * process, nothing of a request.
  */
@@ -46,6 +51,7 @@
 
 #include "conn.h"
 #include "log.h"
+#include "pyembed.h"
 
 /* What a write, a rename over the file, a new file or a removal look like. */
 #define WATCH_MASK                                                                                 \
@@ -63,7 +69,8 @@ struct watched_dir {
 };
 
 static struct {
-    int fd;       /* the inotify descriptor */
+    bool started; /* the watcher runs (WORKER_POST_INIT) */
+    int fd;       /* the inotify descriptor, opened on first use */
     char **files; /* absolute paths of the watched files */
     size_t num_files, cap_files;
     struct watched_dir *dirs; /* indexed by watch descriptor */
@@ -244,6 +251,69 @@ static int start_thread(void)
     return rc;
 }
 
+/* The inotify descriptor, opened on first use: by reload_app_failed (the
+ * file that did not compile) or at WORKER_POST_INIT.  false without it. */
+static bool open_watch(void)
+{
+    if (watch.fd < 0 && (watch.fd = inotify_init1(IN_CLOEXEC)) < 0) {
+        log_msg(LOG_ERROR, "--reload: inotify: %s; workers will not reload", strerror(errno));
+        return false;
+    }
+    return true;
+}
+
+/* The app served while the code does not compile (Gunicorn's
+ * util.make_fail_app), and the files to watch for the fix: the one the
+ * SyntaxError names, and those of the frames that imported it (none of
+ * them is in sys.modules: a failed import takes its module out). */
+static const char stand_in_source[] =
+    "import os, traceback\n"
+    "def stand_in(exc):\n"
+    "    body = ''.join(traceback.format_exception(exc)).encode('utf-8', 'replace')\n"
+    "    headers = [('Content-Type', 'text/plain; charset=utf-8'),\n"
+    "               ('Content-Length', str(len(body)))]\n"
+    "    def app(environ, start_response):\n"
+    "        start_response('500 Internal Server Error', headers)\n"
+    "        return [body]\n"
+    "    files = [exc.filename] if isinstance(exc.filename, str) else []\n"
+    "    files += [frame.filename for frame in traceback.extract_tb(exc.__traceback__)]\n"
+    "    return app, [f for f in files if os.path.isfile(f)]\n";
+
+/* reload_app_failed - see reload.h. */
+void *reload_app_failed(const struct config *cfg, const char *why)
+{
+    if (!PyErr_ExceptionMatches(PyExc_SyntaxError))
+        return NULL; /* the worker fails to boot, as without --reload */
+    char what[1024];
+    snprintf(what, sizeof what,
+             "Failed to load application '%s': %s; --reload: every request gets its "
+             "traceback (500) until a watched file changes",
+             cfg->app_uri, why);
+    PyObject *exc = pyembed_take_exception();
+    PyErr_SetObject((PyObject *)Py_TYPE(exc), exc); /* logging takes it */
+    pyembed_log_exception(LOG_ERROR, what);
+    PyObject *make = pyembed_source_function(stand_in_source, "stand_in");
+    PyObject *made = make ? PyObject_CallOneArg(make, exc) : NULL;
+    Py_XDECREF(make);
+    Py_DECREF(exc);
+    PyObject *app = NULL, *files;
+    if (made == NULL || !PyArg_ParseTuple(made, "OO!", &app, &PyList_Type, &files)) {
+        pyembed_log_exception(LOG_ERROR, "--reload: cannot serve the error:");
+        Py_XDECREF(made);
+        return NULL;
+    }
+    Py_INCREF(app);
+    for (Py_ssize_t i = 0; open_watch() && i < PyList_GET_SIZE(files); i++) {
+        const char *path = PyUnicode_AsUTF8(PyList_GET_ITEM(files, i));
+        if (path == NULL)
+            PyErr_Clear();
+        else
+            add_file(path, true);
+    }
+    Py_DECREF(made);
+    return app;
+}
+
 /* reload_worker_watch - see reload.h. */
 void reload_worker_watch(enum worker_event ev, const struct config *cfg)
 {
@@ -256,13 +326,9 @@ void reload_worker_watch(enum worker_event ev, const struct config *cfg)
             PyErr_Clear();
         return;
     }
-    if (ev != WORKER_POST_INIT || watch.fd >= 0)
+    if (ev != WORKER_POST_INIT || watch.started || !open_watch())
         return;
-    watch.fd = inotify_init1(IN_CLOEXEC);
-    if (watch.fd < 0) {
-        log_msg(LOG_ERROR, "--reload: inotify: %s; workers will not reload", strerror(errno));
-        return;
-    }
+    watch.started = true;
     add_modules();
     for (size_t i = 0; i < cfg->num_reload_extra_files; i++)
         if (!add_file(cfg->reload_extra_files[i], false))

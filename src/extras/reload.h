@@ -19,4 +19,16 @@
  */
 void reload_worker_watch(enum worker_event ev, const struct config *cfg);
 
+/*
+ * reload_app_failed - the plugins.h app_failed slot, with the GIL and the
+ * import's exception set.  A SyntaxError (an edit half done: Gunicorn's
+ * load_wsgi takes only those) is logged with its traceback at error level,
+ * its file and the files of its traceback are watched, and the app returned
+ * answers every request "500 Internal Server Error" with the traceback as
+ * text/plain (Gunicorn's make_fail_app; Gunicorn's shows only the frames,
+ * this one the error's line and message too).  Any other exception: NULL,
+ * the worker fails to boot as without --reload.
+ */
+void *reload_app_failed(const struct config *cfg, const char *why);
+
 #endif

@@ -132,6 +132,57 @@ def test_reload_extra_file_restarts_the_worker_and_other_files_do_not(spawn, tmp
     assert reloading and reloading[0].endswith("/site/settings.txt"), reloading
 
 
+@pytest.mark.parametrize("side", ["greenhorn", "gunicorn"])
+def test_reload_serves_a_syntax_error_until_the_file_is_fixed(spawn, tmp_path, side):
+    """An edit saved half done does not stop the server under --reload: the
+    worker answers 500 with the traceback, and the fix brings the new code
+    (Gunicorn's load_wsgi, for SyntaxError only)."""
+    folder = make_folder(tmp_path)
+    source = folder / "version.py"
+    source.write_text("VERSION = 'v2'\nif VERSION\n")  # a module the app imports
+    server, port = start(spawn, folder, ["--reload", "-w", "1"], side=side)
+    broken = harness.get(port, "/")
+    assert broken.status == 500, (broken.raw, server.log())
+    if side == "greenhorn":
+        # the whole traceback: the file, the line, the message (Gunicorn's
+        # page has only the frames of the import)
+        assert b"version.py" in broken.body and b"if VERSION" in broken.body, broken.body
+        assert b"SyntaxError" in broken.body, broken.body
+        assert broken.header("Content-Type") == "text/plain; charset=utf-8"
+        assert re.search(r"\[ERROR\] Failed to load application 'reloadapp:application': "
+                         r"SyntaxError: .*--reload", server.log()), server.log()
+    source.write_text("VERSION = 'v3'\n")
+    touched = [time.monotonic()]
+
+    def fixed():
+        # 20.1 polls mtimes each second, from a moment after the worker
+        # serves: touch the file again each second until it sees it.
+        if side == "gunicorn" and time.monotonic() - touched[0] >= 1:
+            os.utime(source)
+            touched[0] = time.monotonic()
+        return body(port) == b"v3"
+
+    assert harness.wait_for(fixed, WAIT), server.log()
+    assert server.proc.poll() is None, server.log()  # the master never stopped
+
+
+def test_reload_does_not_serve_other_import_errors(greenhorn, tmp_path):
+    """Only a SyntaxError is served: an app that raises while importing
+    stops the start with exit 4, as without --reload."""
+    greenhorn_only("20.1 exits 3 (its worker's boot error), with a traceback")
+    folder = make_folder(tmp_path)
+    (folder / "version.py").write_text("raise RuntimeError('no database')\n")
+    sock, _ = harness.listener()
+    with sock:
+        done = subprocess.run([greenhorn, "--reload", "-b", "fd://%d" % sock.fileno(),
+                               "reloadapp:application"], cwd=str(folder), env=harness.clean_env(),
+                              pass_fds=(sock.fileno(),), capture_output=True, text=True,
+                              timeout=WAIT)
+    assert done.returncode == 4, done
+    assert "Failed to load application 'reloadapp:application': RuntimeError: no database" \
+        in done.stderr, done.stderr
+
+
 def test_reload_with_preload_is_refused(greenhorn, tmp_path):
     greenhorn_only("it serves with --reload --preload, and reloads nothing")
     folder = make_folder(tmp_path)
