@@ -628,6 +628,9 @@ START_TEST(load_app_errors)
         ck_assert_ptr_null(wsgi_load_app(rows[i].uri, err, sizeof(err)));
         ck_assert_msg(strstr(err, rows[i].says) != NULL, "%s: got '%s'", rows[i].uri, err);
         ck_assert_ptr_null(strchr(err, '\n'));
+        /* The exception stays for the caller (--reload looks at it), who clears it. */
+        ck_assert_msg(PyErr_Occurred() != NULL, "%s: no exception left set", rows[i].uri);
+        PyErr_Clear();
     }
     PyObject *a = wsgi_load_app("testapps:factory('x', 2)", err, sizeof(err));
     ck_assert_ptr_nonnull(a);
