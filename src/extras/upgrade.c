@@ -115,9 +115,10 @@ void upgrade_own_sockets(struct listener *listeners, int n)
         return;
     for (int i = 0; i < n; i++) {
         struct listener *l = &listeners[i];
-        if (l->family == AF_UNIX && strlen(l->server_name) < sizeof l->addr.path) {
+        size_t len = strlen(l->server_name);
+        if (l->family == AF_UNIX && len < sizeof l->addr.path) {
             l->addr.kind = BIND_UNIX;
-            snprintf(l->addr.path, sizeof l->addr.path, "%s", l->server_name);
+            memcpy(l->addr.path, l->server_name, len + 1); /* fits: checked */
         }
     }
 }
