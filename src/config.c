@@ -267,6 +267,23 @@ static int check_host_port(const char *value, char *why, size_t whylen)
     return 0;
 }
 
+/* check_statsd_tags - DogStatsD tags ("env:prod,team:web") go into every
+ * datagram after "|#": visible ASCII only, and no '|', which would end the
+ * field (Gunicorn encodes them as ASCII on every send, and loses every
+ * metric to an exception if they are not). */
+static int check_statsd_tags(const char *value, char *why, size_t whylen)
+{
+    if (strlen(value) > CONFIG_MAX_STATSD_TAGS)
+        return config_explain(why, whylen, "longer than %d bytes", CONFIG_MAX_STATSD_TAGS);
+    for (const char *c = value; *c != '\0'; c++)
+        if (*c < 0x21 || *c > 0x7e || *c == '|')
+            return config_explain(why, whylen,
+                                  "'%s' may hold only visible ASCII without '|' "
+                                  "(tags like env:prod,team:web)",
+                                  value);
+    return 0;
+}
+
 /* What a Gunicorn TLS option is told: terminate TLS in the proxy. */
 #define TLS_INSTEAD                                                                                \
     "terminate TLS in nginx in front (examples/deploy/nginx.conf) and keep "                       \
@@ -360,6 +377,9 @@ const struct config_setting config_settings[] = {
      .help = "send metrics to this StatsD server over UDP"},
     {.names = {"statsd-prefix"}, .kind = OPT_STRING, .offset = AT(statsd_prefix), .meta = "PREFIX",
      .help = "put this before every StatsD metric name"},
+    {.names = {"dogstatsd-tags"}, .kind = OPT_STRING, .offset = AT(dogstatsd_tags),
+     .check = check_statsd_tags, .meta = "TAGS",
+     .help = "DogStatsD tags (env:prod,team:web) added to every StatsD metric"},
     {.names = {"pid"}, .short_name = 'p', .kind = OPT_STRING, .offset = AT(pidfile), .meta = "FILE",
      .help = "a file to write the master's PID to"},
     {.names = {"log-level"}, .kind = OPT_CHOICE, .offset = AT(log_level), .choices = log_levels,

@@ -22,8 +22,10 @@
 
 #define CONFIG_VERSION   "0.1.0" /* printed by --version as "greenhorn 0.1.0" */
 #define CONFIG_MAX_BINDS 16
-#define CONFIG_MAX_ENV   64
-#define CONFIG_MAX_LIST  32
+/* --dogstatsd-tags, in bytes: a datagram carries them all (statsd.c). */
+#define CONFIG_MAX_STATSD_TAGS 200
+#define CONFIG_MAX_ENV         64
+#define CONFIG_MAX_LIST        32
 
 /* What to do with a request header whose name contains '_' (Gunicorn 22+ `header_map`). */
 enum config_header_map {
@@ -97,9 +99,10 @@ struct config {
     bool reload;     /* --reload: restart workers when a source file changes */
     char *reload_extra_files[CONFIG_MAX_LIST]; /* --reload-extra-file, repeatable */
     size_t num_reload_extra_files;
-    char *statsd_host;   /* --statsd-host HOST:PORT; NULL = no metrics */
-    char *statsd_prefix; /* --statsd-prefix: put before every metric name ("") */
-    bool print_config;   /* --print-config: print the settings and exit */
+    char *statsd_host;    /* --statsd-host HOST:PORT; NULL = no metrics */
+    char *statsd_prefix;  /* --statsd-prefix: put before every metric name ("") */
+    char *dogstatsd_tags; /* --dogstatsd-tags: "|#TAGS" after every datagram (NULL: none) */
+    bool print_config;    /* --print-config: print the settings and exit */
 
     /* logging */
     int log_level;           /* enum log_level (info) */

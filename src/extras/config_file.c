@@ -70,6 +70,7 @@ static const char config_reader_source[] =
     "  'print_config': 'print-config', 'proc_name': 'name', 'daemon': 'daemon',\n"
     "  'reload': 'reload', 'reload_extra_files': 'reload-extra-file',\n"
     "  'statsd_host': 'statsd-host', 'statsd_prefix': 'statsd-prefix',\n"
+    "  'dogstatsd_tags': 'dogstatsd-tags',\n"
     "  'reuse_port': 'reuse-port', 'initgroups': 'initgroups',\n"
     "  'worker_tmp_dir': 'worker-tmp-dir',\n"
     "  # Gunicorn's TLS: greenhorn's table knows them, to say what to use instead\n"

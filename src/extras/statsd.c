@@ -9,6 +9,8 @@
  *   counter  PREFIXname:1|c|@1.0
  *   timer    PREFIXgunicorn.request.duration:12.345|ms   (milliseconds)
  *   gauge    PREFIXgunicorn.workers:2|g
+ * each followed by "|#TAGS" with --dogstatsd-tags (DogStatsD's datagram
+ * format; Gunicorn 20's _sock_send appends it the same way).
  * Does not own: when a request ends or a line is logged (worker.c, log.c).
  *
  * Never blocks a worker: the socket is connected once, in the master (so
@@ -35,7 +37,8 @@
 static struct {
     int fd; /* -1: no --statsd-host */
     char prefix[256];
-} sd = {-1, ""};
+    char tags[CONFIG_MAX_STATSD_TAGS + 3]; /* "|#" and --dogstatsd-tags, or "" */
+} sd = {-1, "", ""};
 
 /*
  * Gunicorn's prefix rule, re.sub(r"^(.+[^.]+)\.*$", r"\g<1>.", prefix):
@@ -89,6 +92,11 @@ int statsd_open(const struct config *cfg, char *err, size_t errlen)
     statsd_close();
     sd.fd = fd;
     set_prefix(cfg->statsd_prefix);
+    /* Gunicorn sends no "|#" for an empty setting (its default is "");
+     * the length was checked when the setting was read. */
+    sd.tags[0] = '\0';
+    if (cfg->dogstatsd_tags != NULL && cfg->dogstatsd_tags[0] != '\0')
+        snprintf(sd.tags, sizeof sd.tags, "|#%s", cfg->dogstatsd_tags);
     return 0;
 }
 
@@ -100,13 +108,14 @@ void statsd_close(void)
     sd.fd = -1;
 }
 
-/* Send one datagram: "PREFIX" name ":" value; errors are dropped. */
+/* Send one datagram: "PREFIX" name ":" value, then the tags if any; errors
+ * are dropped. */
 static void send_metric(const char *name, const char *value)
 {
-    char msg[512];
+    char msg[768];
     if (sd.fd < 0)
         return;
-    int n = snprintf(msg, sizeof msg, "%s%s:%s", sd.prefix, name, value);
+    int n = snprintf(msg, sizeof msg, "%s%s:%s%s", sd.prefix, name, value, sd.tags);
     if (n <= 0 || (size_t)n >= sizeof msg)
         return;
     int saved = errno; /* log.c's callers may still look at errno */

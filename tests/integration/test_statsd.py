@@ -130,19 +130,25 @@ def shapes(lines):
                    for name, value in (line.split(":", 1) for line in lines)})
 
 
-def test_same_metrics_as_gunicorn(spawn, app_dir):
+@pytest.mark.parametrize("tags", [None, "env:test,team:web"], ids=["plain", "dogstatsd-tags"])
+def test_same_metrics_as_gunicorn(spawn, app_dir, tags):
+    """The same datagrams as Gunicorn 20.1 sends; with --dogstatsd-tags each
+    ends with DogStatsD's "|#TAGS", as Gunicorn 20's _sock_send appends it."""
     seen = {}
+    extra = ["--dogstatsd-tags", tags] if tags else []
+    tail = "|#" + tags if tags else ""
     for side, command in (("greenhorn", None), ("gunicorn", harness.GUNICORN)):
         c = Collector()
         try:
-            server, port = start(spawn, app_dir, c, ["-w", "2", "--statsd-prefix", "side"],
+            server, port = start(spawn, app_dir, c, ["-w", "2", "--statsd-prefix", "side"] + extra,
                                  command=command)
             serve_three(port)
-            seen[side] = c.wait(["side." + line for line in COUNTERS])
+            seen[side] = c.wait(["side." + line + tail for line in COUNTERS])
             server.stop()
             c.read()
         finally:
             c.close()
+        assert all(line.endswith(tail) for line in seen[side]), (side, seen[side])
     assert shapes(seen["greenhorn"]) == shapes(seen["gunicorn"]), seen
 
 

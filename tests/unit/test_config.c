@@ -902,6 +902,15 @@ START_TEST(test_operating_settings)
     ck_assert_str_eq(cfg.reload_extra_files[1], "b.txt");
     ck_assert_str_eq(cfg.statsd_host, "localhost:8125");
     ck_assert_str_eq(cfg.statsd_prefix, "web.");
+    ck_assert_ptr_null(cfg.dogstatsd_tags);
+    ck_assert_int_eq(load("--dogstatsd-tags env:prod,team:web app:app"), CONFIG_RUN);
+    ck_assert_str_eq(cfg.dogstatsd_tags, "env:prod,team:web");
+    expect_error("--dogstatsd-tags env:a|b app:app", "--dogstatsd-tags: 'env:a|b' may hold only "
+                                                     "visible ASCII without '|' (tags like "
+                                                     "env:prod,team:web)");
+    expect_error("--dogstatsd-tags env:caf\xc3\xa9 app:app",
+                 "--dogstatsd-tags: 'env:caf\xc3\xa9' may hold only visible ASCII without '|' "
+                 "(tags like env:prod,team:web)");
     expect_error("--statsd-host localhost app:app", "--statsd-host: 'localhost' is not HOST:PORT");
     expect_error("--statsd-host h:0 app:app", "--statsd-host: bad port in 'h:0'");
     expect_error("--worker-tmp-dir /no/such/dir app:app",
