@@ -284,33 +284,43 @@ void *reload_app_failed(const struct config *cfg, const char *why)
 {
     if (!PyErr_ExceptionMatches(PyExc_SyntaxError))
         return NULL; /* the worker fails to boot, as without --reload */
+    PyObject *exc = pyembed_take_exception();
+    if (exc == NULL)
+        return NULL;
+    PyObject *make = pyembed_source_function(stand_in_source, "stand_in");
+    PyObject *made = make ? PyObject_CallOneArg(make, exc) : NULL;
+    Py_XDECREF(make);
+    PyObject *app = NULL, *files = NULL;
+    size_t watched = 0;
+    if (made != NULL && PyArg_ParseTuple(made, "OO!", &app, &PyList_Type, &files) && open_watch()) {
+        for (Py_ssize_t i = 0; i < PyList_GET_SIZE(files); i++) {
+            const char *path = PyUnicode_AsUTF8(PyList_GET_ITEM(files, i));
+            if (path == NULL)
+                PyErr_Clear();
+            else if (add_file(path, true))
+                watched++;
+        }
+    }
+    if (watched == 0) {
+        /* Nothing would bring the fix: fail the boot, as without --reload. */
+        if (PyErr_Occurred())
+            pyembed_log_exception(LOG_ERROR, "--reload: cannot serve the error:");
+        else
+            log_msg(LOG_ERROR, "--reload: cannot watch the file that failed to compile");
+        Py_XDECREF(made);
+        Py_DECREF(exc);
+        return NULL;
+    }
+    Py_INCREF(app);
+    Py_DECREF(made);
     char what[1024];
     snprintf(what, sizeof what,
              "Failed to load application '%s': %s; --reload: every request gets its "
              "traceback (500) until a watched file changes",
              cfg->app_uri, why);
-    PyObject *exc = pyembed_take_exception();
     PyErr_SetObject((PyObject *)Py_TYPE(exc), exc); /* logging takes it */
     pyembed_log_exception(LOG_ERROR, what);
-    PyObject *make = pyembed_source_function(stand_in_source, "stand_in");
-    PyObject *made = make ? PyObject_CallOneArg(make, exc) : NULL;
-    Py_XDECREF(make);
     Py_DECREF(exc);
-    PyObject *app = NULL, *files;
-    if (made == NULL || !PyArg_ParseTuple(made, "OO!", &app, &PyList_Type, &files)) {
-        pyembed_log_exception(LOG_ERROR, "--reload: cannot serve the error:");
-        Py_XDECREF(made);
-        return NULL;
-    }
-    Py_INCREF(app);
-    for (Py_ssize_t i = 0; open_watch() && i < PyList_GET_SIZE(files); i++) {
-        const char *path = PyUnicode_AsUTF8(PyList_GET_ITEM(files, i));
-        if (path == NULL)
-            PyErr_Clear();
-        else
-            add_file(path, true);
-    }
-    Py_DECREF(made);
     return app;
 }
 
