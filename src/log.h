@@ -58,8 +58,9 @@ void log_traceback(enum log_level level, const char *fmt, ...)
  * log_observe - call fn(level, exception) for every error-log line, written
  * or below --log-level (Gunicorn's StatsD logger counts its warning, error,
  * critical and exception calls whatever the level): how an extra (the
- * StatsD metrics) learns of lines without log.c knowing it.  Set once,
- * before any fork or thread; fn must be callable from any thread.
+ * StatsD metrics) learns of lines without log.c knowing it.  Set by the
+ * master before it forks the processes it concerns (at start, and again
+ * on HUP; NULL for none); fn must be callable from any thread.
  */
 void log_observe(void (*fn)(enum log_level level, bool exception));
 

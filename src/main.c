@@ -535,6 +535,13 @@ static int reread_config(char *err, size_t errlen)
     master_hooks_stop();
     config_free(cfg);
     *cfg = fresh;
+    /* Gunicorn's reload makes its StatsD logger anew: a new --statsd-host,
+     * prefix or tags hold for the processes forked from here on. */
+    if (statsd_open(cfg, why, sizeof why) < 0) {
+        log_msg(LOG_ERROR, "%s: no metrics are sent", why);
+        statsd_close();
+    }
+    log_observe(cfg->statsd_host != NULL ? statsd_log_line : NULL);
     if (master_hooks_start(cfg, why, sizeof why) < 0)
         log_msg(LOG_ERROR, "%s", why);
     plug_extras(cfg, running.plugins);

@@ -61,8 +61,10 @@ static void set_prefix(const char *prefix)
 int statsd_open(const struct config *cfg, char *err, size_t errlen)
 {
     char host[256];
-    if (cfg->statsd_host == NULL)
+    if (cfg->statsd_host == NULL) {
+        statsd_close(); /* a HUP that took --statsd-host away */
         return 0;
+    }
     /* HOST:PORT, checked when read; [v6]:PORT too. */
     const char *colon = strrchr(cfg->statsd_host, ':');
     const char *h = cfg->statsd_host;

@@ -8,12 +8,15 @@ gauge when the number of workers changes.  Every test holds the UDP socket
 the server sends to, and reads what came.
 """
 
+import os
 import re
+import signal
 import socket
 import subprocess
 
 import pytest
 
+import differences
 import harness
 
 APP = '''
@@ -214,3 +217,31 @@ def test_a_hooks_warning_and_exception_count(spawn, app_dir, collector, side, tm
     lines = collector.wait(["gunicorn.log.warning:1|c|@1.0", "gunicorn.log.exception:1|c|@1.0"])
     assert "gunicorn.log.error:1|c|@1.0" not in lines, lines
     assert "ZeroDivisionError" in server.log(), server.log()
+
+
+STATS_CONF = "statsd_prefix = %r\ndogstatsd_tags = %r\n"
+
+
+def test_hup_applies_a_new_prefix_and_tags(spawn, app_dir, collector):
+    """HUP reads the settings again, and the workers forked after it send
+    with the new prefix and tags (Gunicorn 20.1 keeps its first ones:
+    README, differences).  Each wait ends as soon as the datagram came."""
+    if differences.reference_mode():
+        pytest.skip("Gunicorn 20.1 keeps its first StatsD prefix and tags after a HUP")
+    conf = os.path.join(app_dir, "stats.conf.py")
+    with open(conf, "w") as f:
+        f.write(STATS_CONF % ("one", "v:1"))
+    server, port = start(spawn, app_dir, collector, ["-c", conf, "-w", "1"])
+    assert fetch(port, "/").status == 200
+    collector.wait(["one.gunicorn.requests:1|c|@1.0|#v:1"])
+    with open(conf, "w") as f:
+        f.write(STATS_CONF % ("two", "v:2"))
+    server.signal(signal.SIGHUP)
+    wanted = "two.gunicorn.requests:1|c|@1.0|#v:2"
+
+    def renamed():
+        # until the new worker serves: the old one may answer a moment more
+        assert fetch(port, "/").status == 200
+        return wanted in collector.read()
+
+    assert harness.wait_for(renamed, WAIT), (collector.lines, server.log())
