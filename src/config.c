@@ -268,17 +268,18 @@ static int check_host_port(const char *value, char *why, size_t whylen)
 }
 
 /* check_statsd_tags - DogStatsD tags ("env:prod,team:web") go into every
- * datagram after "|#": visible ASCII only, and no '|', which would end the
- * field (Gunicorn encodes them as ASCII on every send, and loses every
- * metric to an exception if they are not). */
+ * datagram after "|#": printable ASCII only (a space too, which Gunicorn
+ * configs may hold: "env:prod, team:web"), and no '|', which would end the
+ * field.  Gunicorn encodes them as ASCII on every send, and loses every
+ * metric to an exception when they are not. */
 static int check_statsd_tags(const char *value, char *why, size_t whylen)
 {
     if (strlen(value) > CONFIG_MAX_STATSD_TAGS)
         return config_explain(why, whylen, "longer than %d bytes", CONFIG_MAX_STATSD_TAGS);
     for (const char *c = value; *c != '\0'; c++)
-        if (*c < 0x21 || *c > 0x7e || *c == '|')
+        if ((unsigned char)*c < 0x20 || (unsigned char)*c > 0x7e || *c == '|')
             return config_explain(why, whylen,
-                                  "'%s' may hold only visible ASCII without '|' "
+                                  "'%s' may hold only printable ASCII without '|' "
                                   "(tags like env:prod,team:web)",
                                   value);
     return 0;

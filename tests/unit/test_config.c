@@ -906,10 +906,10 @@ START_TEST(test_operating_settings)
     ck_assert_int_eq(load("--dogstatsd-tags env:prod,team:web app:app"), CONFIG_RUN);
     ck_assert_str_eq(cfg.dogstatsd_tags, "env:prod,team:web");
     expect_error("--dogstatsd-tags env:a|b app:app", "--dogstatsd-tags: 'env:a|b' may hold only "
-                                                     "visible ASCII without '|' (tags like "
+                                                     "printable ASCII without '|' (tags like "
                                                      "env:prod,team:web)");
     expect_error("--dogstatsd-tags env:caf\xc3\xa9 app:app",
-                 "--dogstatsd-tags: 'env:caf\xc3\xa9' may hold only visible ASCII without '|' "
+                 "--dogstatsd-tags: 'env:caf\xc3\xa9' may hold only printable ASCII without '|' "
                  "(tags like env:prod,team:web)");
     expect_error("--statsd-host localhost app:app", "--statsd-host: 'localhost' is not HOST:PORT");
     expect_error("--statsd-host h:0 app:app", "--statsd-host: bad port in 'h:0'");
