@@ -535,8 +535,9 @@ static int reread_config(char *err, size_t errlen)
     master_hooks_stop();
     config_free(cfg);
     *cfg = fresh;
-    /* Gunicorn's reload makes its StatsD logger anew: a new --statsd-host,
-     * prefix or tags hold for the processes forked from here on. */
+    /* A new --statsd-host, prefix or tags hold for the processes forked
+     * from here on, as every other setting HUP reads (Gunicorn 20.1 keeps
+     * sending with its first ones: README, differences). */
     if (statsd_open(cfg, why, sizeof why) < 0) {
         log_msg(LOG_ERROR, "%s: no metrics are sent", why);
         statsd_close();

@@ -18,8 +18,8 @@
  * statsd_open - resolve cfg->statsd_host and connect one UDP socket to it,
  * in the master, before any fork: every worker inherits it, as Gunicorn's
  * workers inherit its logger's socket.  Without --statsd-host it closes the
- * socket, if any.  Called at start and again on HUP (Gunicorn's reload
- * makes its StatsD logger anew): workers forked from then on send to the
+ * socket, if any.  Called at start and again on HUP (where Gunicorn 20.1
+ * keeps its first StatsD logger): workers forked from then on send to the
  * new address, with the new prefix and tags; those already running keep
  * what they inherited until they exit.
  * Returns 0, or -1 with err ("--statsd-host: cannot resolve ..."; the old
