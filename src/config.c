@@ -223,14 +223,21 @@ int config_user_ids(const struct config *cfg, uid_t *uid, gid_t *gid, char *name
     return 0;
 }
 
-/* config_check_access_format - see config.h. */
+/* config_check_access_format, config_check_statsd_tags - see config.h. */
 int (*config_check_access_format)(const char *value, char *why, size_t whylen);
+int (*config_check_statsd_tags)(const char *value, char *why, size_t whylen);
 
-/* --access-logformat: checked by the formatter that will use it (an extra),
- * when one is plugged in; a typo then stops the start, not a log line. */
+/* --access-logformat and --dogstatsd-tags: checked by the extra that will
+ * use them, when one is plugged in; a typo then stops the start, not a log
+ * line or a metric. */
 static int check_access_format(const char *value, char *why, size_t whylen)
 {
     return config_check_access_format ? config_check_access_format(value, why, whylen) : 0;
+}
+
+static int check_statsd_tags(const char *value, char *why, size_t whylen)
+{
+    return config_check_statsd_tags ? config_check_statsd_tags(value, why, whylen) : 0;
 }
 
 /* check_dir - the value names a directory that exists. */
@@ -264,24 +271,6 @@ static int check_host_port(const char *value, char *why, size_t whylen)
     port = strtol(colon + 1, &end, 10);
     if (end == colon + 1 || *end != '\0' || port < 1 || port > 65535)
         return config_explain(why, whylen, "bad port in '%s'", value);
-    return 0;
-}
-
-/* check_statsd_tags - DogStatsD tags ("env:prod,team:web") go into every
- * datagram after "|#": printable ASCII only (a space too, which Gunicorn
- * configs may hold: "env:prod, team:web"), and no '|', which would end the
- * field.  Gunicorn encodes them as ASCII on every send, and loses every
- * metric to an exception when they are not. */
-static int check_statsd_tags(const char *value, char *why, size_t whylen)
-{
-    if (strlen(value) > CONFIG_MAX_STATSD_TAGS)
-        return config_explain(why, whylen, "longer than %d bytes", CONFIG_MAX_STATSD_TAGS);
-    for (const char *c = value; *c != '\0'; c++)
-        if ((unsigned char)*c < 0x20 || (unsigned char)*c > 0x7e || *c == '|')
-            return config_explain(why, whylen,
-                                  "'%s' may hold only printable ASCII without '|' "
-                                  "(tags like env:prod,team:web)",
-                                  value);
     return 0;
 }
 

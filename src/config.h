@@ -22,10 +22,8 @@
 
 #define CONFIG_VERSION   "0.1.0" /* printed by --version as "greenhorn 0.1.0" */
 #define CONFIG_MAX_BINDS 16
-/* --dogstatsd-tags, in bytes: a datagram carries them all (statsd.c). */
-#define CONFIG_MAX_STATSD_TAGS 200
-#define CONFIG_MAX_ENV         64
-#define CONFIG_MAX_LIST        32
+#define CONFIG_MAX_ENV   64
+#define CONFIG_MAX_LIST  32
 
 /* What to do with a request header whose name contains '_' (Gunicorn 22+ `header_map`). */
 enum config_header_map {
@@ -255,6 +253,10 @@ bool config_trust_allows(const struct config_trust *t, const char *addr);
  * NULL takes the value as given.
  */
 extern int (*config_check_access_format)(const char *value, char *why, size_t whylen);
+
+/* config_check_statsd_tags - the same for --dogstatsd-tags, whose place in
+ * a datagram the StatsD extra knows. */
+extern int (*config_check_statsd_tags)(const char *value, char *why, size_t whylen);
 
 struct http_options;
 

@@ -573,6 +573,7 @@ int main(int argc, char **argv)
     pyembed_note_program(argv[0]);
     /* Checks of settings that belong to an extra, before any is read. */
     config_check_access_format = access_log_check;
+    config_check_statsd_tags = statsd_check_tags;
     /* The application may be named by a config file, read next. */
     int status =
         settled(config_load_file(&cfg, argc, argv, NULL, 0, NULL, false, stdout, err, sizeof(err)),

@@ -32,12 +32,15 @@
 
 #include "conn.h"
 
+/* --dogstatsd-tags, in bytes: every datagram carries them all. */
+#define MAX_TAGS 200
+
 /* The process's connection to the StatsD server: set once in the master
  * before any fork, read-only afterwards; nothing of a request is here. */
 static struct {
     int fd; /* -1: no --statsd-host */
     char prefix[256];
-    char tags[CONFIG_MAX_STATSD_TAGS + 3]; /* "|#" and --dogstatsd-tags, or "" */
+    char tags[MAX_TAGS + 3]; /* "|#" and --dogstatsd-tags, or "" */
 } sd = {-1, "", ""};
 
 /*
@@ -55,6 +58,28 @@ static void set_prefix(const char *prefix)
         snprintf(sd.prefix, sizeof sd.prefix, "%.*s.", (int)kept, prefix);
     else
         snprintf(sd.prefix, sizeof sd.prefix, "%s", len ? prefix : "");
+}
+
+/* statsd_check_tags - see statsd.h.  DogStatsD tags ("env:prod,team:web")
+ * go into every datagram after "|#": printable ASCII only (a space too,
+ * which Gunicorn configs may hold: "env:prod, team:web"), and no '|', which
+ * would end the field.  Gunicorn encodes them as ASCII on every send, and
+ * loses every metric to an exception when they are not. */
+int statsd_check_tags(const char *value, char *why, size_t whylen)
+{
+    if (strlen(value) > MAX_TAGS) {
+        snprintf(why, whylen, "longer than %d bytes", MAX_TAGS);
+        return -1;
+    }
+    for (const char *c = value; *c != '\0'; c++)
+        if ((unsigned char)*c < 0x20 || (unsigned char)*c > 0x7e || *c == '|') {
+            snprintf(why, whylen,
+                     "'%s' may hold only printable ASCII without '|' (tags like "
+                     "env:prod,team:web)",
+                     value);
+            return -1;
+        }
+    return 0;
 }
 
 /* statsd_open - see statsd.h. */

@@ -27,6 +27,13 @@
  */
 int statsd_open(const struct config *cfg, char *err, size_t errlen);
 
+/*
+ * statsd_check_tags - config.h's config_check_statsd_tags: --dogstatsd-tags
+ * must be printable ASCII without '|', at most 200 bytes.  0, or -1 with
+ * the reason in why.
+ */
+int statsd_check_tags(const char *value, char *why, size_t whylen);
+
 /* statsd_close - close the socket (safe to call twice). */
 void statsd_close(void);
 

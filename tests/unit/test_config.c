@@ -14,6 +14,7 @@
 #include "config.h"
 #include "http.h"
 #include "log.h"
+#include "statsd.h"
 #include "unit.h"
 
 #include <stdio.h>
@@ -903,6 +904,8 @@ START_TEST(test_operating_settings)
     ck_assert_str_eq(cfg.statsd_host, "localhost:8125");
     ck_assert_str_eq(cfg.statsd_prefix, "web.");
     ck_assert_ptr_null(cfg.dogstatsd_tags);
+    /* The tags' check belongs to the StatsD extra, plugged in as main.c does. */
+    config_check_statsd_tags = statsd_check_tags;
     ck_assert_int_eq(load("--dogstatsd-tags env:prod,team:web app:app"), CONFIG_RUN);
     ck_assert_str_eq(cfg.dogstatsd_tags, "env:prod,team:web");
     expect_error("--dogstatsd-tags env:a|b app:app", "--dogstatsd-tags: 'env:a|b' may hold only "
