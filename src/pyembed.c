@@ -32,14 +32,11 @@ extern char **environ;
 /* ---- errors ------------------------------------------------------------ */
 
 /*
- * The pending exception as one normalised object, with its traceback
- * attached, taken out of the error indicator (a new reference, or NULL when
- * none is set).  The one place that knows how a given Python hands the
- * exception over: PyErr_GetRaisedException from 3.12 on, where PyErr_Fetch
- * is deprecated; 3.11, which greenhorn is built against on Debian 12, has
- * only PyErr_Fetch and PyErr_NormalizeException.
+ * pyembed_take_exception - see pyembed.h.  The one place that knows how a
+ * given Python hands the exception over: PyErr_GetRaisedException from 3.12
+ * on, where PyErr_Fetch is deprecated; 3.11, which greenhorn is built
+ * against on Debian 12, has only PyErr_Fetch and PyErr_NormalizeException.
  */
-/* pyembed_take_exception - see pyembed.h. */
 void *pyembed_take_exception(void)
 {
 #if PY_VERSION_HEX >= 0x030C0000

@@ -26,8 +26,9 @@ void reload_worker_watch(enum worker_event ev, const struct config *cfg);
  * its file and the files of its traceback are watched, and the app returned
  * answers every request "500 Internal Server Error" with the traceback as
  * text/plain (Gunicorn's make_fail_app; Gunicorn's shows only the frames,
- * this one the error's line and message too).  Any other exception: NULL,
- * the worker fails to boot as without --reload.
+ * this one the error's line and message too).  Any other exception, or no
+ * file that could be watched for the fix: NULL, the worker fails to boot as
+ * without --reload.
  */
 void *reload_app_failed(const struct config *cfg, const char *why);
 
